@@ -1,0 +1,37 @@
+# The BVNK partner portal. `make help` lists the recipes.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: help run test lint format worker bench clean
+
+help:  ## List the recipes
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(INSTALLED): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: $(INSTALLED)  ## Start portal, worker and BVNK emulator on embedded defaults
+	$(BIN)/python scripts/run_dev.py
+
+test: $(INSTALLED)  ## Run the whole test suite (DATABASE_URL / CELERY_BROKER_URL pick the services)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(INSTALLED)  ## ruff lint and format check, missing migrations
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+format: $(INSTALLED)  ## Format the code with ruff
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+worker: $(INSTALLED)  ## Run a Celery worker alone
+	$(BIN)/celery -A portal worker --loglevel INFO
+
+clean:  ## Remove local state (SQLite database, broker folder, uploaded files)
+	rm -rf var

@@ -1,0 +1,61 @@
+"""Staff roles: the groups every staff account belongs to, and what each may do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+VIEWER = "Viewer"
+ONBOARDING_AGENT = "Onboarding agent"
+COMPLIANCE_LEAD = "Compliance lead"
+
+_READ = [
+    "customers.view_customer",
+    "customers.view_associate",
+    "customers.view_compliancedocument",
+    "customers.view_agreementsession",
+    "customers.view_statuschange",
+    "customers.view_bvnkcall",
+]
+_ONBOARD = [
+    "customers.add_customer",
+    "customers.change_customer",
+    "customers.submit_customer",
+    "customers.add_associate",
+    "customers.change_associate",
+    "customers.delete_associate",
+    "customers.add_compliancedocument",
+    "customers.change_compliancedocument",
+    "customers.delete_compliancedocument",
+    "customers.download_document",
+    "customers.add_agreementsession",
+    "customers.change_agreementsession",
+]
+_OPERATE = [
+    "customers.delete_customer",
+    "customers.operate_customer",
+    "customers.export_customers",
+]
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    VIEWER: _READ,
+    ONBOARDING_AGENT: _READ + _ONBOARD,
+    COMPLIANCE_LEAD: _READ + _ONBOARD + _OPERATE,
+}
+
+
+def sync_role_groups(apps: Any) -> None:
+    """Create the role groups and give each exactly its permissions.
+
+    Takes an app registry so data migrations can call it with their historical models.
+    """
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for role, names in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        wanted = []
+        for name in names:
+            app_label, codename = name.split(".")
+            wanted.append(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
+        group.permissions.set(wanted)

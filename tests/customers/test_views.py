@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from customers.models import StatusChange
+from customers.services import customer_change_status
+from tests.conftest import make_associate, make_company, make_individual
+
+pytestmark = pytest.mark.django_db
+
+
+def pages() -> list[str]:
+    customer = make_company()
+    return [reverse("customers:list"), reverse("customers:detail", args=[customer.pk])]
+
+
+def test_logged_out_users_are_sent_to_login(client) -> None:
+    for url in pages():
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login") + "?next=")
+
+
+@pytest.mark.parametrize(
+    ("persona", "expected"), [("nobody", 403), ("viewer", 200), ("agent", 200), ("lead", 200)]
+)
+def test_staff_pages_need_the_view_permission(client, personas, persona, expected) -> None:
+    client.force_login(personas[persona])
+    for url in pages():
+        assert client.get(url).status_code == expected, url
+
+
+def test_root_goes_to_my_customers(client, viewer) -> None:
+    client.force_login(viewer)
+    response = client.get("/")
+    assert response.status_code == 302 and response["Location"] == reverse("customers:list")
+
+
+def test_login_page_and_logging_in(client, viewer) -> None:
+    response = client.get(reverse("login"))
+    assert response.status_code == 200
+    assert b'<label for="id_username">' in response.content
+    response = client.post(
+        reverse("login"),
+        {"username": viewer.username, "password": "correct horse battery staple"},
+        follow=True,
+    )
+    assert response.redirect_chain[-1][0] == reverse("customers:list")
+    assert b"<h1>My customers</h1>" in response.content
+
+
+def test_wrong_password_is_refused(client, viewer) -> None:
+    response = client.post(reverse("login"), {"username": viewer.username, "password": "nope"})
+    assert response.status_code == 200
+    assert b"Please enter a correct username and password" in response.content
+
+
+def test_list_shows_status_type_name_reference(client, viewer) -> None:
+    company = make_company(legal_name="LB Ltd.", bvnk_reference="8a0e1da2-2af3")
+    make_individual(first_name="Jane", last_name="Doe")
+    customer_change_status(company, "SUBMITTING", source=StatusChange.Source.STAFF)
+    client.force_login(viewer)
+    html = client.get(reverse("customers:list")).content.decode()
+    assert "LB Ltd." in html and "Jane Doe" in html
+    assert "8a0e1da2-2af3" in html and "Submitting" in html and "Individual" in html
+
+
+def test_list_search_and_filters(client, viewer) -> None:
+    company = make_company(legal_name="Northwind Traders")
+    person = make_individual(first_name="Ada", last_name="Lovelace", email="ada@example.org")
+    Customer = type(company)
+    Customer.objects.filter(pk=person.pk).update(status="VERIFIED", bvnk_reference="ref-ada")
+    client.force_login(viewer)
+
+    def names(**params: str) -> set[str]:
+        page = client.get(reverse("customers:list"), params).context["page"]
+        return {str(customer) for customer in page.object_list}
+
+    assert names(q="northwind") == {"Northwind Traders"}
+    assert names(q="ada@example.org") == {"Ada Lovelace"}
+    assert names(q="ref-ada") == {"Ada Lovelace"}
+    assert names(q=str(company.external_reference)) == {"Northwind Traders"}
+    assert names(status="VERIFIED") == {"Ada Lovelace"}
+    assert names(type="COMPANY") == {"Northwind Traders"}
+    assert names(status="NONSENSE") == {"Northwind Traders", "Ada Lovelace"}
+
+
+def test_list_paginates_with_a_constant_number_of_queries(client, viewer) -> None:
+    client.force_login(viewer)
+    make_company()
+    with CaptureQueriesContext(connection) as few:
+        client.get(reverse("customers:list"))
+    for _ in range(40):
+        make_company()
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(reverse("customers:list"), {"page": 2})
+    assert len(many) == len(few)
+    assert len(response.context["page"].object_list) == 16
+
+
+def test_detail_shows_associates_documents_and_timeline(client, viewer, agent) -> None:
+    company = make_company(legal_name="LB Ltd.")
+    make_associate(company, first_name="Sean", last_name="Bond", is_signer=True)
+    customer_change_status(company, "SUBMITTING", source=StatusChange.Source.STAFF, actor=agent)
+    customer_change_status(
+        company, "INFO_REQUIRED", source=StatusChange.Source.WEBHOOK, source_reference="evt-1"
+    )
+    client.force_login(viewer)
+    html = client.get(reverse("customers:detail", args=[company.pk])).content.decode()
+    assert "Sean Bond" in html and "Beneficial owner, Signer" in html
+    assert "Draft → <strong>Submitting</strong>" in html
+    assert "Submitting → <strong>Info required</strong>" in html
+    assert "BVNK webhook" in html and "evt-1" in html and agent.username in html
+
+
+def test_unknown_customer_is_404(client, viewer) -> None:
+    client.force_login(viewer)
+    assert client.get(reverse("customers:detail", args=[999999])).status_code == 404
