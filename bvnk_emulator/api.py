@@ -1,0 +1,288 @@
+"""Routes of the v1 customers API (bvnk-api.md 2-4), mounted at /platform/v1."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+from flask import Blueprint, Response, g, jsonify, request
+
+from bvnk_emulator import hawk
+from bvnk_emulator import reference_data as ref
+from bvnk_emulator.app import current_emulator
+from bvnk_emulator.errors import ApiError, ValidationError
+from bvnk_emulator.ids import iso_now
+from bvnk_emulator.shapes import session_body
+
+bp = Blueprint("platform", __name__)
+
+IDEMPOTENCY_HEADER = "X-Idempotency-Key"
+MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+@bp.before_request
+def authenticate() -> None:
+    """Verify Hawk on every /platform request (1.3)."""
+    emulator = current_emulator()
+    host, port = hawk.split_host(request.host, request.scheme)
+    try:
+        g.auth_id = hawk.verify(
+            request.headers.get("Authorization"),
+            method=request.method,
+            resource=_raw_resource(),
+            host=host,
+            port=port,
+            credentials=emulator.credentials,
+            nonces=emulator.nonces,
+        )
+    except hawk.HawkError as error:
+        challenge = f'Hawk error="{error.message}"'
+        if error.stale_ts is not None:
+            challenge = f'Hawk ts="{error.stale_ts}", error="{error.message}"'
+        raise ApiError(
+            401,
+            "Unauthorized",
+            {"Authorization": [error.message]},
+            headers={"WWW-Authenticate": challenge},
+        ) from None
+
+
+def _raw_resource() -> str:
+    """Return the request target exactly as the client sent it (path and raw query)."""
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if raw and raw.startswith("/"):
+        return str(raw)
+    query = request.environ.get("QUERY_STRING", "")
+    path = quote(request.environ.get("PATH_INFO", ""), safe="/;:@&=+$,!~*'()%")
+    return f"{path}?{query}" if query else path
+
+
+def json_body() -> Any:
+    """Parse the request body as JSON whatever the Content-Type (BVNK's clients vary)."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationError({"body": ["Malformed JSON request"]}) from None
+
+
+def _fingerprint() -> str:
+    """Hash method, path and body; JSON bodies are canonicalised so key order is ignored."""
+    raw = request.get_data(cache=True)
+    try:
+        body = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
+    except (ValueError, UnicodeDecodeError):
+        body = raw
+    text = f"{request.method} {request.path.removeprefix('/api')}\n".encode() + body
+    return hashlib.sha256(text).hexdigest()
+
+
+class _KeyLocks:
+    """One lock per idempotency key, so a retry waits for the original to finish."""
+
+    def __init__(self) -> None:
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get(self, auth_id: str, key: str) -> threading.Lock:
+        with self._guard:
+            if len(self._locks) > 10_000:
+                self._locks = {k: v for k, v in self._locks.items() if v.locked()}
+            return self._locks.setdefault((auth_id, key), threading.Lock())
+
+
+_key_locks = _KeyLocks()
+
+
+def idempotent(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Apply X-Idempotency-Key semantics (2.10): replay same body, 400 on a different one."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        if not key or request.method not in MUTATING:
+            return view(*args, **kwargs)
+        if len(key) > 255:
+            raise ValidationError({IDEMPOTENCY_HEADER: ["must be at most 255 characters"]})
+        store = current_emulator().store
+        fingerprint = _fingerprint()
+        with _key_locks.get(g.auth_id, key):
+            stored = store.one(
+                "SELECT * FROM idempotency WHERE auth_id = ? AND key = ?", (g.auth_id, key)
+            )
+            if stored is not None:
+                if stored["fingerprint"] != fingerprint:
+                    message = f"A request with idempotency key {key} already exists"
+                    raise ValidationError(
+                        {IDEMPOTENCY_HEADER: [f"{message} with a different body"]}
+                    )
+                return _replay(stored)
+            response = view(*args, **kwargs)
+            # Only successful outcomes are stored; failures may be retried with the key.
+            if 200 <= response.status_code < 300:
+                store.insert(
+                    "idempotency",
+                    {
+                        "auth_id": g.auth_id,
+                        "key": key,
+                        "fingerprint": fingerprint,
+                        "status": response.status_code,
+                        "body": response.get_json(silent=True),
+                        "created_at": iso_now(),
+                    },
+                )
+            return response
+
+    return wrapper
+
+
+def _replay(stored: dict[str, Any]) -> Response:
+    """Answer a replay: 200 with the original body (204 stays 204, having no body)."""
+    if request.method == "POST" and request.path.rstrip("/").endswith("/v1/customers"):
+        body = json_body() or {}
+        external = body.get("externalReference") if isinstance(body, dict) else None
+        current_emulator().operations.count_create(external, replayed=True)
+    if stored["body"] is None:
+        return Response(status=stored["status"])
+    response = jsonify(stored["body"])
+    response.status_code = 200
+    return response
+
+
+def _created(body: Any, status: int = 201) -> Response:
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+# -- agreement sessions (3) ------------------------------------------------------------
+
+
+@bp.post("/customers/agreement/sessions")
+@idempotent
+def create_session() -> Response:
+    """Create an agreement session."""
+    ops = current_emulator().operations
+    return _created(ops.create_session(g.auth_id, json_body()))
+
+
+@bp.get("/customers/agreement/sessions/<reference>")
+def get_session(reference: str) -> Response:
+    """Return an agreement session with its current status."""
+    return jsonify(session_body(current_emulator().operations.session(reference)))
+
+
+@bp.put("/customers/agreement/sessions/<reference>")
+@idempotent
+def update_session(reference: str) -> Response:
+    """Sign or decline a session through the API."""
+    current_emulator().operations.update_session(reference, json_body())
+    return Response(status=204)
+
+
+# -- customers (2) -----------------------------------------------------------------------
+
+
+@bp.post("/customers")
+@idempotent
+def create_customer() -> Response:
+    """Create a customer."""
+    ops = current_emulator().operations
+    return _created(ops.create_customer(g.auth_id, json_body()))
+
+
+@bp.get("/customers")
+def list_customers() -> Response:
+    """List customers as a Spring page."""
+    ops = current_emulator().operations
+    return jsonify(ops.list_customers(request.args, request.args.getlist("sort")))
+
+
+@bp.get("/customers/<reference>")
+def get_customer(reference: str) -> Response:
+    """Return one customer."""
+    return jsonify(current_emulator().operations.get_customer(reference))
+
+
+@bp.route("/customers/<reference>", methods=["PUT", "PATCH"])
+@idempotent
+def update_customer(reference: str) -> Response:
+    """Update contact details, address or date of birth (decision 3)."""
+    return jsonify(current_emulator().operations.update_customer(reference, json_body()))
+
+
+@bp.get("/customers/industries")
+def industries() -> Response:
+    """Return the fixed industry list (decision 5)."""
+    return jsonify([{"reference": r, "name": n} for r, n, _ in ref.INDUSTRIES])
+
+
+@bp.get("/customers/monthly-expected-volumes")
+def monthly_volumes() -> Response:
+    """Return the fixed monthly-volume list (decision 5)."""
+    return jsonify([{"reference": r, "name": n} for r, n in ref.MONTHLY_VOLUMES])
+
+
+# -- documents (4.1-4.4) -----------------------------------------------------------------
+
+
+@bp.post("/customers/<reference>/documents")
+@idempotent
+def upload_documents(reference: str) -> Response:
+    """Accept a JSON array of base64 documents."""
+    ops = current_emulator().operations
+    return _created(ops.upload_documents(reference, json_body()), status=202)
+
+
+@bp.get("/customers/documents")
+def list_documents() -> Response:
+    """List documents, optionally filtered by customerReference or documentReference."""
+    ops = current_emulator().operations
+    return jsonify(
+        ops.documents(request.args.get("customerReference"), request.args.get("documentReference"))
+    )
+
+
+@bp.delete("/customers/documents/<reference>")
+@idempotent
+def delete_document(reference: str) -> Response:
+    """Delete a document."""
+    current_emulator().operations.delete_document(reference)
+    return Response(status=204)
+
+
+@bp.get("/customers/documents/<reference>/url")
+def document_url(reference: str) -> Response:
+    """Return a temporary download URL."""
+    return jsonify(current_emulator().operations.document_url(reference))
+
+
+# -- questionnaires (4.5) ----------------------------------------------------------------
+
+
+@bp.get("/customers/questionnaire/definitions")
+def questionnaire_definitions() -> Response:
+    """Return questionnaire definitions, optionally filtered by `codes`."""
+    return jsonify(current_emulator().operations.definitions(request.args.get("codes")))
+
+
+@bp.put("/customers/<reference>/questionnaires")
+@idempotent
+def submit_questionnaires(reference: str) -> Response:
+    """Accept questionnaire answers; completeness is checked later."""
+    current_emulator().operations.submit_questionnaires(reference, json_body())
+    return _created({"message": "Submission accepted"}, status=202)
+
+
+@bp.get("/customers/questionnaires")
+def list_questionnaires() -> Response:
+    """List questionnaire submissions, optionally for one customer."""
+    ops = current_emulator().operations
+    return jsonify(ops.questionnaires(request.args.get("customerReference")))

@@ -1,0 +1,73 @@
+"""Client for BVNK's v1 customers API; see ../shared/bvnk-api.md for the contract."""
+
+from __future__ import annotations
+
+from customers.bvnk.client import (
+    BvnkClient,
+    BvnkConfig,
+    CallRecord,
+    config_from_settings,
+    idempotency_key,
+)
+from customers.bvnk.errors import BvnkError
+from customers.bvnk.hawk import hawk_header
+from customers.bvnk.types import (
+    Address,
+    Agreement,
+    AgreementSession,
+    AgreementSessionCreate,
+    AssociateIn,
+    CddIn,
+    CompanyIn,
+    ContactInfo,
+    Customer,
+    CustomerCreate,
+    CustomerCreated,
+    CustomerSummary,
+    CustomerUpdate,
+    DocumentAccepted,
+    DocumentInfo,
+    DocumentUpload,
+    IndividualIn,
+    PersonRef,
+    QuestionnaireAnswers,
+    QuestionnaireDefinition,
+    QuestionnaireItem,
+    QuestionnaireSection,
+    ReferenceItem,
+    TaxIdentification,
+)
+
+__all__ = [
+    "Address",
+    "Agreement",
+    "AgreementSession",
+    "AgreementSessionCreate",
+    "AssociateIn",
+    "BvnkClient",
+    "BvnkConfig",
+    "BvnkError",
+    "CallRecord",
+    "CddIn",
+    "CompanyIn",
+    "ContactInfo",
+    "Customer",
+    "CustomerCreate",
+    "CustomerCreated",
+    "CustomerSummary",
+    "CustomerUpdate",
+    "DocumentAccepted",
+    "DocumentInfo",
+    "DocumentUpload",
+    "IndividualIn",
+    "PersonRef",
+    "QuestionnaireAnswers",
+    "QuestionnaireDefinition",
+    "QuestionnaireItem",
+    "QuestionnaireSection",
+    "ReferenceItem",
+    "TaxIdentification",
+    "config_from_settings",
+    "hawk_header",
+    "idempotency_key",
+]
