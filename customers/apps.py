@@ -6,4 +6,10 @@ class CustomersConfig(AppConfig):
     verbose_name = "BVNK customers"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
         from . import checks  # noqa: F401 - registers the deploy checks
+        from .roles import sync_role_groups_after_migrate
+
+        # Runs after create_permissions (auth's own post_migrate handler comes first).
+        post_migrate.connect(sync_role_groups_after_migrate, sender=self)
