@@ -21,9 +21,10 @@ run: $(INSTALLED)  ## Start portal, worker and BVNK emulator on embedded default
 test: $(INSTALLED)  ## Run the whole test suite (DATABASE_URL / CELERY_BROKER_URL pick the services)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(INSTALLED)  ## ruff lint and format check, missing migrations
+lint: $(INSTALLED)  ## ruff lint and format check, mypy, missing migrations
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy customers bvnk_emulator portal
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 format: $(INSTALLED)  ## Format the code with ruff

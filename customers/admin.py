@@ -6,8 +6,10 @@ from typing import Any
 
 from django.contrib import admin
 from django.db import models
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from . import inbox
 from .models import (
     AgreementSession,
     Associate,
@@ -15,6 +17,8 @@ from .models import (
     ComplianceDocument,
     Customer,
     StatusChange,
+    WebhookEvent,
+    WebhookRejection,
 )
 
 
@@ -28,6 +32,9 @@ class ReadOnlyInline(admin.TabularInline):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.fields
 
 
 class AssociateInline(admin.StackedInline):
@@ -66,7 +73,7 @@ class AssociateInline(admin.StackedInline):
 
 class ComplianceDocumentInline(ReadOnlyInline):
     model = ComplianceDocument
-    fields = readonly_fields = [
+    fields = [
         "document_type",
         "document_sub_type",
         "associate",
@@ -81,7 +88,7 @@ class ComplianceDocumentInline(ReadOnlyInline):
 
 class AgreementSessionInline(ReadOnlyInline):
     model = AgreementSession
-    fields = readonly_fields = [
+    fields = [
         "bvnk_reference",
         "status",
         "use_case",
@@ -93,7 +100,7 @@ class AgreementSessionInline(ReadOnlyInline):
 
 class StatusChangeInline(ReadOnlyInline):
     model = StatusChange
-    fields = readonly_fields = [
+    fields = [
         "changed_at",
         "old_status",
         "new_status",
@@ -141,6 +148,9 @@ class CustomerAdmin(admin.ModelAdmin):
         "verification_url",
         "bvnk_data",
         "bvnk_synced_at",
+        "bvnk_status_at",
+        "submission_count",
+        "submission_errors",
         "created_by",
         "created_at",
         "updated_at",
@@ -208,7 +218,8 @@ class CustomerAdmin(admin.ModelAdmin):
                     "info_required",
                     "verification_url",
                     "bvnk_data",
-                    "bvnk_synced_at",
+                    ("bvnk_synced_at", "bvnk_status_at"),
+                    ("submission_count", "submission_errors"),
                 ]
             },
         ),
@@ -320,3 +331,76 @@ class BvnkCallAdmin(AppendOnlyAdmin):
     list_filter = ["method", "action", "status_code"]
     search_fields = ["=idempotency_key", "=trace_id", "path"]
     list_select_related = ["customer"]
+
+
+class OperationsAdmin(AppendOnlyAdmin):
+    """Inbox rows: whoever may run operations actions may read them and reprocess events."""
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_view_permission(request, obj) or self.has_operate_permission(request)
+
+    def has_operate_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("customers.operate_customer")
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(OperationsAdmin):
+    list_display = [
+        "received_at",
+        "event_type",
+        "status",
+        "customer",
+        "bvnk_reference",
+        "event_at",
+        "delivery_count",
+        "attempts",
+        "outcome",
+        "error",
+    ]
+    list_filter = ["status", "event_type"]
+    search_fields = ["=event_id", "=bvnk_reference"]
+    list_select_related = ["customer"]
+    actions = ["reprocess"]
+    fields = readonly_fields = (
+        "event_id",
+        "event_type",
+        "status",
+        "customer",
+        "bvnk_reference",
+        "event_at",
+        "received_at",
+        "last_received_at",
+        "delivery_count",
+        "attempts",
+        "next_attempt_at",
+        "processed_at",
+        "outcome",
+        "error",
+        "traceback",
+        "headers",
+        "body",
+    )
+
+    # Events are processed inline here (BVNK may be read for each): keep a request bounded.
+    REPROCESS_LIMIT = 200
+
+    @admin.action(description="Reprocess selected events", permissions=["operate"])
+    def reprocess(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
+        ids = list(queryset.order_by("received_at", "id").values_list("pk", flat=True))
+        results = inbox.webhook_events_reprocess(event_ids=ids[: self.REPROCESS_LIMIT])
+        done = min(len(ids), self.REPROCESS_LIMIT)
+        self.message_user(request, f"Reprocessed {done}: {inbox.summarise(results)}.")
+        if len(ids) > self.REPROCESS_LIMIT:
+            self.message_user(
+                request,
+                f"Only the first {self.REPROCESS_LIMIT} were run; use `manage.py "
+                "reprocess_webhooks` for more.",
+                level="warning",
+            )
+
+
+@admin.register(WebhookRejection)
+class WebhookRejectionAdmin(OperationsAdmin):
+    list_display = ["day", "reason", "count", "last_at"]
+    list_filter = ["reason"]
+    date_hierarchy = "day"

@@ -156,6 +156,21 @@ class Customer(PostalAddress, PersonIdentity):
     verification_url = models.URLField(max_length=1000, blank=True, editable=False)
     bvnk_data = models.JSONField(default=dict, blank=True, editable=False)
     bvnk_synced_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When BVNK's `status` was true: the newest applied event's timestamp, or the time of
+    # a read. An event older than this never overwrites the status (bvnk-api.md 6.5).
+    bvnk_status_at = models.DateTimeField(
+        "BVNK status as of", null=True, blank=True, editable=False
+    )
+
+    # Onboarding. Each submission gets its own number: its retries share one idempotency
+    # key, a corrected resubmission after a refusal gets a new one.
+    submission_count = models.PositiveIntegerField(default=0, editable=False)
+    submission_errors = models.JSONField(
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text="BVNK's refusal of the last submission, sorted onto steps and fields.",
+    )
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -199,6 +214,36 @@ class Customer(PostalAddress, PersonIdentity):
     @property
     def questionnaire_codes(self) -> list[str]:
         return wire.questionnaire_codes(self.info_required)
+
+    @property
+    def outstanding_documents(self) -> list[str]:
+        """Label the documents BVNK's `infoRequired.documents` still asks for.
+
+        The list is unconfirmed (Q4): objects with `type`, `subType` and
+        `customerPersonReference` (the emulator's shape), or plain strings.
+        """
+        items = (self.info_required or {}).get("documents")
+        if not isinstance(items, list):
+            return []
+        people = {}
+        if any(isinstance(item, dict) and item.get("customerPersonReference") for item in items):
+            people = {
+                a.bvnk_person_reference: a.full_name
+                for a in self.associates.all()
+                if a.bvnk_person_reference
+            }
+        labels = []
+        for item in items:
+            if not isinstance(item, dict):
+                labels.append(str(item))
+                continue
+            kind = (str(item.get("type") or ""), str(item.get("subType") or ""))
+            label = DOCUMENT_KINDS.get(kind) or " ".join(part for part in kind if part)
+            person = item.get("customerPersonReference")
+            if person:
+                label += f" for {people.get(person) or 'associate ' + str(person)}"
+            labels.append(label)
+        return labels
 
     def can_transition_to(self, new: str) -> bool:
         return new in ALLOWED_TRANSITIONS[self.Status(self.status)]
@@ -504,3 +549,93 @@ class BvnkCall(models.Model):
     @property
     def succeeded(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class WebhookEvent(models.Model):
+    """One BVNK webhook event, stored before anything else happens to it (the inbox).
+
+    Deliveries are deduplicated on `event_id`; processing works from these rows only, so a
+    stored event is never lost whatever the broker or BVNK do (customers/inbox.py).
+    """
+
+    class Status(models.TextChoices):
+        RECEIVED = "RECEIVED", "Received"
+        PROCESSED = "PROCESSED", "Processed"
+        IGNORED = "IGNORED", "Ignored"
+        FAILED = "FAILED", "Failed"
+        HELD = "HELD", "Held"
+
+    event_id = models.CharField(
+        "event id",
+        max_length=100,
+        unique=True,
+        editable=False,
+        help_text="BVNK's eventId, or sha256:<hex digest of the body> when it has none.",
+    )
+    event_type = models.CharField(max_length=100, blank=True, editable=False)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.RECEIVED, editable=False
+    )
+    # Decoded as UTF-8 (invalid bytes and NULs replaced); the signature was checked on
+    # the exact bytes before this row was written.
+    body = models.TextField(editable=False)
+    headers = models.JSONField(default=dict, blank=True, editable=False)
+    received_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_received_at = models.DateTimeField(default=timezone.now, editable=False)
+    delivery_count = models.PositiveIntegerField(default=1, editable=False)
+    event_at = models.DateTimeField("event timestamp", null=True, blank=True, editable=False)
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="webhook_events",
+        editable=False,
+    )
+    bvnk_reference = models.CharField(
+        "BVNK reference",
+        max_length=100,
+        blank=True,
+        db_index=True,
+        editable=False,
+        help_text="The customer, agreement session or document the event concerns.",
+    )
+    attempts = models.PositiveIntegerField("processing attempts", default=0, editable=False)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
+    processed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    outcome = models.CharField(max_length=300, blank=True, editable=False)
+    error = models.TextField(blank=True, editable=False)
+    traceback = models.TextField(blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["status", "received_at"]),
+            models.Index(fields=["customer", "-received_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type or 'unknown event'} {self.event_id}"
+
+
+class WebhookRejection(models.Model):
+    """Webhook deliveries refused for their signature, counted per day and reason."""
+
+    class Reason(models.TextChoices):
+        MISSING = "MISSING", "Missing signature"
+        INVALID = "INVALID", "Invalid signature"
+
+    day = models.DateField(editable=False)
+    reason = models.CharField(max_length=10, choices=Reason.choices, editable=False)
+    count = models.PositiveIntegerField(default=0, editable=False)
+    last_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-day", "reason"]
+        constraints = [
+            models.UniqueConstraint(fields=["day", "reason"], name="webhook_rejection_per_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.count} x {self.get_reason_display().lower()}"

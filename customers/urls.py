@@ -1,10 +1,12 @@
-from django.urls import path
+from django.urls import include, path
 
-from . import views
+from . import onboarding_views, views, webhooks
 
 app_name = "customers"
 
 urlpatterns = [
     path("", views.customer_list, name="list"),
     path("<int:pk>/", views.customer_detail, name="detail"),
+    path("webhooks/", webhooks.webhook_overview, name="webhooks"),
+    path("", include(onboarding_views.urlpatterns)),
 ]

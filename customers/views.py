@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
+from . import onboarding_views
 from .models import Customer
 
 PAGE_SIZE = 25
@@ -78,5 +79,6 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "documents": customer.documents.select_related("associate"),
             "agreement_sessions": customer.agreement_sessions.all(),
             "timeline": customer.status_changes.select_related("actor"),
+            "details_form": onboarding_views.details_form(request, customer),
         },
     )

@@ -162,6 +162,34 @@ BVNK_WEBHOOK_SECRET = env.str(
 # Decision 9 of bvnk-api.md: A = Base64 HMAC over the raw body; B = hex "Standard".
 BVNK_WEBHOOK_SIGNATURE = env.str("BVNK_WEBHOOK_SIGNATURE", default="A").upper()
 BVNK_WEBHOOK_SIGNATURE_URL = env.str("BVNK_WEBHOOK_SIGNATURE_URL", default="full")
+# The public URL BVNK posts to, for variant B behind a proxy; empty: built from the request.
+BVNK_WEBHOOK_URL = env.str("BVNK_WEBHOOK_URL", default="")
+# Secret rotation: the previous secret is also accepted until this ISO datetime.
+BVNK_WEBHOOK_SECRET_PREVIOUS = env.str("BVNK_WEBHOOK_SECRET_PREVIOUS", default="")
+BVNK_WEBHOOK_SECRET_PREVIOUS_UNTIL = env.str("BVNK_WEBHOOK_SECRET_PREVIOUS_UNTIL", default="")
+BVNK_WEBHOOK_MAX_BYTES = env.int("BVNK_WEBHOOK_MAX_BYTES", default=256 * 1024)
+# Hand new events to a worker on receipt (best effort); the sweeper runs them regardless.
+BVNK_WEBHOOK_ENQUEUE = env.bool("BVNK_WEBHOOK_ENQUEUE", default=True)
+BVNK_WEBHOOK_SWEEP_SECONDS = env.float("BVNK_WEBHOOK_SWEEP_SECONDS", default=5.0)
+# How long an event about an unknown customer/session/document waits before it fails.
+BVNK_WEBHOOK_HOLD_SECONDS = env.int("BVNK_WEBHOOK_HOLD_SECONDS", default=24 * 3600)
+# Attempts after transient failures (BVNK unreachable, database errors) before FAILED.
+BVNK_WEBHOOK_MAX_ATTEMPTS = env.int("BVNK_WEBHOOK_MAX_ATTEMPTS", default=10)
+BVNK_WEBHOOK_RETENTION_DAYS = env.int("BVNK_WEBHOOK_RETENTION_DAYS", default=30)
+BVNK_WEBHOOK_PURGE_SECONDS = env.float("BVNK_WEBHOOK_PURGE_SECONDS", default=3600.0)
+# Celery beat (`celery -A portal beat`, or a worker with --beat). A sweep that waited
+# longer than its interval is dropped: the next one does the same work.
+CELERY_BEAT_SCHEDULE = {
+    "sweep-webhook-events": {
+        "task": "customers.tasks.sweep_webhook_events",
+        "schedule": BVNK_WEBHOOK_SWEEP_SECONDS,
+        "options": {"expires": BVNK_WEBHOOK_SWEEP_SECONDS},
+    },
+    "purge-webhook-events": {
+        "task": "customers.tasks.purge_webhook_events",
+        "schedule": BVNK_WEBHOOK_PURGE_SECONDS,
+    },
+}
 BVNK_CONNECT_TIMEOUT = env.float("BVNK_CONNECT_TIMEOUT", default=5.0)
 BVNK_READ_TIMEOUT = env.float("BVNK_READ_TIMEOUT", default=30.0)
 # Where BVNK's hosted agreement page lives (the emulator serves one in development).

@@ -1,0 +1,159 @@
+"""Upload checks for compliance documents: size, type from the bytes, a clean name, a hash.
+
+bvnk-api.md decision 8: BVNK publishes no limits, so the portal accepts PDF, JPEG and PNG,
+recognised by their magic bytes (never by the browser's Content-Type), up to
+settings.DOCUMENT_MAX_BYTES. The extension must agree with the content, so a renamed
+executable or a PNG called .pdf is refused before it is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadhandler import FileUploadHandler, SkipFile
+from django.template.defaultfilters import filesizeformat
+
+PDF = "application/pdf"
+JPEG = "image/jpeg"
+PNG = "image/png"
+
+# Magic bytes of each accepted format (the first bytes of the file).
+_SIGNATURES = (
+    (b"%PDF-", PDF),
+    (b"\xff\xd8\xff", JPEG),
+    (b"\x89PNG\r\n\x1a\n", PNG),
+)
+EXTENSIONS = {PDF: (".pdf",), JPEG: (".jpg", ".jpeg"), PNG: (".png",)}
+TYPE_NAMES = {PDF: "PDF", JPEG: "JPEG", PNG: "PNG"}
+ACCEPT = ",".join(ext for exts in EXTENSIONS.values() for ext in exts)
+_CHUNK = 64 * 1024
+_UNSAFE_NAME_CHARACTERS = re.compile(r"[^\w .()+,@&'-]")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedFile:
+    """What the portal stores about an accepted upload besides its bytes."""
+
+    name: str
+    size: int
+    content_type: str
+    sha256: str
+
+
+def max_bytes() -> int:
+    return int(settings.DOCUMENT_MAX_BYTES)
+
+
+def too_large_message(limit: int | None = None) -> str:
+    limit = max_bytes() if limit is None else limit
+    return f"This file is larger than {filesizeformat(limit)}. Upload a smaller scan or photo."
+
+
+def sniff(head: bytes) -> str | None:
+    """Return the content type the first bytes of a file show, or None when not accepted."""
+    for signature, content_type in _SIGNATURES:
+        if head.startswith(signature):
+            return content_type
+    return None
+
+
+def sanitise_name(name: str) -> str:
+    """Return the base name of an uploaded file, safe to show and to put in a header."""
+    name = unicodedata.normalize("NFKC", name or "")
+    name = PurePath(name.replace("\\", "/")).name  # No folders, whichever OS sent them.
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = _UNSAFE_NAME_CHARACTERS.sub("_", name)
+    name = re.sub(r"\s+", " ", name).strip(" .")
+    if len(name) > 200:
+        stem, dot, extension = name.rpartition(".")
+        name = f"{stem[: 200 - len(extension) - 1]}.{extension}" if dot else name[:200]
+    return name or "document"
+
+
+def check_upload(upload: Any) -> CheckedFile:
+    """Accept an uploaded file or raise ValidationError with a message staff can act on.
+
+    The size comes from the upload handler (no read); the type from the first bytes; the
+    hash is computed in chunks, so a large file is never held in memory.
+    """
+    limit = max_bytes()
+    size = getattr(upload, "size", None)
+    if size is not None and size > limit:
+        raise ValidationError(too_large_message(limit), code="too_large")
+    if not size:
+        raise ValidationError("This file is empty.", code="empty")
+    name = sanitise_name(getattr(upload, "name", ""))
+    head = _read_head(upload)
+    content_type = sniff(head)
+    if content_type is None:
+        raise ValidationError(
+            "This file is not a PDF, JPEG or PNG. Upload a scan or photo in one of those formats.",
+            code="file_type",
+        )
+    extension = PurePath(name).suffix.lower()
+    if extension not in EXTENSIONS[content_type]:
+        raise ValidationError(
+            f"This file is a {TYPE_NAMES[content_type]} but its name ends in "
+            f"“{extension or 'nothing'}”. Rename it to end in "
+            f"{' or '.join(EXTENSIONS[content_type])} and upload it again.",
+            code="extension_mismatch",
+        )
+    digest, counted = _hash(upload, limit)
+    if counted > limit:
+        raise ValidationError(too_large_message(limit), code="too_large")
+    return CheckedFile(name=name, size=counted, content_type=content_type, sha256=digest)
+
+
+def _read_head(upload: Any) -> bytes:
+    upload.seek(0)
+    head = upload.read(16)
+    upload.seek(0)
+    return bytes(head)
+
+
+def _hash(upload: Any, limit: int) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    counted = 0
+    for chunk in upload.chunks(_CHUNK):  # File.chunks() starts from the beginning.
+        counted += len(chunk)
+        if counted > limit:
+            break
+        digest.update(chunk)
+    upload.seek(0)
+    return digest.hexdigest(), counted
+
+
+class DocumentSizeLimitHandler(FileUploadHandler):
+    """Stop receiving a file once it passes the document limit, instead of spooling it all.
+
+    Django would otherwise write the whole request body to a temporary file before the
+    form sees it. The file is skipped and `request.upload_too_large` set, so the view can
+    say why nothing arrived.
+    """
+
+    def __init__(self, request: Any = None) -> None:
+        super().__init__(request)
+        self.limit = max_bytes()
+        self.received = 0
+
+    def new_file(self, *args: Any, **kwargs: Any) -> None:
+        self.received = 0
+        super().new_file(*args, **kwargs)
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
+        self.received += len(raw_data)
+        if self.received > self.limit:
+            if self.request is not None:
+                self.request.upload_too_large = True  # type: ignore[attr-defined]  # read by the view
+            raise SkipFile
+        return raw_data
+
+    def file_complete(self, file_size: int) -> None:
+        return None

@@ -1,0 +1,748 @@
+"""The onboarding journeys: their steps, what each still needs, and BVNK's errors mapped back.
+
+A step is complete when nothing is missing from it. What is missing is worked out from
+the stored draft every time (never stored), by the same forms that validate the pages, so
+the stepper, "Resume" and the review page can never disagree with the forms.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.core.cache import cache
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.db.models import Model
+from django.utils.formats import date_format
+
+from . import forms as f
+from . import payloads
+from .bvnk import wire
+from .bvnk.errors import BvnkError
+from .models import AgreementSession, Associate, ComplianceDocument, Customer
+
+logger = logging.getLogger(__name__)
+
+REFERENCE_CACHE_SECONDS = 3600
+REFERENCE_RETRY_SECONDS = 60
+REFERENCE_CACHE_KEYS = {
+    "industries": "bvnk:reference:industries",
+    "volumes": "bvnk:reference:monthly-expected-volumes",
+}
+
+COMPLETE, CURRENT, TODO = "complete", "current", "todo"
+
+
+@dataclass(frozen=True)
+class Step:
+    slug: str
+    title: str
+    kind: str  # "form", "associates", "documents", "agreement" or "review"
+    form_class: type[f.StepForm] | None = None
+    intro: str = ""
+    # (legend, field names); a None legend groups fields without a fieldset.
+    fieldsets: tuple[tuple[str | None, tuple[str, ...]], ...] = ()
+
+
+COMPANY_STEPS = (
+    Step(
+        "company",
+        "Company details",
+        "form",
+        f.CompanyDetailsForm,
+        intro="The legal entity, as registered.",
+    ),
+    Step(
+        "address",
+        "Addresses",
+        "form",
+        f.CompanyAddressForm,
+        intro="The registered address, and where the company operates if that differs.",
+        fieldsets=(
+            ("Registered address", f.ADDRESS_FIELDS),
+            (None, ("has_operational_address",)),
+            ("Operating address", f.OPERATIONAL_FIELDS),
+        ),
+    ),
+    Step(
+        "associates",
+        "Associates",
+        "associates",
+        intro="The people behind the company: at least one beneficial owner, one "
+        "controlling person and one signer. One person may hold several roles.",
+    ),
+    Step("company-documents", "Company documents", "documents"),
+    Step(
+        "identity-documents",
+        "Identity documents",
+        "documents",
+        intro="For every associate: an identity document and a proof of address.",
+    ),
+    Step("agreement", "Agreement", "agreement"),
+    Step("review", "Review and submit", "review"),
+)
+
+INDIVIDUAL_STEPS = (
+    Step(
+        "personal",
+        "Personal details",
+        "form",
+        f.PersonalDetailsForm,
+        intro="As shown on the person's identity document.",
+    ),
+    Step("contact", "Contact", "form", f.ContactForm),
+    Step("address", "Address", "form", f.AddressForm, intro="Where the person lives."),
+    Step("tax", "Tax identification", "form", f.TaxForm),
+    Step(
+        "due-diligence",
+        "Due diligence",
+        "form",
+        f.DueDiligenceForm,
+        intro="BVNK's customer due diligence questions.",
+    ),
+    Step(
+        "documents",
+        "Documents",
+        "documents",
+        intro="An identity document and a proof of address.",
+    ),
+    Step("agreement", "Agreement", "agreement"),
+    Step("review", "Review and submit", "review"),
+)
+
+
+def steps_for(customer: Customer) -> tuple[Step, ...]:
+    return COMPANY_STEPS if customer.is_company else INDIVIDUAL_STEPS
+
+
+def get_step(customer: Customer, slug: str) -> Step | None:
+    return next((step for step in steps_for(customer) if step.slug == slug), None)
+
+
+# -- BVNK reference lists (decision 5) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReferenceLists:
+    """BVNK's industry and monthly-volume lists; None for a list that could not load."""
+
+    industries: list[tuple[str, str]] | None
+    volumes: list[tuple[str, str]] | None
+
+    @property
+    def unavailable(self) -> bool:
+        return self.industries is None or self.volumes is None
+
+
+def reference_lists(*, fetch: bool = True) -> ReferenceLists:
+    """Return the lists from the cache, fetching a missing one from BVNK when `fetch`.
+
+    A failed fetch is remembered for a minute, so pages stay quick while BVNK is down.
+    """
+    from .services import bvnk_client  # services imports this module.
+
+    loaded: dict[str, list[tuple[str, str]] | None] = {}
+    for name, key in REFERENCE_CACHE_KEYS.items():
+        items = cache.get(key)
+        if items is None and fetch and not cache.get(f"{key}:down"):
+            try:
+                with bvnk_client(triggered_by="onboarding: reference lists") as client:
+                    if name == "industries":
+                        result = client.industries()
+                    else:
+                        result = client.monthly_expected_volumes()
+            except BvnkError as error:
+                logger.warning("BVNK reference list %s unavailable: %s", name, error.summary())
+                cache.set(f"{key}:down", True, REFERENCE_RETRY_SECONDS)
+            else:
+                items = [(item.reference, item.name or item.reference) for item in result]
+                cache.set(key, items, REFERENCE_CACHE_SECONDS)
+        loaded[name] = [(str(ref), str(label)) for ref, label in items] if items else None
+    return ReferenceLists(industries=loaded["industries"], volumes=loaded["volumes"])
+
+
+def is_us_resident(customer: Customer) -> bool | None:
+    """True or False once the customer's country is known, None before."""
+    code = payloads._code(customer.country)
+    return None if not code else code == "US"
+
+
+def form_kwargs(
+    customer: Customer, step: Step, references: ReferenceLists | None = None
+) -> dict[str, Any]:
+    """Return what a step's form needs besides the draft (lists, residence)."""
+    if step.form_class is f.CompanyDetailsForm:
+        references = references or ReferenceLists(None, None)
+        return {"industries": references.industries, "volumes": references.volumes}
+    if step.form_class is f.DueDiligenceForm:
+        return {"us_resident": is_us_resident(customer)}
+    return {}
+
+
+# -- documents -------------------------------------------------------------------------
+
+COMPANY = "company"
+SELF = "self"
+ANY_IDENTITY = ("PASSPORT", "ID_CARD", "DRIVER_LICENSE")
+PROOF_OF_RESIDENCE = ("PROOF_OF_RESIDENCE", "")
+SELFIE = ("SELFIE", "")
+
+
+@dataclass
+class Slot:
+    """One document a customer may need, and the file stored for it, if any."""
+
+    owner: str  # "company", "self" or "associate-<pk>"
+    document_type: str
+    sub_type: str
+    label: str
+    required: bool
+    associate: Associate | None = None
+    document: ComplianceDocument | None = None
+    hint: str = ""
+    alternative: bool = False  # One of several identity documents, any of which will do.
+
+    @property
+    def key(self) -> str:
+        return f"{self.owner}:{self.document_type}:{self.sub_type}"
+
+    @property
+    def html_id(self) -> str:
+        return "slot-" + re.sub(r"[^a-z0-9]+", "-", self.key.lower()).strip("-")
+
+
+@dataclass
+class SlotGroup:
+    """The slots of one owner: the company, the individual or one associate."""
+
+    title: str
+    hint: str
+    slots: list[Slot]
+    missing: list[str] = field(default_factory=list)
+    others: list[ComplianceDocument] = field(default_factory=list)
+
+
+def _sides(kind: str) -> list[str]:
+    return ["FRONT_SIDE", "BACK_SIDE"] if kind in wire.TWO_SIDED_DOCUMENT_TYPES else ["FRONT_SIDE"]
+
+
+def _owner(document: ComplianceDocument) -> str:
+    if document.associate_id:
+        return f"associate-{document.associate_id}"
+    return COMPANY if document.document_type in {t for t, _ in wire.COMPANY_DOCUMENTS} else SELF
+
+
+def _attach(slots: list[Slot], documents: Iterable[ComplianceDocument]) -> None:
+    by_key = {slot.key: slot for slot in slots}
+    for document in documents:
+        key = f"{_owner(document)}:{document.document_type}:{document.document_sub_type}"
+        if key in by_key:
+            by_key[key].document = document
+
+
+def company_group(
+    customer: Customer, associates: Sequence[Associate], documents: Sequence[ComplianceDocument]
+) -> SlotGroup:
+    signers_only = [a for a in associates if a.is_signer and not a.is_controlling_person]
+    slots = [
+        Slot(COMPANY, kind, sub, label, required=kind != "POWER_OF_ATTORNEY")
+        for (kind, sub), label in wire.COMPANY_DOCUMENTS.items()
+    ]
+    attorney = slots[-1]
+    if signers_only:
+        attorney.required = True
+        names = ", ".join(a.full_name for a in signers_only)
+        attorney.hint = f"Needed: {names} signs for the company but is not a controlling person."
+    else:
+        attorney.hint = "Only needed when a signer is not a controlling person."
+    mine = [d for d in documents if _owner(d) == COMPANY]
+    _attach(slots, mine)
+    group = SlotGroup(
+        title="Company documents",
+        hint="Scans of the company's formation documents.",
+        slots=slots,
+    )
+    group.missing = [slot.label for slot in slots if slot.required and slot.document is None]
+    return group
+
+
+def person_group(
+    title: str,
+    owner: str,
+    associate: Associate | None,
+    id_type: str,
+    documents: Sequence[ComplianceDocument],
+) -> SlotGroup:
+    kinds = [id_type] if id_type else list(ANY_IDENTITY)
+    slots = [
+        Slot(
+            owner,
+            kind,
+            side,
+            wire.PERSON_DOCUMENTS[(kind, side)],
+            required=bool(id_type),
+            associate=associate,
+            alternative=not id_type,
+        )
+        for kind in kinds
+        for side in _sides(kind)
+    ]
+    slots.append(
+        Slot(owner, *PROOF_OF_RESIDENCE, "Proof of address", True, associate,
+             hint="A utility bill or bank statement from the last three months.")
+    )  # fmt: skip
+    slots.append(
+        Slot(owner, *SELFIE, "Selfie", False, associate, hint="Only if BVNK asks for one.")
+    )
+    mine = [d for d in documents if _owner(d) == owner]
+    _attach(slots, mine)
+    stored = {id(slot.document) for slot in slots if slot.document}
+    group = SlotGroup(
+        title=title,
+        hint=(
+            f"{wire.PERSON_DOCUMENTS[(id_type, 'FRONT_SIDE')].split(' (')[0]}"
+            + (", both sides." if id_type in wire.TWO_SIDED_DOCUMENT_TYPES else ".")
+            if id_type
+            else "A passport, or both sides of an ID card or driving licence."
+        ),
+        slots=slots,
+        others=[d for d in mine if id(d) not in stored],
+    )
+    have = {(s.document_type, s.sub_type) for s in slots if s.document}
+    if not any(all((kind, side) in have for side in _sides(kind)) for kind in kinds):
+        if id_type:
+            group.missing += [s.label for s in slots[: len(_sides(id_type))] if not s.document]
+        else:
+            group.missing.append(
+                "An identity document (a passport, or both sides of an ID card or driving licence)"
+            )
+    if PROOF_OF_RESIDENCE not in have:
+        group.missing.append("Proof of address")
+    return group
+
+
+# -- progress: what each step still needs ----------------------------------------------
+
+
+def _as_data(value: Any) -> Any:
+    """Turn a form's initial value back into what a browser would have posted."""
+    if value is None:
+        return ""
+    if hasattr(value, "code"):  # a django-countries Country
+        return value.code or ""
+    if isinstance(value, dt.date | Decimal):
+        return str(value)
+    return value
+
+
+def form_problems(form_class: type[f.StepForm], instance: Model, **kwargs: Any) -> list[str]:
+    """Validate stored values with a step's strict form; return readable problems."""
+    probe = form_class(instance=instance, **kwargs)
+    data = {name: _as_data(probe[name].value()) for name in probe.fields}
+    form = form_class(data=data, instance=instance, **kwargs)
+    if form.is_valid():
+        return []
+    problems = []
+    for name, errors in form.errors.as_data().items():
+        label = str(form.fields[name].label) if name in form.fields else ""
+        for error in errors:
+            for message in error.messages:
+                if error.code == "required" and label:
+                    problems.append(f"{label} is missing")
+                else:
+                    problems.append(f"{label}: {message}" if label else message)
+    return problems
+
+
+def associate_rule_problems(associates: Sequence[Associate]) -> list[str]:
+    """The company-level associate rules BVNK applies (bvnk-api.md 2.3, decision 4)."""
+    if not associates:
+        return [
+            "Add the company's associates: at least one beneficial owner, one controlling "
+            "person and one signer."
+        ]
+    problems = []
+    for flag, what in (
+        ("is_beneficial_owner", "beneficial owner"),
+        ("is_controlling_person", "controlling person"),
+        ("is_signer", "signer"),
+    ):
+        if not any(getattr(a, flag) for a in associates):
+            problems.append(f"Add at least one {what}.")
+    total = sum(
+        ((a.ownership_percentage or Decimal(0)) for a in associates if a.is_beneficial_owner),
+        Decimal(0),
+    )
+    if total > 100:
+        problems.append(
+            f"Ownership adds up to {total.normalize():f}%; the total cannot be more than 100%."
+        )
+    seen: list[Associate] = []
+    for associate in associates:
+        if any(
+            f.same_person(other, associate.first_name, associate.last_name, associate.date_of_birth)
+            for other in seen
+        ):
+            problems.append(f"{associate.full_name} is listed twice; keep one entry.")
+        seen.append(associate)
+    return problems
+
+
+class Progress:
+    """Everything the stepper, "Resume" and the review page need, loaded once."""
+
+    def __init__(self, customer: Customer) -> None:
+        self.customer = customer
+        self.steps = steps_for(customer)
+        self.associates = payloads.payload_associates(customer) if customer.is_company else []
+        self.documents = list(customer.documents.all())
+        self.sessions = list(customer.agreement_sessions.order_by("-created_at", "-id"))
+        self.errors: dict[str, Any] = customer.submission_errors or {}
+        self._missing: dict[str, list[str]] = {}
+
+    # Steps ----------------------------------------------------------------------------
+
+    def missing(self, step: Step) -> list[str]:
+        if step.slug not in self._missing:
+            self._missing[step.slug] = self._compute(step) + self._bvnk_problems(step)
+        return self._missing[step.slug]
+
+    def is_complete(self, step: Step) -> bool:
+        return step.kind != "review" and not self.missing(step)
+
+    def first_incomplete(self) -> Step:
+        return next(
+            (s for s in self.steps if s.kind != "review" and self.missing(s)), self.steps[-1]
+        )
+
+    def states(self, current: Step | None) -> list[tuple[Step, str]]:
+        return [
+            (step, CURRENT if step == current else COMPLETE if self.is_complete(step) else TODO)
+            for step in self.steps
+        ]
+
+    def neighbours(self, step: Step) -> tuple[Step | None, Step | None]:
+        index = self.steps.index(step)
+        previous = self.steps[index - 1] if index > 0 else None
+        following = self.steps[index + 1] if index + 1 < len(self.steps) else None
+        return previous, following
+
+    def all_missing(self) -> list[tuple[Step, list[str]]]:
+        return [(step, self.missing(step)) for step in self.steps if self.missing(step)]
+
+    # Parts ------------------------------------------------------------------------------
+
+    @property
+    def latest_session(self) -> AgreementSession | None:
+        return self.sessions[0] if self.sessions else None
+
+    @property
+    def signed_session(self) -> AgreementSession | None:
+        return next((s for s in self.sessions if s.status == AgreementSession.Status.SIGNED), None)
+
+    def document_groups(self, step: Step) -> list[SlotGroup]:
+        if step.slug == "company-documents":
+            return [company_group(self.customer, self.associates, self.documents)]
+        if step.slug == "identity-documents":
+            return [
+                person_group(
+                    associate.full_name,
+                    f"associate-{associate.pk}",
+                    associate,
+                    associate.id_document_type,
+                    self.documents,
+                )
+                for associate in self.associates
+            ]
+        if step.slug == "documents":
+            return [person_group(self.customer.full_name or "The customer", SELF, None, "",
+                                 self.documents)]  # fmt: skip
+        return []
+
+    def slots(self) -> dict[str, Slot]:
+        """Every slot of every documents step, by key."""
+        return {
+            slot.key: slot
+            for step in self.steps
+            if step.kind == "documents"
+            for group in self.document_groups(step)
+            for slot in group.slots
+        }
+
+    def associate_errors(self, associate: Associate) -> dict[str, list[str]]:
+        errors: dict[str, list[str]] = self.errors.get("associates", {}).get(str(associate.pk), {})
+        return errors
+
+    def step_errors(self, step: Step) -> dict[str, list[str]]:
+        errors: dict[str, list[str]] = self.errors.get("steps", {}).get(step.slug, {})
+        return errors
+
+    @property
+    def other_errors(self) -> dict[str, list[str]]:
+        errors: dict[str, list[str]] = self.errors.get("other", {})
+        return errors
+
+    def _compute(self, step: Step) -> list[str]:
+        customer = self.customer
+        if step.kind == "form" and step.form_class is not None:
+            return form_problems(step.form_class, customer, **form_kwargs(customer, step))
+        if step.kind == "associates":
+            problems = associate_rule_problems(self.associates)
+            for associate in self.associates:
+                problems += [
+                    f"{associate.full_name or 'An associate'}: {problem}"
+                    for problem in form_problems(f.AssociateForm, associate)
+                ]
+            return problems
+        if step.kind == "documents":
+            if step.slug == "identity-documents" and not self.associates:
+                return ["Add the associates first; each needs identity documents."]
+            return [
+                f"{group.title}: {item}" if step.slug != "company-documents" else item
+                for group in self.document_groups(step)
+                for item in group.missing
+            ]
+        if step.kind == "agreement":
+            return self._agreement_problems()
+        return []
+
+    def _agreement_problems(self) -> list[str]:
+        signed = self.signed_session
+        if signed is None:
+            return ["Have the customer sign BVNK's agreement."]
+        country = payloads.agreement_country(self.customer)
+        if country and signed.country.code != country:
+            return [
+                f"The agreement was signed for {signed.country.name}, but the customer's "
+                "country has changed since. Have the customer sign it again."
+            ]
+        return []
+
+    def _bvnk_problems(self, step: Step) -> list[str]:
+        problems = [
+            f"BVNK: {message}"
+            for messages in self.step_errors(step).values()
+            for message in messages
+        ]
+        if step.kind == "associates":
+            by_pk = {str(a.pk): a for a in self.associates}
+            for pk, errors in self.errors.get("associates", {}).items():
+                name = by_pk[pk].full_name if pk in by_pk else "A removed associate"
+                problems += [f"BVNK ({name}): {m}" for ms in errors.values() for m in ms]
+        return problems
+
+
+def preconditions(customer: Customer, step: Step, progress: Progress) -> tuple[str, str] | None:
+    """Return (message, step slug to go to) when a step cannot be used yet."""
+    if step.slug == "identity-documents" and not progress.associates:
+        return "Add the company's associates first: each needs identity documents.", "associates"
+    if step.kind == "agreement" and not payloads.agreement_country(customer):
+        if customer.is_company:
+            return "Choose the company's country of tax residence first.", "company"
+        return "Enter the customer's address first: the agreement depends on the country.", (
+            "address"
+        )
+    return None
+
+
+# -- review ------------------------------------------------------------------------------
+
+
+def display(field: Any, value: Any) -> str:
+    """Return a stored value as the review page shows it."""
+    if value in (None, "", []):
+        return "—"
+    choices = getattr(field, "choices", None)
+    if isinstance(value, list):
+        labels = dict(choices or [])
+        return ", ".join(str(labels.get(v, v)) for v in value)
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, dt.date):
+        return date_format(value, "j F Y")
+    if choices:
+        code = getattr(value, "code", value)
+        return str(dict(choices).get(str(code), code))
+    return str(value)
+
+
+def review_rows(
+    customer: Customer, step: Step, references: ReferenceLists | None = None
+) -> list[tuple[str, str]]:
+    """Return (label, value) for every field of a form step, as stored."""
+    if step.form_class is None:
+        return []
+    form = step.form_class(instance=customer, **form_kwargs(customer, step, references))
+    hidden: set[str] = set()
+    if "has_operational_address" in form.fields and not form["has_operational_address"].value():
+        hidden = {"has_operational_address", *f.OPERATIONAL_FIELDS}
+    return [
+        (str(bound.label), display(bound.field, bound.value()))
+        for bound in form
+        if bound.name not in hidden
+    ]
+
+
+# -- BVNK's field errors back onto steps -------------------------------------------------
+
+_ADDRESS_KEYS = {
+    "addressLine1": "address_line1",
+    "addressLine2": "address_line2",
+    "city": "city",
+    "postalCode": "postal_code",
+    "stateCode": "state_code",
+    "countryCode": "country",
+}
+ErrorTarget = tuple[str, str]  # (step slug, form field name or NON_FIELD_ERRORS)
+
+
+def _with_address(
+    fields: dict[str, ErrorTarget], key: str, step: str, prefix: str = ""
+) -> dict[str, ErrorTarget]:
+    fields = dict(fields)
+    fields[key] = (step, NON_FIELD_ERRORS)
+    for wire_key, name in _ADDRESS_KEYS.items():
+        fields[f"{key}.{wire_key}"] = (step, f"{prefix}{name}")
+    return fields
+
+
+# Paths of the create body (section 2.3/2.4) -> the step and field that hold the value.
+COMPANY_PATHS: dict[str, ErrorTarget] = _with_address(
+    _with_address(
+        {
+            "company.name": ("company", "legal_name"),
+            "company.description": ("company", "description"),
+            "company.entityType": ("company", "entity_type"),
+            "company.taxResidenceCountryCode": ("company", "tax_residence_country"),
+            "company.registrationNumber": ("company", "registration_number"),
+            "company.taxNumber": ("company", "tax_number"),
+            "company.industryReference": ("company", "industry_reference"),
+            "company.monthlyExpectedVolumesReference": ("company", "monthly_volumes_reference"),
+            "company.incorporationDate": ("company", "incorporation_date"),
+            "company.website": ("company", "website"),
+            "company.associates": ("associates", NON_FIELD_ERRORS),
+            "signedAgreementSessionReference": ("agreement", NON_FIELD_ERRORS),
+        },
+        "company.address",
+        "address",
+    ),
+    "company.operationalAddress",
+    "address",
+    "operational_",
+)
+ASSOCIATE_PATHS: dict[str, str] = {
+    "firstName": "first_name",
+    "lastName": "last_name",
+    "dateOfBirth": "date_of_birth",
+    "nationality": "nationality",
+    "birthCountryCode": "birth_country",
+    "contactInfo": "email",
+    "contactInfo.emailAddress": "email",
+    "contactInfo.phoneNumber": "phone",
+    "taxIdentification": "tax_number",
+    "taxIdentification.number": "tax_number",
+    "taxIdentification.taxResidenceCountryCode": "tax_residence_country",
+    "documentNumber": "id_document_number",
+    "documentInfo": "id_document_type",
+    "documentInfo.number": "id_document_number",
+    "documentInfo.type": "id_document_type",
+    "documentInfo.issuingCountryCode": "id_document_issuing_country",
+    f"documentInfo.{wire.DOCUMENT_INFO_EXPIRY_KEY}": "id_document_expiry",
+    "titles": "roles",
+    wire.ASSOCIATE_OWNERSHIP_PERCENTAGE_KEY: "ownership_percentage",
+    "address": NON_FIELD_ERRORS,
+    **{f"address.{key}": name for key, name in _ADDRESS_KEYS.items()},
+}
+INDIVIDUAL_PATHS: dict[str, ErrorTarget] = _with_address(
+    {
+        "individual.firstName": ("personal", "first_name"),
+        "individual.lastName": ("personal", "last_name"),
+        "individual.dateOfBirth": ("personal", "date_of_birth"),
+        "individual.nationality": ("personal", "nationality"),
+        "individual.birthCountryCode": ("personal", "birth_country"),
+        "individual.emailAddress": ("contact", "email"),
+        "individual.phoneNumber": ("contact", "phone"),
+        "individual.taxIdentification": ("tax", NON_FIELD_ERRORS),
+        "individual.taxIdentification.number": ("tax", "tax_number"),
+        "individual.taxIdentification.taxResidenceCountryCode": ("tax", "tax_residence_country"),
+        "individual.cdd": ("due-diligence", NON_FIELD_ERRORS),
+        "individual.cdd.employmentStatus": ("due-diligence", "employment_status"),
+        "individual.cdd.sourceOfFunds": ("due-diligence", "source_of_funds"),
+        "individual.cdd.pepStatus": ("due-diligence", "pep_status"),
+        "individual.cdd.intendedUseOfAccount": ("due-diligence", "intended_use"),
+        "individual.cdd.expectedMonthlyVolume": ("due-diligence", "expected_monthly_volume"),
+        "individual.cdd.expectedMonthlyVolume.amount": (
+            "due-diligence",
+            "expected_monthly_volume",
+        ),
+        "individual.cdd.expectedMonthlyVolume.currency": (
+            "due-diligence",
+            "expected_volume_currency",
+        ),
+        "individual.cdd.estimatedYearlyIncome": ("due-diligence", "estimated_yearly_income"),
+        "individual.cdd.employmentIndustrySector": ("due-diligence", "industry_sector"),
+        "signedAgreementSessionReference": ("agreement", NON_FIELD_ERRORS),
+    },
+    "individual.address",
+    "address",
+)
+_ASSOCIATE_PATH = re.compile(r"^company\.associates\[(\d+)\](?:\.(.+))?$")
+
+
+def _message(path: str, message: str, on_field: bool) -> str:
+    # A message on its field reads on its own; elsewhere it needs the field's name.
+    return message if on_field else f"{path.rsplit('.', 1)[-1]}: {message}"
+
+
+def map_bvnk_errors(
+    customer: Customer,
+    field_errors: dict[str, list[str]],
+    associates: Sequence[Associate],
+) -> dict[str, Any]:
+    """Sort BVNK's `details.errors` onto the steps, associates and fields that hold them.
+
+    `associates` must be in the order they were sent, so `associates[i]` names the right
+    person even if the list changes later. Paths the portal does not know go to "other"
+    and are shown on the review page.
+    """
+    table = COMPANY_PATHS if customer.is_company else INDIVIDUAL_PATHS
+    steps: dict[str, dict[str, list[str]]] = {}
+    people: dict[str, dict[str, list[str]]] = {}
+    other: dict[str, list[str]] = {}
+    for path, messages in field_errors.items():
+        messages = messages or ["is invalid"]
+        match = _ASSOCIATE_PATH.match(path) if customer.is_company else None
+        if match and int(match.group(1)) < len(associates):
+            inner = match.group(2) or ""
+            name = ASSOCIATE_PATHS.get(inner, NON_FIELD_ERRORS)
+            bucket = people.setdefault(str(associates[int(match.group(1))].pk), {})
+            bucket.setdefault(name, []).extend(
+                _message(inner or "associate", m, name != NON_FIELD_ERRORS) for m in messages
+            )
+        elif path in table:
+            step, name = table[path]
+            steps.setdefault(step, {}).setdefault(name, []).extend(
+                _message(path, m, name != NON_FIELD_ERRORS) for m in messages
+            )
+        else:
+            other.setdefault(path, []).extend(messages)
+    return {"steps": steps, "associates": people, "other": other}
+
+
+def without_step_errors(errors: dict[str, Any], step: str) -> dict[str, Any]:
+    """Return the stored errors minus one step's (after that step was saved again)."""
+    if step not in errors.get("steps", {}):
+        return errors
+    return {**errors, "steps": {k: v for k, v in errors["steps"].items() if k != step}}
+
+
+def without_associate_errors(errors: dict[str, Any], pk: int) -> dict[str, Any]:
+    if str(pk) not in errors.get("associates", {}):
+        return errors
+    people = {k: v for k, v in errors["associates"].items() if k != str(pk)}
+    return {**errors, "associates": people}
