@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help run test lint format worker bench clean
+.PHONY: help run test lint format worker bench clean browser clamav
 
 help:  ## List the recipes
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -18,7 +18,13 @@ $(INSTALLED): requirements.txt requirements-dev.txt
 run: $(INSTALLED)  ## Start portal, worker and BVNK emulator on embedded defaults
 	$(BIN)/python scripts/run_dev.py
 
-test: $(INSTALLED)  ## Run the whole test suite (DATABASE_URL / CELERY_BROKER_URL pick the services)
+browser:  ## Install Debian's Chromium for the browser tests, if it is missing
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+clamav:  ## Install ClamAV's clamd for the malware-scanning tests, if it is missing
+	@sh scripts/install_clamav.sh
+
+test: $(INSTALLED) browser clamav  ## Run the whole test suite (DATABASE_URL / CELERY_BROKER_URL pick the services)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(INSTALLED)  ## ruff lint and format check, mypy, missing migrations
@@ -31,8 +37,11 @@ format: $(INSTALLED)  ## Format the code with ruff
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-worker: $(INSTALLED)  ## Run a Celery worker alone
-	$(BIN)/celery -A portal worker --loglevel INFO
+worker: $(INSTALLED)  ## Run a Celery worker alone (default queue and the "bvnk" sends)
+	$(BIN)/celery -A portal worker -Q celery,bvnk --pool threads --concurrency 12 --loglevel INFO
+
+bench: $(INSTALLED)  ## Run every benchmark under bench/ (PostgreSQL and Redis; bench/README.md)
+	@set -e; for script in bench/*.py; do echo "==> $$script"; $(BIN)/python $$script; done
 
 clean:  ## Remove local state (SQLite database, broker folder, uploaded files)
 	rm -rf var

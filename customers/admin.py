@@ -5,21 +5,77 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.utils import get_fields_from_path, lookup_spawns_duplicates
+from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.text import smart_split, unescape_string_literal
 
-from . import inbox
+from . import audit, crypto, inbox, services
+from .bvnk.errors import BvnkError
+from .dashboard import EstimatedCountPaginator
 from .models import (
     AgreementSession,
     Associate,
+    AuditEvent,
     BvnkCall,
+    BvnkOperation,
     ComplianceDocument,
     Customer,
+    Notification,
     StatusChange,
     WebhookEvent,
     WebhookRejection,
 )
+
+
+class BigTableAdmin(admin.ModelAdmin):
+    """A changelist over a table that grows without bound: no COUNT(*) of it per page.
+
+    The filtered count is exact up to a cap and estimated beyond it; the unfiltered total
+    ("of N") is not shown at all.
+    """
+
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    # Facet counts are one COUNT per filter choice over the whole table.
+    show_facets = admin.ShowFacets.NEVER
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        """Search so that indexes serve it: `=field` is a case-sensitive exact match of the
+        whole term (Django's `iexact` wraps the column in UPPER() and misses its unique
+        index), other fields `icontains` each word (trigram indexes where they exist)."""
+        term = search_term.strip()
+        fields = list(self.get_search_fields(request))
+        if not term or not fields:
+            return queryset, False
+        exact = Q()
+        for name in (f[1:] for f in fields if f.startswith("=")):
+            field = get_fields_from_path(self.model, name)[-1]
+            try:
+                value = field.to_python(term)
+            except ValidationError:
+                continue  # e.g. not a UUID: this field cannot hold the term
+            exact |= Q(**{name: value})
+        words = Q()
+        text_fields = [f for f in fields if not f.startswith("=")]
+        for word in smart_split(term):
+            if word[0] in "\"'" and word[0] == word[-1] and len(word) > 1:
+                word = unescape_string_literal(word)
+            any_field = Q()
+            for name in text_fields:
+                any_field |= Q(**{f"{name}__icontains": word})
+            words &= any_field
+        condition = exact | words if text_fields else exact
+        if not condition:
+            return queryset.none(), False
+        duplicates = any(lookup_spawns_duplicates(self.opts, f.lstrip("=")) for f in fields)
+        return queryset.filter(condition), duplicates
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -111,27 +167,37 @@ class StatusChangeInline(ReadOnlyInline):
     ]
 
 
+class TaxNumberSearchAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Also find rows by an exact tax number, through its keyed hash (customers/crypto.py)."""
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        indexes = crypto.blind_indexes(search_term)
+        if indexes:
+            results |= queryset.filter(tax_number_hash__in=indexes)
+        return results, may_have_duplicates
+
+
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(TaxNumberSearchAdmin, BigTableAdmin):
     list_display = [
         "__str__",
-        "type",
         "status",
+        "blocking_summary",
+        "needs_attention",
         "bvnk_reference",
         "status_changed_at",
-        "created_at",
+        "created_by",
     ]
-    list_filter = ["status", "type", "created_at"]
-    search_fields = [
-        "legal_name",
-        "first_name",
-        "last_name",
-        "email",
-        "=external_reference",
-        "=bvnk_reference",
-    ]
+    list_filter = ["status", "needs_attention", "waiting_on", "type", "created_at"]
+    # The denormalised name and email are what the trigram indexes cover (migration 0006);
+    # references match exactly on their unique indexes.
+    search_fields = ["search_name", "email", "=external_reference", "=bvnk_reference"]
     list_select_related = ["created_by"]
-    date_hierarchy = "created_at"
+    # No date_hierarchy: it reads every row's date to build its links.
+    actions = ["resync", "retry_failed_operations", "reprocess_events"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     inlines = [
         AssociateInline,
@@ -142,6 +208,9 @@ class CustomerAdmin(admin.ModelAdmin):
     readonly_fields = [
         "status",
         "status_changed_at",
+        "blocking_summary",
+        "waiting_on",
+        "needs_attention",
         "external_reference",
         "bvnk_reference",
         "info_required",
@@ -161,6 +230,7 @@ class CustomerAdmin(admin.ModelAdmin):
             {
                 "fields": [
                     ("type", "status", "status_changed_at"),
+                    ("blocking_summary", "waiting_on", "needs_attention"),
                     ("external_reference", "bvnk_reference"),
                     ("created_by", "created_at", "updated_at"),
                 ]
@@ -225,9 +295,102 @@ class CustomerAdmin(admin.ModelAdmin):
         ),
     ]
 
+    # Operations actions call BVNK inline: keep one request bounded.
+    ACTION_LIMIT = 50
+
+    def has_operate_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("customers.operate_customer")
+
+    def _bounded(self, request: HttpRequest, queryset: QuerySet[Customer]) -> list[Customer]:
+        customers = list(queryset.order_by("pk")[: self.ACTION_LIMIT + 1])
+        if len(customers) > self.ACTION_LIMIT:
+            self.message_user(
+                request, f"Only the first {self.ACTION_LIMIT} were run.", level="warning"
+            )
+        return customers[: self.ACTION_LIMIT]
+
+    @admin.action(description="Resync from BVNK", permissions=["operate"])
+    def resync(self, request: HttpRequest, queryset: QuerySet[Customer]) -> None:
+        done, failed = 0, 0
+        for customer in self._bounded(request, queryset.exclude(bvnk_reference=None)):
+            try:
+                services.customer_resync(customer, actor=request.user)
+            except BvnkError:
+                failed += 1
+            else:
+                done += 1
+        self.message_user(request, f"Resynced {done} from BVNK; {failed} could not be read.")
+
+    @admin.action(description="Retry failed operations", permissions=["operate"])
+    def retry_failed_operations(self, request: HttpRequest, queryset: QuerySet[Customer]) -> None:
+        operations = BvnkOperation.objects.filter(
+            customer__in=self._bounded(request, queryset),
+            state__in=(BvnkOperation.State.FAILED, BvnkOperation.State.NEEDS_ATTENTION),
+        )
+        count, refused = 0, 0
+        for operation in operations.order_by("created_at", "id"):
+            try:
+                services.operation_retry(operation, actor=request.user)
+            except services.OperationNotRetryable:
+                refused += 1
+            else:
+                count += 1
+        message = f"Queued {count} operation(s) again."
+        if refused:
+            message += f" {refused} cannot be retried (a refused create: correct the draft)."
+        self.message_user(request, message)
+
+    @admin.action(description="Reprocess failed webhook events", permissions=["operate"])
+    def reprocess_events(self, request: HttpRequest, queryset: QuerySet[Customer]) -> None:
+        ids = list(
+            WebhookEvent.objects.filter(
+                customer__in=self._bounded(request, queryset), status=WebhookEvent.Status.FAILED
+            )
+            .order_by("received_at", "id")
+            .values_list("pk", flat=True)[: WebhookEventAdmin.REPROCESS_LIMIT]
+        )
+        audit.record(
+            actor=request.user,
+            action=audit.Action.ACTION,
+            summary=f"Reprocessed {len(ids)} failed webhook event(s) from the admin",
+            details={"events": ids},
+            request=request,
+        )
+        results = inbox.webhook_events_reprocess(event_ids=ids)
+        self.message_user(request, f"Reprocessed {len(ids)}: {inbox.summarise(results)}.")
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        """The change page shows personal data: note who looked."""
+        response = super().change_view(request, object_id, form_url, extra_context)
+        customer = Customer.objects.filter(pk=object_id).first() if object_id.isdigit() else None
+        if request.method == "GET" and customer is not None and response.status_code == 200:
+            audit.record_view(request, customer, what="admin change page")
+        return response
+
+    def save_model(self, request: HttpRequest, obj: Customer, form: Any, change: bool) -> None:
+        """Record which fields staff changed by hand here, old and new values (masked)."""
+        old = form.initial if change else {}
+        new = {name: form.cleaned_data.get(name) for name in form.changed_data}
+        super().save_model(request, obj, form, change)
+        if change and new:
+            audit.record(
+                actor=request.user,
+                action=audit.Action.CHANGE,
+                summary="Changed fields in the admin",
+                customer=obj,
+                changes=audit.field_changes(old, new),
+                request=request,
+            )
+
 
 @admin.register(Associate)
-class AssociateAdmin(admin.ModelAdmin):
+class AssociateAdmin(TaxNumberSearchAdmin):
     list_display = ["__str__", "customer", "role_labels", "ownership_percentage", "nationality"]
     list_filter = ["is_beneficial_owner", "is_controlling_person", "is_signer"]
     search_fields = ["first_name", "last_name", "email", "customer__legal_name"]
@@ -237,7 +400,7 @@ class AssociateAdmin(admin.ModelAdmin):
 
 
 @admin.register(ComplianceDocument)
-class ComplianceDocumentAdmin(admin.ModelAdmin):
+class ComplianceDocumentAdmin(BigTableAdmin):
     list_display = [
         "original_name",
         "customer",
@@ -258,7 +421,7 @@ class ComplianceDocumentAdmin(admin.ModelAdmin):
         "document_type",
         "document_sub_type",
         "original_name",
-        "file",
+        "stored_file",
         "size",
         "content_type",
         "sha256",
@@ -268,6 +431,15 @@ class ComplianceDocumentAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
+    exclude = ["file"]
+
+    @admin.display(description="File")
+    def stored_file(self, obj: ComplianceDocument) -> str:
+        """The file has no public URL: link to the permission-checked, audited download."""
+        if not obj.pk:
+            return "—"
+        url = reverse("customers:document-download", args=[obj.customer_id, obj.pk])
+        return format_html('<a href="{}">Download {}</a>', url, obj.original_name)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -309,15 +481,15 @@ class AppendOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(StatusChange)
-class StatusChangeAdmin(AppendOnlyAdmin):
+class StatusChangeAdmin(AppendOnlyAdmin, BigTableAdmin):
     list_display = ["changed_at", "customer", "old_status", "new_status", "source", "actor"]
     list_filter = ["source", "new_status"]
-    search_fields = ["=source_reference", "customer__legal_name"]
+    search_fields = ["=source_reference", "customer__search_name"]
     list_select_related = ["customer", "actor"]
 
 
 @admin.register(BvnkCall)
-class BvnkCallAdmin(AppendOnlyAdmin):
+class BvnkCallAdmin(AppendOnlyAdmin, BigTableAdmin):
     list_display = [
         "started_at",
         "method",
@@ -344,7 +516,7 @@ class OperationsAdmin(AppendOnlyAdmin):
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(OperationsAdmin):
+class WebhookEventAdmin(OperationsAdmin, BigTableAdmin):
     list_display = [
         "received_at",
         "event_type",
@@ -404,3 +576,110 @@ class WebhookRejectionAdmin(OperationsAdmin):
     list_display = ["day", "reason", "count", "last_at"]
     list_filter = ["reason"]
     date_hierarchy = "day"
+
+
+@admin.register(BvnkOperation)
+class BvnkOperationAdmin(OperationsAdmin, BigTableAdmin):
+    """The submission pipeline's outbox: read-only; failed rows are sent again by action."""
+
+    list_display = [
+        "created_at",
+        "kind",
+        "state",
+        "customer",
+        "attempts",
+        "lost_claims",
+        "next_attempt_at",
+        "last_status_code",
+        "note",
+    ]
+    list_filter = ["state", "kind", "last_status_code"]
+    search_fields = ["=idempotency_key", "=trace_id", "=customer__bvnk_reference"]
+    list_select_related = ["customer"]
+    actions = ["retry"]
+    fields = readonly_fields = (
+        "customer",
+        "kind",
+        "state",
+        "document",
+        "idempotency_key",
+        "attempts",
+        "lost_claims",
+        "next_attempt_at",
+        "enqueued_at",
+        "claimed_at",
+        "lease_until",
+        "claimed_by",
+        "task_id",
+        "note",
+        "last_error",
+        "error_code",
+        "last_status_code",
+        "field_errors",
+        "trace_id",
+        "result",
+        "payload",
+        "created_by",
+        "created_at",
+        "retried_by",
+        "retried_at",
+        "completed_at",
+    )
+
+    @admin.action(description="Retry selected operations", permissions=["operate"])
+    def retry(self, request: HttpRequest, queryset: QuerySet[BvnkOperation]) -> None:
+        count, refused = 0, []
+        for operation in queryset.order_by("created_at", "id")[:200]:
+            try:
+                services.operation_retry(operation, actor=request.user)
+            except services.OperationNotRetryable as refusal:
+                refused.append(f"#{operation.pk}: {refusal}")
+            else:
+                count += 1
+        self.message_user(request, f"Queued {count} operation(s) again.")
+        for line in refused[:10]:
+            self.message_user(request, line, level="warning")
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(AppendOnlyAdmin, BigTableAdmin):
+    """The audit log: append-only here as in the model and (PostgreSQL) the database."""
+
+    list_display = ["at", "actor_username", "action", "customer", "summary", "ip_address"]
+    list_filter = ["action"]
+    # Exact, on its index: a substring search of every summary would read the whole log.
+    search_fields = ["=actor_username"]
+    list_select_related = ["customer"]
+    fields = readonly_fields = (
+        "at",
+        "actor",
+        "actor_username",
+        "action",
+        "customer",
+        "summary",
+        "changes",
+        "details",
+        "ip_address",
+    )
+
+
+@admin.register(Notification)
+class NotificationAdmin(AppendOnlyAdmin, BigTableAdmin):
+    list_display = ["created_at", "kind", "state", "customer", "subject", "attempts", "sent_at"]
+    list_filter = ["kind", "state"]
+    list_select_related = ["customer"]
+    fields = readonly_fields = (
+        "key",
+        "kind",
+        "state",
+        "customer",
+        "status_change",
+        "recipients",
+        "context",
+        "subject",
+        "attempts",
+        "last_error",
+        "created_at",
+        "next_attempt_at",
+        "sent_at",
+    )

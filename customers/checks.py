@@ -36,3 +36,35 @@ def check_bvnk_settings(app_configs: Any, **kwargs: Any) -> list[Error]:
     if settings.BVNK_WEBHOOK_SIGNATURE not in ("A", "B"):
         errors.append(Error("BVNK_WEBHOOK_SIGNATURE must be A or B.", id="customers.E003"))
     return errors
+
+
+@register()
+def check_pipeline_timings(app_configs: Any, **kwargs: Any) -> list[Error]:
+    """The submission pipeline's timings must nest, or a live send could be taken over.
+
+    An attempt (at most two BVNK calls) ends within the task's hard time limit; a claim's
+    lease outlasts that; the broker hands an unacknowledged message over again only
+    after its visibility timeout, which must outlast the lease, because a message handed
+    over again is taken as proof that the worker that had it is gone.
+    """
+    errors = []
+    lease = settings.BVNK_OPERATION_LEASE_SECONDS
+    attempt = 2 * (settings.BVNK_CONNECT_TIMEOUT + settings.BVNK_READ_TIMEOUT)
+    if lease <= max(attempt, settings.CELERY_TASK_TIME_LIMIT):
+        errors.append(
+            Error(
+                f"BVNK_OPERATION_LEASE_SECONDS ({lease}) must exceed CELERY_TASK_TIME_LIMIT "
+                f"and two BVNK calls at their timeouts ({attempt:g}s).",
+                id="customers.E004",
+            )
+        )
+    visibility = (settings.CELERY_BROKER_TRANSPORT_OPTIONS or {}).get("visibility_timeout")
+    if visibility is not None and visibility <= lease:
+        errors.append(
+            Error(
+                f"CELERY_VISIBILITY_TIMEOUT ({visibility}) must exceed "
+                f"BVNK_OPERATION_LEASE_SECONDS ({lease}).",
+                id="customers.E005",
+            )
+        )
+    return errors

@@ -4,13 +4,21 @@ bvnk-api.md decision 8: BVNK publishes no limits, so the portal accepts PDF, JPE
 recognised by their magic bytes (never by the browser's Content-Type), up to
 settings.DOCUMENT_MAX_BYTES. The extension must agree with the content, so a renamed
 executable or a PNG called .pdf is refused before it is stored.
+
+Then, when CLAMAV_URL is set, clamd scans the bytes as uploaded (customers/scanning.py):
+malware is refused; a file the scanner could not check is stored quarantined. Images are
+decoded and encoded again by Pillow (within a pixel limit, with its decompression-bomb
+guard), so what is stored is pixels only: no metadata (EXIF, GPS), no trailing script, no
+polyglot. PDFs cannot be rebuilt safely; they are only ever downloaded as attachments.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 import unicodedata
+import warnings
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
@@ -19,6 +27,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.template.defaultfilters import filesizeformat
+
+from . import scanning
 
 PDF = "application/pdf"
 JPEG = "image/jpeg"
@@ -33,6 +43,17 @@ _SIGNATURES = (
 EXTENSIONS = {PDF: (".pdf",), JPEG: (".jpg", ".jpeg"), PNG: (".png",)}
 TYPE_NAMES = {PDF: "PDF", JPEG: "JPEG", PNG: "PNG"}
 ACCEPT = ",".join(ext for exts in EXTENSIONS.values() for ext in exts)
+# Largest image decoded (pixels): 50 megapixels covers any phone photo of a document, and
+# caps the memory a decoded image takes (about 200 MB as RGBA).
+MAX_IMAGE_PIXELS = 50_000_000
+_PILLOW_FORMATS = {JPEG: "JPEG", PNG: "PNG"}
+# Scan states (ComplianceDocument.ScanStatus values).
+NOT_SCANNED, CLEAN, PENDING, INFECTED = "NOT_SCANNED", "CLEAN", "PENDING", "INFECTED"
+QUARANTINED = frozenset({PENDING, INFECTED})
+QUARANTINE_MESSAGE = (
+    "The malware scanner could not check this file yet. It is kept in quarantine (not "
+    "sent to BVNK, not viewable) until a rescan clears it, usually within minutes."
+)
 _CHUNK = 64 * 1024
 _UNSAFE_NAME_CHARACTERS = re.compile(r"[^\w .()+,@&'-]")
 
@@ -45,6 +66,10 @@ class CheckedFile:
     size: int
     content_type: str
     sha256: str
+    # The bytes to store instead of the upload's (a re-encoded image); None: the upload's.
+    content: bytes | None = None
+    scan_status: str = NOT_SCANNED
+    scan_detail: str = ""
 
 
 def max_bytes() -> int:
@@ -81,7 +106,8 @@ def check_upload(upload: Any) -> CheckedFile:
     """Accept an uploaded file or raise ValidationError with a message staff can act on.
 
     The size comes from the upload handler (no read); the type from the first bytes; the
-    hash is computed in chunks, so a large file is never held in memory.
+    hash is computed in chunks, so a large file is never held in memory. Then the scan
+    and, for images, the re-encoding; size and hash are those of the bytes to store.
     """
     limit = max_bytes()
     size = getattr(upload, "size", None)
@@ -108,7 +134,100 @@ def check_upload(upload: Any) -> CheckedFile:
     digest, counted = _hash(upload, limit)
     if counted > limit:
         raise ValidationError(too_large_message(limit), code="too_large")
-    return CheckedFile(name=name, size=counted, content_type=content_type, sha256=digest)
+    scan_status, scan_detail = _scan(upload)
+    content = None
+    if content_type in _PILLOW_FORMATS:
+        content = reencode_image(upload, content_type)
+        digest, counted = hashlib.sha256(content).hexdigest(), len(content)
+    return CheckedFile(
+        name=name,
+        size=counted,
+        content_type=content_type,
+        sha256=digest,
+        content=content,
+        scan_status=scan_status,
+        scan_detail=scan_detail,
+    )
+
+
+def _scan(upload: Any) -> tuple[str, str]:
+    """Scan the upload as sent; refuse malware, quarantine what could not be checked."""
+    if not scanning.configured():
+        return NOT_SCANNED, ""
+    try:
+        result = scanning.scan(upload.chunks(_CHUNK))
+    except scanning.ScannerUnavailable as problem:
+        return PENDING, str(problem)[:200]
+    finally:
+        upload.seek(0)
+    if not result.clean:
+        raise ValidationError(
+            f"This file contains malware ({result.signature}) and was refused. Do not open "
+            "it; ask the customer for a clean copy.",
+            code="malware",
+        )
+    return CLEAN, ""
+
+
+def reencode_image(upload: Any, content_type: str) -> bytes:
+    """Decode the image and encode it again: pixels only, upright, no metadata."""
+    from PIL import Image, ImageOps
+
+    unreadable = ValidationError(
+        f"This {TYPE_NAMES[content_type]} image could not be read. Export or scan it again "
+        "and upload the new file.",
+        code="image_unreadable",
+    )
+    too_many_pixels = ValidationError(
+        "This image has too many pixels to be a document scan. Scan it at a lower "
+        "resolution (under 50 megapixels) and upload it again.",
+        code="image_too_large",
+    )
+    upload.seek(0)
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns past Image.MAX_IMAGE_PIXELS and refuses past twice that; here
+            # its warning is a refusal too.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(upload, formats=[_PILLOW_FORMATS[content_type]]) as image:
+                if image.width * image.height > MAX_IMAGE_PIXELS:
+                    raise too_many_pixels
+                image.seek(0)  # the first frame of an animated PNG
+                image.load()
+                upright = ImageOps.exif_transpose(image) or image
+                out = io.BytesIO()
+                if content_type == JPEG:
+                    if upright.mode not in ("RGB", "L"):
+                        upright = upright.convert("RGB")
+                    upright.save(out, format="JPEG", quality=90)
+                else:
+                    if upright.mode not in ("1", "L", "LA", "P", "RGB", "RGBA"):
+                        upright = upright.convert("RGBA")
+                    upright.save(out, format="PNG")
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise too_many_pixels from None
+    except ValidationError:
+        raise
+    except (OSError, SyntaxError, ValueError, EOFError) as problem:
+        raise unreadable from problem
+    finally:
+        upload.seek(0)
+    return out.getvalue()
+
+
+def is_released(document: Any) -> bool:
+    """Whether a stored document may be shown, downloaded or sent to BVNK."""
+    return document.scan_status not in QUARANTINED
+
+
+def ensure_released(document: Any) -> None:
+    """Refuse (403, with the reason) a quarantined document."""
+    from django.core.exceptions import PermissionDenied
+
+    if document.scan_status == INFECTED:
+        raise PermissionDenied("The malware scanner found malware in this document; it is gone.")
+    if document.scan_status == PENDING:
+        raise PermissionDenied(QUARANTINE_MESSAGE)
 
 
 def _read_head(upload: Any) -> bytes:
@@ -138,14 +257,23 @@ class DocumentSizeLimitHandler(FileUploadHandler):
     say why nothing arrived.
     """
 
+    # Files one upload request may carry (each form has one file field).
+    max_files = 1
+
     def __init__(self, request: Any = None) -> None:
         super().__init__(request)
         self.limit = max_bytes()
         self.received = 0
+        self.files = 0
 
     def new_file(self, *args: Any, **kwargs: Any) -> None:
         self.received = 0
+        self.files += 1
         super().new_file(*args, **kwargs)
+        if self.files > self.max_files:
+            if self.request is not None:
+                self.request.upload_too_many = True  # type: ignore[attr-defined]  # read by the view
+            raise SkipFile
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
         self.received += len(raw_data)

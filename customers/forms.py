@@ -667,12 +667,18 @@ class DocumentUploadForm(forms.Form):
     )
 
     def __init__(
-        self, *args: Any, slot_keys: Sequence[str] = (), too_large: bool = False, **kwargs: Any
+        self,
+        *args: Any,
+        slot_keys: Sequence[str] = (),
+        too_large: bool = False,
+        too_many: bool = False,
+        **kwargs: Any,
     ) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.slot_keys = set(slot_keys)
         self.too_large = too_large
+        self.too_many = too_many
         limit = documents.max_bytes()
         self.fields["file"].help_text = (
             f"PDF, JPEG or PNG, up to {limit // (1024 * 1024)} MB."
@@ -692,6 +698,11 @@ class DocumentUploadForm(forms.Form):
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data.get("file")
+        if self.too_many:
+            # The upload handler dropped the extra files; store none of them.
+            raise forms.ValidationError(
+                "Upload one file at a time: this request carried several.", code="too_many"
+            )
         if upload:
             self.checked = documents.check_upload(upload)
         return upload

@@ -25,16 +25,19 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
+import threading
 import time
 import traceback
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, connections, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
@@ -127,9 +130,9 @@ def subject_reference(event_type: str, data: dict[str, Any]) -> str:
 def webhook_receive(*, body: bytes, headers: dict[str, str]) -> tuple[int, bool]:
     """Store one verified delivery; return the event's id and whether it is new.
 
-    One statement in one short transaction: an insert that, on a repeated event id,
-    counts the delivery instead (so concurrent identical deliveries make one row). A new
-    event is handed to a worker after commit; a broker failure there never fails this.
+    A new event is one durable insert; a repeated event id is only counted (so
+    concurrent identical deliveries make one row). With BVNK_WEBHOOK_ENQUEUE a new event
+    is also queued; a broker failure there never fails this.
     Raises DatabaseError when nothing could be stored (the view answers 503).
     """
     envelope = read_envelope(body)
@@ -147,48 +150,85 @@ def webhook_receive(*, body: bytes, headers: dict[str, str]) -> tuple[int, bool]
         bvnk_reference=envelope.reference,
         error=envelope.error,
     )
-    with transaction.atomic():
-        pk, deliveries = _insert_or_count(event)
-        created = deliveries == 1
-        if created and not envelope.error:
-            transaction.on_commit(partial(_enqueue, pk))
+    pk, created = _store(event)
+    if not created:
+        redeliveries.add(pk)
+    elif not envelope.error:
+        transaction.on_commit(partial(_enqueue, pk))  # runs now, or after an outer commit
     return pk, created
 
 
-def _insert_or_count(event: WebhookEvent) -> tuple[int, int]:
-    """INSERT ... ON CONFLICT (event_id) DO UPDATE, on PostgreSQL and SQLite (>= 3.35).
+def _store(event: WebhookEvent) -> tuple[int, bool]:
+    """Insert the event unless its event id is stored; return its row id and whether new.
 
-    The ORM's upsert cannot increment a counter, hence the one raw statement.
+    Autocommit, no explicit transaction: the insert is durable when it returns, in one
+    round trip. A repeat writes nothing (so costs no WAL flush) and is only counted.
+    Concurrent identical deliveries make one row: the others wait for it and do nothing.
     """
-    meta = WebhookEvent._meta
-    fields = [field for field in meta.concrete_fields if not field.primary_key]
-    quote = connection.ops.quote_name
-    table = quote(meta.db_table)
-    columns = ", ".join(quote(field.column) for field in fields)
-    marks = ", ".join(["%s"] * len(fields))
-    count = quote(meta.get_field("delivery_count").column)
-    last = quote(meta.get_field("last_received_at").column)
-    sql = (
-        f"INSERT INTO {table} ({columns}) VALUES ({marks}) "  # noqa: S608 - names from the model
-        f"ON CONFLICT ({quote(meta.get_field('event_id').column)}) DO UPDATE SET "
-        f"{count} = {table}.{count} + 1, {last} = excluded.{last} "
-        f"RETURNING {quote(meta.pk.column)}, {count}"
-    )
+    fields = _insert_fields()
     params = [field.get_db_prep_save(getattr(event, field.attname), connection) for field in fields]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        pk, deliveries = cursor.fetchone()
-    return int(pk), int(deliveries)
+        if connection.vendor == "postgresql":
+            # One statement answers both cases. The SELECT sees the table as it was when
+            # the statement began, so it finds only an event stored before this delivery.
+            cursor.execute(_store_sql(connection.vendor), [*params, event.event_id])
+            rows = cursor.fetchall()
+        else:
+            cursor.execute(_store_sql(connection.vendor), params)
+            rows = [(row[0], True) for row in cursor.fetchall()]
+        if not rows:
+            # A repeat (or, on PostgreSQL, a twin delivery committed meanwhile).
+            cursor.execute(_select_sql(), [event.event_id])
+            rows = [(cursor.fetchone()[0], False)]
+    pk, created = rows[0]
+    return int(pk), bool(created)
+
+
+@cache
+def _insert_fields() -> list[Any]:
+    return [field for field in WebhookEvent._meta.concrete_fields if not field.primary_key]
+
+
+@cache
+def _store_sql(vendor: str) -> str:
+    meta = WebhookEvent._meta
+    quote = connection.ops.quote_name
+    table, pk = quote(meta.db_table), quote(meta.pk.column)
+    event_id = quote(meta.get_field("event_id").column)
+    columns = ", ".join(quote(field.column) for field in _insert_fields())
+    marks = ", ".join(["%s"] * len(_insert_fields()))
+    insert = (
+        f"INSERT INTO {table} ({columns}) VALUES ({marks}) "  # noqa: S608 - names from the model
+        f"ON CONFLICT ({event_id}) DO NOTHING RETURNING {pk}"
+    )
+    if vendor != "postgresql":
+        return insert  # SQLite cannot put an INSERT in a WITH clause
+    return (
+        f"WITH new AS ({insert}) SELECT {pk}, TRUE FROM new "  # noqa: S608
+        f"UNION ALL SELECT {pk}, FALSE FROM {table} WHERE {event_id} = %s"
+    )
+
+
+@cache
+def _select_sql() -> str:
+    meta = WebhookEvent._meta
+    quote = connection.ops.quote_name
+    return (
+        f"SELECT {quote(meta.pk.column)} FROM {quote(meta.db_table)} "  # noqa: S608
+        f"WHERE {quote(meta.get_field('event_id').column)} = %s"
+    )
 
 
 _broker_paused_until = 0.0
+_publisher = threading.local()
 
 
 def _enqueue(event_id: int) -> None:
     """Hand a new event to a worker now; on any broker trouble leave it to the sweeper.
 
-    Celery's own publish retries for seconds when the broker is down, so this opens its
-    own connection with one quick attempt, and after a failure stops trying for a while.
+    Celery's own publish retries for seconds when the broker is down, so this keeps its
+    own connection per thread, connects with one quick attempt, and after a failure
+    stops trying for a while. Reusing the connection keeps a publish to one round trip.
     """
     global _broker_paused_until
     if not settings.BVNK_WEBHOOK_ENQUEUE or time.monotonic() < _broker_paused_until:
@@ -196,28 +236,113 @@ def _enqueue(event_id: int) -> None:
     from .tasks import process_webhook_event  # the tasks module imports this one
 
     try:
-        with process_webhook_event.app.connection_for_write(connect_timeout=1.0) as conn:
+        conn = getattr(_publisher, "connection", None)
+        if conn is None:
+            conn = process_webhook_event.app.connection_for_write(connect_timeout=1.0)
             conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=1)
-            process_webhook_event.apply_async((event_id,), connection=conn, retry=False)
+            _publisher.connection = conn
+        process_webhook_event.apply_async((event_id,), connection=conn, retry=False)
     except Exception as exc:
+        broken, _publisher.connection = getattr(_publisher, "connection", None), None
+        if broken is not None:
+            broken.collect()  # drop it without talking to a broker that may be gone
         _broker_paused_until = time.monotonic() + BROKER_PAUSE_SECONDS
         logger.warning(
             "Broker unavailable (%s); webhook events wait for the sweeper", type(exc).__name__
         )
 
 
-def webhook_rejection_record(*, reason: str) -> None:
-    """Count one delivery refused for its signature, in today's row for that reason."""
+class BufferedCounts:
+    """Count in memory; write the counts at most once per flush interval.
+
+    Refused deliveries and repeats of stored events are only metrics: a flood of either
+    must not cost a database write (and a WAL flush on a hot row) per request. What is
+    pending is written by the next count after the interval, or by a timer thread, so
+    staff see it within about BVNK_WEBHOOK_COUNTER_FLUSH_SECONDS.
+    """
+
+    def __init__(self, write: Callable[[Counter[Any]], None]) -> None:
+        self._write = write
+        self._lock = threading.Lock()
+        self._pending: Counter[Any] = Counter()
+        self._last_flush = -math.inf
+        self._timer: threading.Timer | None = None
+
+    def add(self, key: Any) -> None:
+        interval = settings.BVNK_WEBHOOK_COUNTER_FLUSH_SECONDS
+        with self._lock:
+            self._pending[key] += 1
+            due = time.monotonic() - self._last_flush >= interval
+            if not due and self._timer is None:
+                self._timer = threading.Timer(interval, self._flush_from_timer)
+                self._timer.daemon = True
+                self._timer.start()
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, Counter()
+            self._last_flush = time.monotonic()
+        if not pending:
+            return
+        try:
+            self._write(pending)
+        except DatabaseError:
+            with self._lock:  # keep them for the next flush
+                self._pending.update(pending)
+            raise
+
+    def _flush_from_timer(self) -> None:
+        with self._lock:
+            self._timer = None
+        try:
+            self.flush()
+        except DatabaseError:
+            logger.warning("Could not write BVNK webhook counts", exc_info=True)
+        finally:
+            connections.close_all()  # this thread's own connection
+
+
+def _count_rejections(counts: Counter[str]) -> None:
+    """Add the refusals to today's row for each reason."""
+    for reason, count in counts.items():
+        _count_rejection(reason, count)
+
+
+def _count_rejection(reason: str, count: int) -> None:
     now = timezone.now()
     day = timezone.localdate(now)
     rows = WebhookRejection.objects.filter(day=day, reason=reason)
-    if rows.update(count=F("count") + 1, last_at=now):
+    if rows.update(count=F("count") + count, last_at=now):
         return
     try:
         with transaction.atomic():
-            WebhookRejection.objects.create(day=day, reason=reason, count=1, last_at=now)
-    except IntegrityError:  # another request created today's row first
-        rows.update(count=F("count") + 1, last_at=now)
+            WebhookRejection.objects.create(day=day, reason=reason, count=count, last_at=now)
+    except IntegrityError:  # another process created today's row first
+        rows.update(count=F("count") + count, last_at=now)
+
+
+def _count_redeliveries(counts: Counter[int]) -> None:
+    """Add the repeats to their events, one UPDATE per distinct count and 1000 events."""
+    by_count: dict[int, list[int]] = {}
+    for event_pk, count in counts.items():
+        by_count.setdefault(count, []).append(event_pk)
+    now = timezone.now()
+    for count, pks in by_count.items():
+        for start in range(0, len(pks), 1000):
+            WebhookEvent.objects.filter(pk__in=pks[start : start + 1000]).update(
+                delivery_count=F("delivery_count") + count, last_received_at=now
+            )
+
+
+rejections = BufferedCounts(_count_rejections)
+redeliveries = BufferedCounts(_count_redeliveries)
+
+
+def webhook_rejection_record(*, reason: str) -> None:
+    """Count one delivery refused for its signature (written within the flush interval)."""
+    rejections.add(reason)
 
 
 # -- processing ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django_countries.fields import CountryField
 
 from .bvnk import wire
+from .crypto import BlindIndexField, EncryptedCharField, EncryptedDateField, with_index_fields
 from .validators import validate_e164_phone
 
 
@@ -51,7 +52,8 @@ class PersonIdentity(models.Model):
 
     first_name = models.CharField(max_length=100, blank=True, help_text="Include any middle names.")
     last_name = models.CharField(max_length=100, blank=True)
-    date_of_birth = models.DateField(null=True, blank=True)
+    # Encrypted at rest (customers/crypto.py), a date in Python.
+    date_of_birth = EncryptedDateField(null=True, blank=True)
     nationality = CountryField(blank=True)
     birth_country = CountryField(blank=True)
     email = models.EmailField(blank=True)
@@ -81,6 +83,11 @@ class Customer(PostalAddress, PersonIdentity):
         ACTIONS_REQUIRED = "ACTIONS_REQUIRED", "Actions required"
         REJECTED = "REJECTED", "Rejected"
         TERMINATED = "TERMINATED", "Terminated"
+
+    class WaitingOn(models.TextChoices):
+        NOBODY = "", "Nobody"
+        PARTNER = "PARTNER", "Us"
+        BVNK = "BVNK", "BVNK"
 
     type = models.CharField(max_length=10, choices=Type.choices)
     status = models.CharField(
@@ -113,7 +120,9 @@ class Customer(PostalAddress, PersonIdentity):
     operational_country = CountryField(blank=True)
 
     # Both types: the company's tax number (EIN) or the individual's tax identification.
-    tax_number = models.CharField(max_length=50, blank=True)
+    # Encrypted at rest; exact searches go through the keyed hash (customers/crypto.py).
+    tax_number = EncryptedCharField(max_length=50, blank=True)
+    tax_number_hash = BlindIndexField(source="tax_number")
     tax_residence_country = CountryField(blank=True)
 
     # Individual: customer due diligence answers (bvnk-api.md 2.4).
@@ -183,11 +192,45 @@ class Customer(PostalAddress, PersonIdentity):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # My customers, denormalised so a page of a million rows needs no query per row.
+    # `search_name` follows the name fields in save(); the other three are derived by
+    # customers.requirements.summary_refresh, which the services call when an input changes.
+    search_name = models.CharField(max_length=200, blank=True, editable=False)
+    blocking_summary = models.CharField(
+        max_length=200, blank=True, editable=False, help_text="What the customer waits for."
+    )
+    waiting_on = models.CharField(
+        max_length=10, choices=WaitingOn.choices, blank=True, editable=False
+    )
+    needs_attention = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="A BVNK operation failed or needs staff, or BVNK refused the submission.",
+    )
+    # Set when the retention period ended and the personal data was erased
+    # (customers/retention.py); the row stays so BVNK's references still resolve.
+    anonymised_at = models.DateTimeField(null=True, blank=True, editable=False)
+
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["status", "-status_changed_at"]),
             models.Index(fields=["-created_at", "-id"]),
+            # My customers: one index per sort order (keyset pagination) and per tab. The
+            # trigram indexes behind search are PostgreSQL-only, in migration 0006.
+            models.Index(fields=["-status_changed_at", "-id"], name="customer_changed_idx"),
+            models.Index(fields=["status", "-created_at", "-id"], name="customer_status_new_idx"),
+            models.Index(fields=["search_name", "id"], name="customer_name_idx"),
+            models.Index(
+                fields=["-created_at", "-id"],
+                condition=Q(needs_attention=True),
+                name="customer_attention_idx",
+            ),
+            models.Index(
+                fields=["created_by"],
+                condition=Q(waiting_on="PARTNER"),
+                name="customer_waiting_owner_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -202,6 +245,16 @@ class Customer(PostalAddress, PersonIdentity):
 
     def __str__(self) -> str:
         return self.name or f"Draft {self.get_type_display().lower()} {self.external_reference}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Keep `search_name` equal to the name, also on saves of a few fields."""
+        self.search_name = self.name[:200]
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and NAME_FIELDS & set(update_fields):
+            kwargs["update_fields"] = {*update_fields, "search_name"}
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = with_index_fields(Customer, kwargs["update_fields"])
+        super().save(*args, **kwargs)
 
     @property
     def name(self) -> str:
@@ -281,6 +334,8 @@ class Customer(PostalAddress, PersonIdentity):
         )
 
 
+NAME_FIELDS = frozenset({"type", "legal_name", "first_name", "last_name"})
+
 S = Customer.Status
 _BVNK_STATUSES = {S.INFO_REQUIRED, S.PENDING, S.VERIFIED, S.ACTIONS_REQUIRED, S.REJECTED}
 
@@ -353,12 +408,14 @@ class Associate(PostalAddress, PersonIdentity):
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
         help_text="Beneficial owners only.",
     )
-    tax_number = models.CharField("tax identification number", max_length=50, blank=True)
+    # Encrypted at rest (customers/crypto.py).
+    tax_number = EncryptedCharField("tax identification number", max_length=50, blank=True)
+    tax_number_hash = BlindIndexField(source="tax_number")
     tax_residence_country = CountryField(blank=True)
     id_document_type = models.CharField(
         "ID document type", max_length=20, choices=IdDocumentType.choices, blank=True
     )
-    id_document_number = models.CharField("ID document number", max_length=50, blank=True)
+    id_document_number = EncryptedCharField("ID document number", max_length=50, blank=True)
     id_document_issuing_country = CountryField("ID document issuing country", blank=True)
     id_document_expiry = models.DateField("ID document expiry date", null=True, blank=True)
     bvnk_person_reference = models.CharField(
@@ -379,6 +436,12 @@ class Associate(PostalAddress, PersonIdentity):
 
     def __str__(self) -> str:
         return self.full_name or f"Associate {self.pk}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Keep the tax number's keyed hash in step, also on saves of a few fields."""
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = with_index_fields(Associate, kwargs["update_fields"])
+        super().save(*args, **kwargs)
 
     @property
     def roles(self) -> list[str]:
@@ -439,6 +502,14 @@ class ComplianceDocument(models.Model):
         REJECTED = "REJECTED", "Rejected by BVNK"
         FAILED = "FAILED", "Upload failed"
 
+    class ScanStatus(models.TextChoices):
+        """The malware scan (customers/scanning.py); PENDING and INFECTED are quarantined."""
+
+        NOT_SCANNED = "NOT_SCANNED", "Not scanned (no scanner configured)"
+        CLEAN = "CLEAN", "Clean"
+        PENDING = "PENDING", "Quarantined until scanned"
+        INFECTED = "INFECTED", "Malware found"
+
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="documents")
     associate = models.ForeignKey(
         Associate, on_delete=models.CASCADE, null=True, blank=True, related_name="documents"
@@ -460,6 +531,17 @@ class ComplianceDocument(models.Model):
     upload_status = models.CharField(
         max_length=20, choices=UploadStatus.choices, default=UploadStatus.NOT_SENT, editable=False
     )
+    scan_status = models.CharField(
+        "malware scan",
+        max_length=20,
+        choices=ScanStatus.choices,
+        default=ScanStatus.NOT_SCANNED,
+        editable=False,
+    )
+    scan_detail = models.CharField(
+        max_length=200, blank=True, editable=False, help_text="Signature found, or scanner error."
+    )
+    scanned_at = models.DateTimeField(null=True, blank=True, editable=False)
     bvnk_reference = models.CharField(
         "BVNK document reference", max_length=64, unique=True, null=True, blank=True, editable=False
     )
@@ -479,6 +561,11 @@ class ComplianceDocument(models.Model):
     @property
     def kind_label(self) -> str:
         return DOCUMENT_KINDS.get((self.document_type, self.document_sub_type), self.document_type)
+
+    @property
+    def is_quarantined(self) -> bool:
+        """Held by the malware scan: not shown, not downloaded, not sent to BVNK."""
+        return self.scan_status in (self.ScanStatus.PENDING, self.ScanStatus.INFECTED)
 
 
 class AgreementSession(models.Model):
@@ -549,6 +636,120 @@ class BvnkCall(models.Model):
     @property
     def succeeded(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class BvnkOperation(models.Model):
+    """One write that must reach BVNK, kept until it has (the outbox, customers/outbox.py).
+
+    Written in the same transaction as the data it carries. A worker claims it with a
+    conditional UPDATE, sends it with its idempotency key (the same on every attempt) and
+    records the outcome here; the partial unique constraint below is the guarantee that
+    two operations of one customer are never in flight at once.
+    """
+
+    class Kind(models.TextChoices):
+        CREATE_CUSTOMER = "CREATE_CUSTOMER", "Create customer"
+        UPDATE_CUSTOMER = "UPDATE_CUSTOMER", "Update details"
+        UPLOAD_DOCUMENT = "UPLOAD_DOCUMENT", "Upload document"
+        SUBMIT_QUESTIONNAIRE = "SUBMIT_QUESTIONNAIRE", "Submit questionnaire"
+
+    class State(models.TextChoices):
+        PENDING = "PENDING", "Pending"
+        IN_FLIGHT = "IN_FLIGHT", "In flight"
+        DONE = "DONE", "Done"
+        FAILED = "FAILED", "Failed"  # BVNK refused it; retrying the same body cannot help
+        NEEDS_ATTENTION = "NEEDS_ATTENTION", "Needs attention"
+        CANCELLED = "CANCELLED", "Cancelled"  # superseded, or no longer applicable
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="operations", editable=False
+    )
+    kind = models.CharField(max_length=30, choices=Kind.choices, editable=False)
+    state = models.CharField(
+        max_length=20, choices=State.choices, default=State.PENDING, editable=False
+    )
+    idempotency_key = models.CharField(
+        max_length=36, unique=True, editable=False, help_text="Sent on every attempt."
+    )
+    payload = models.JSONField(
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text="The body as sent (creates, updates, answers) or what it is read from.",
+    )
+    document = models.ForeignKey(
+        ComplianceDocument,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="operations",
+        editable=False,
+    )
+    attempts = models.PositiveIntegerField(default=0, editable=False)
+    lost_claims = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Claims that ended without an outcome."
+    )
+    next_attempt_at = models.DateTimeField(default=timezone.now, editable=False)
+    enqueued_at = models.DateTimeField(null=True, blank=True, editable=False)
+    claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    claimed_by = models.CharField(max_length=200, blank=True, editable=False)
+    claim_token = models.CharField(max_length=32, blank=True, editable=False)
+    task_id = models.CharField(
+        "Celery task id", max_length=64, blank=True, editable=False, help_text="Of the claim."
+    )
+    last_error = models.TextField(blank=True, editable=False)
+    error_code = models.CharField(max_length=60, blank=True, editable=False)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    field_errors = models.JSONField(
+        default=dict, blank=True, editable=False, help_text="BVNK's details.errors, as sent."
+    )
+    trace_id = models.CharField("BVNK trace id", max_length=64, blank=True, editable=False)
+    note = models.CharField(max_length=300, blank=True, editable=False)
+    result = models.JSONField(default=dict, blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    retried_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    retried_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "BVNK operation"
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"], name="operation_due_idx"),
+            models.Index(fields=["customer", "state"], name="operation_customer_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer"],
+                condition=Q(state="IN_FLIGHT"),
+                name="one_operation_in_flight_per_customer",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} ({self.get_state_display().lower()})"
+
+    @property
+    def is_auth_failure(self) -> bool:
+        """BVNK refused the portal's Hawk credentials: a wrong key or a skewed clock."""
+        return self.last_status_code == 401
 
 
 class WebhookEvent(models.Model):
@@ -639,3 +840,149 @@ class WebhookRejection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day}: {self.count} x {self.get_reason_display().lower()}"
+
+
+class AppendOnly(Exception):
+    """An attempt to change or delete an audit row."""
+
+
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    def update(self, **kwargs: Any) -> int:
+        raise AppendOnly("Audit events are never changed.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnly("Audit events are never deleted.")
+
+
+class AuditEvent(models.Model):
+    """Who saw, downloaded, changed, triggered or exported what: append-only.
+
+    The user and customer keys carry no database constraint and are never cleared, so a
+    row keeps naming them after either is deleted (the username is copied too). On
+    PostgreSQL a trigger (migration 0006) refuses UPDATE and DELETE as well.
+    """
+
+    class Action(models.TextChoices):
+        VIEW = "VIEW", "Viewed personal data"
+        DOWNLOAD = "DOWNLOAD", "Downloaded a document"
+        CHANGE = "CHANGE", "Changed fields"
+        ACTION = "ACTION", "Triggered an action"
+        EXPORT = "EXPORT", "Exported customers"
+
+    at = models.DateTimeField(default=timezone.now, editable=False)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    actor_username = models.CharField(max_length=150, blank=True, editable=False)
+    action = models.CharField(max_length=10, choices=Action.choices, editable=False)
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="audit_events",
+        editable=False,
+    )
+    summary = models.CharField(max_length=300, editable=False)
+    # {field: [old, new]}, personal values masked (customers/audit.py).
+    changes = models.JSONField(default=dict, blank=True, editable=False)
+    details = models.JSONField(default=dict, blank=True, editable=False)
+    ip_address = models.GenericIPAddressField(null=True, blank=True, editable=False)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["customer", "-at"]),
+            models.Index(fields=["-at", "-id"], name="auditevent_at_idx"),
+            models.Index(fields=["actor_username", "-at"], name="auditevent_actor_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_username or 'system'}: {self.summary}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnly("Audit events are never changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnly("Audit events are never deleted.")
+
+
+class SavedView(models.Model):
+    """A named set of My customers filters, per user."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_customer_views"
+    )
+    name = models.CharField(max_length=60)
+    query = models.CharField(max_length=1000, help_text="The list's filters, as a query string.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "name"], name="saved_view_name_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Notification(models.Model):
+    """An email the portal owes someone, written with the change that causes it (an outbox).
+
+    `key` makes each one unique (one per status change, one digest per day and address),
+    so queueing and sending are both safe to repeat.
+    """
+
+    class Kind(models.TextChoices):
+        STATUS = "STATUS", "Status change"
+        DIGEST = "DIGEST", "Daily digest"
+
+    class State(models.TextChoices):
+        PENDING = "PENDING", "Pending"
+        SENT = "SENT", "Sent"
+        FAILED = "FAILED", "Failed"
+
+    key = models.CharField(max_length=150, unique=True, editable=False)
+    kind = models.CharField(max_length=10, choices=Kind.choices, editable=False)
+    state = models.CharField(
+        max_length=10, choices=State.choices, default=State.PENDING, editable=False
+    )
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
+        editable=False,
+    )
+    status_change = models.ForeignKey(
+        StatusChange, on_delete=models.CASCADE, null=True, blank=True, editable=False
+    )
+    recipients = models.JSONField(default=list, editable=False)
+    # What the message is about beyond the customer, e.g. {"owner": <user id>} for a digest.
+    context = models.JSONField(default=dict, blank=True, editable=False)
+    subject = models.CharField(max_length=200, blank=True, editable=False)
+    attempts = models.PositiveIntegerField(default=0, editable=False)
+    last_error = models.CharField(max_length=500, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    next_attempt_at = models.DateTimeField(default=timezone.now, editable=False)
+    sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["state", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} to {', '.join(self.recipients)} ({self.state})"

@@ -502,10 +502,17 @@ class Progress:
         if step.kind == "documents":
             if step.slug == "identity-documents" and not self.associates:
                 return ["Add the associates first; each needs identity documents."]
+            groups = self.document_groups(step)
             return [
                 f"{group.title}: {item}" if step.slug != "company-documents" else item
-                for group in self.document_groups(step)
+                for group in groups
                 for item in group.missing
+            ] + [
+                # Quarantined by the malware scan: not sent to BVNK until a rescan clears it.
+                f"{slot.label}: {slot.document.get_scan_status_display().lower()}"
+                for group in groups
+                for slot in group.slots
+                if slot.document is not None and slot.document.is_quarantined
             ]
         if step.kind == "agreement":
             return self._agreement_problems()
@@ -746,3 +753,48 @@ def without_associate_errors(errors: dict[str, Any], pk: int) -> dict[str, Any]:
         return errors
     people = {k: v for k, v in errors["associates"].items() if k != str(pk)}
     return {**errors, "associates": people}
+
+
+# Paths of the update body (decision 3) -> the fields of the customer page's details form.
+UPDATE_PATHS: dict[str, str] = {
+    "contactInfo": NON_FIELD_ERRORS,
+    "contactInfo.emailAddress": "email",
+    "contactInfo.phoneNumber": "phone",
+    "dateOfBirth": "date_of_birth",
+    "address": NON_FIELD_ERRORS,
+    **{f"address.{key}": name for key, name in _ADDRESS_KEYS.items()},
+}
+
+
+def map_update_errors(field_errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Sort BVNK's refusal of an update onto the details form's fields."""
+    mapped: dict[str, list[str]] = {}
+    for path, messages in field_errors.items():
+        name = UPDATE_PATHS.get(path, NON_FIELD_ERRORS)
+        mapped.setdefault(name, []).extend(
+            _message(path, message, name != NON_FIELD_ERRORS)
+            for message in messages or ["is invalid"]
+        )
+    return mapped
+
+
+def update_refusal(customer: Customer) -> dict[str, list[str]]:
+    """BVNK's refusal of the customer's latest update, on the details form's fields.
+
+    Empty unless the latest update operation FAILED; a correction saved since is a newer
+    operation (with a new key), so the errors go away as soon as it is queued.
+    """
+    from .models import BvnkOperation
+
+    latest = (
+        customer.operations.filter(kind=BvnkOperation.Kind.UPDATE_CUSTOMER)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if latest is None or latest.state != BvnkOperation.State.FAILED:
+        return {}
+    errors = map_update_errors(latest.field_errors)
+    errors.setdefault(NON_FIELD_ERRORS, []).insert(
+        0, "BVNK refused the last update of these details: correct them and save again."
+    )
+    return errors

@@ -18,7 +18,7 @@ from django.urls import path, reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import onboarding, services
+from . import audit, documents, onboarding, services
 from .bvnk.errors import BvnkError
 from .documents import DocumentSizeLimitHandler
 from .forms import (
@@ -367,6 +367,7 @@ def _document_upload(request: HttpRequest, pk: int, step: str) -> HttpResponse:
         request.FILES,
         slot_keys=list(slots),
         too_large=getattr(request, "upload_too_large", False),
+        too_many=getattr(request, "upload_too_many", False),
         auto_id=f"id_{slot.html_id}_%s" if slot else "id_%s",
     )
     if form.is_valid() and slot is not None and form.checked is not None:
@@ -377,7 +378,13 @@ def _document_upload(request: HttpRequest, pk: int, step: str) -> HttpResponse:
             checked=form.checked,
             actor=request.user,
         )
-        messages.success(request, f"{slot.label}: {form.checked.name} uploaded.")
+        if form.checked.scan_status == documents.PENDING:
+            messages.warning(
+                request,
+                f"{slot.label}: {form.checked.name} uploaded. " + (documents.QUARANTINE_MESSAGE),
+            )
+        else:
+            messages.success(request, f"{slot.label}: {form.checked.name} uploaded.")
         return redirect(f"{_step_url(customer, step)}#{slot.html_id}")
     return _documents_step(request, progress, current, bound=form)
 
@@ -403,12 +410,23 @@ def document_remove(request: HttpRequest, pk: int, document_pk: int) -> HttpResp
 @permission_required("customers.download_document", raise_exception=True)
 @require_http_methods(["GET", "HEAD"])
 def document_preview(request: HttpRequest, pk: int, document_pk: int) -> FileResponse:
-    """Stream a document inline for staff; never cached, never sniffed into HTML."""
-    document = get_object_or_404(ComplianceDocument, pk=document_pk, customer_id=pk)
+    """Stream a document inline for staff; never cached, never sniffed into HTML, audited."""
+    document = get_object_or_404(
+        ComplianceDocument.objects.select_related("customer"), pk=document_pk, customer_id=pk
+    )
+    documents.ensure_released(document)
     try:
         handle = document.file.open("rb")
     except FileNotFoundError as missing:
         raise Http404("The stored file is missing.") from missing
+    audit.record(
+        actor=request.user,
+        action=audit.Action.DOWNLOAD,
+        summary=f"Previewed {document.kind_label} ({document.original_name})",
+        customer=document.customer,
+        details={"document": document.pk, "sha256": document.sha256},
+        request=request,
+    )
     response = FileResponse(
         handle,
         content_type=document.content_type,
@@ -420,6 +438,9 @@ def document_preview(request: HttpRequest, pk: int, document_pk: int) -> FileRes
     if document.content_type != "application/pdf":
         # An image needs nothing else. (A sandbox would stop browsers' PDF viewers.)
         response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
+    else:
+        # Only this: a browser's PDF viewer is a plugin that the portal's policy would stop.
+        response["Content-Security-Policy"] = "frame-ancestors 'none'"
     return response
 
 
@@ -475,7 +496,7 @@ def details_form(request: HttpRequest, customer: Customer) -> CustomerDetailsFor
         return None
     if customer.status not in services.UPDATABLE_STATUSES:
         return None
-    return CustomerDetailsForm(instance=customer)
+    return CustomerDetailsForm(instance=customer, bvnk_errors=onboarding.update_refusal(customer))
 
 
 @login_required

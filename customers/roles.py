@@ -34,6 +34,9 @@ _OPERATE = [
     "customers.delete_customer",
     "customers.operate_customer",
     "customers.export_customers",
+    # The audit log (customer page and admin) and the emails the portal sent.
+    "customers.view_auditevent",
+    "customers.view_notification",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {

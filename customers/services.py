@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Case, F, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from . import onboarding, payloads
+from . import audit, notifications, onboarding, payloads, requirements
 from .bvnk import types as bvnk_types
 from .bvnk.client import BvnkClient, CallRecord, config_from_settings, idempotency_key
 from .bvnk.errors import BvnkError
@@ -23,6 +25,7 @@ from .models import (
     AgreementSession,
     Associate,
     BvnkCall,
+    BvnkOperation,
     ComplianceDocument,
     Customer,
     StatusChange,
@@ -57,7 +60,10 @@ def bvnk_client(
 
 def customer_create_draft(*, customer_type: str, actor: Any) -> Customer:
     """Start onboarding a customer: a draft row that every later step saves into."""
-    return Customer.objects.create(type=Customer.Type(customer_type), created_by=actor)
+    with transaction.atomic():
+        customer = Customer.objects.create(type=Customer.Type(customer_type), created_by=actor)
+        requirements.summary_refresh(customer)
+    return customer
 
 
 def customer_change_status(
@@ -84,6 +90,8 @@ def customer_change_status(
             source_reference=source_reference,
             reason=reason,
         )
+        requirements.summary_refresh(locked)
+        notifications.status_change_queue(change)
     customer.status = locked.status
     customer.status_changed_at = locked.status_changed_at
     return change
@@ -149,6 +157,7 @@ def customer_record_bvnk_details(
             setattr(locked, name, value)
             setattr(customer, name, value)
         locked.save(update_fields=[*values, "updated_at"])
+        requirements.summary_refresh(locked)
     return True
 
 
@@ -174,6 +183,8 @@ def agreement_session_apply_bvnk_status(
             fields.append("status")
         if len(fields) > 1:
             locked.save(update_fields=fields)
+        if changed:
+            requirements.summary_refresh(locked.customer_id)
     session.status = locked.status
     return changed
 
@@ -252,6 +263,26 @@ def _store_errors(locked: Customer, errors: dict[str, Any], fields: list[str]) -
         fields.append("submission_errors")
 
 
+def _audit_changes(
+    actor: Any,
+    customer: Customer,
+    summary: str,
+    old: dict[str, Any],
+    new: dict[str, Any],
+    fields: list[str] | None = None,
+) -> None:
+    """Record the fields a user changed, old and new values (masked when personal)."""
+    changes = audit.field_changes(old, new, fields=fields)
+    if changes:
+        audit.record(
+            actor=actor,
+            action=audit.Action.CHANGE,
+            summary=summary,
+            customer=customer,
+            changes=changes,
+        )
+
+
 def onboarding_save_step(
     *, customer: Customer, step: str, values: dict[str, Any], actor: Any, complete: bool
 ) -> None:
@@ -259,6 +290,7 @@ def onboarding_save_step(
     with transaction.atomic():
         locked = _locked_draft(customer)
         fields = list(values)
+        old = {name: getattr(locked, name) for name in values}
         for name, value in values.items():
             setattr(locked, name, value)
         if complete:
@@ -266,6 +298,8 @@ def onboarding_save_step(
                 locked, onboarding.without_step_errors(locked.submission_errors, step), fields
             )
         locked.save(update_fields=[*fields, "updated_at"])
+        _audit_changes(actor, locked, f"Saved the {step} step", old, values)
+        requirements.summary_refresh(locked)
     for name in [*fields, "updated_at"]:
         setattr(customer, name, getattr(locked, name))
     logger.info("Draft %s: step %s saved by %s", customer.pk, step, getattr(actor, "pk", None))
@@ -281,6 +315,8 @@ def associate_save(
             associate = Associate(customer=locked)
         elif associate.customer_id != locked.pk:
             raise ValueError("The associate belongs to another customer.")
+        old = {name: getattr(associate, name) for name in values}
+        adding = associate._state.adding
         for name, value in values.items():
             setattr(associate, name, value)
         associate.save()
@@ -288,6 +324,9 @@ def associate_save(
         errors = onboarding.without_associate_errors(locked.submission_errors, associate.pk)
         _store_errors(locked, onboarding.without_step_errors(errors, "associates"), fields)
         locked.save(update_fields=[*fields, "updated_at"])
+        what = "Added" if adding else "Changed"
+        _audit_changes(actor, locked, f"{what} associate {associate.pk}", old, values)
+        requirements.summary_refresh(locked)
     logger.info("Draft %s: associate %s saved by %s", locked.pk, associate.pk, actor)
     return associate
 
@@ -304,6 +343,13 @@ def associate_delete(*, associate: Associate, actor: Any) -> None:
         _store_errors(locked, onboarding.without_step_errors(errors, "associates"), fields)
         locked.save(update_fields=[*fields, "updated_at"])
         _delete_files_on_commit(names)
+        audit.record(
+            actor=actor,
+            action=audit.Action.ACTION,
+            summary=f"Removed associate {pk} and their documents",
+            customer=locked,
+        )
+        requirements.summary_refresh(locked)
     logger.info("Draft %s: associate %s removed by %s", locked.pk, pk, actor)
 
 
@@ -335,8 +381,13 @@ def document_store(
             content_type=checked.content_type,
             sha256=checked.sha256,
             uploaded_by=actor if getattr(actor, "pk", None) else None,
+            scan_status=checked.scan_status,
+            scan_detail=checked.scan_detail,
+            scanned_at=timezone.now() if checked.scan_status == "CLEAN" else None,
         )
-        document.file.save(checked.name, upload, save=False)
+        # A re-encoded image replaces the bytes as uploaded (customers/documents.py).
+        stored = ContentFile(checked.content) if checked.content is not None else upload
+        document.file.save(checked.name, stored, save=False)
         try:
             for old in previous:
                 old.delete()
@@ -346,6 +397,14 @@ def document_store(
             document.file.storage.delete(document.file.name)
             raise
         _delete_files_on_commit([old.file.name for old in previous])
+        audit.record(
+            actor=actor,
+            action=audit.Action.ACTION,
+            summary=f"Uploaded {slot.label} ({document.size} bytes)",
+            customer=locked,
+            details={"document": document.pk, "replaced": [old.pk for old in previous]},
+        )
+        requirements.summary_refresh(locked)
     return document
 
 
@@ -354,9 +413,18 @@ def document_delete(*, document: ComplianceDocument, actor: Any) -> None:
     with transaction.atomic():
         locked = _locked_draft(document.customer)
         name = document.file.name
+        label, pk = document.kind_label, document.pk
         document.delete()
         locked.save(update_fields=["updated_at"])
         _delete_files_on_commit([name])
+        audit.record(
+            actor=actor,
+            action=audit.Action.ACTION,
+            summary=f"Removed a document: {label}",
+            customer=locked,
+            details={"document": pk},
+        )
+        requirements.summary_refresh(locked)
     logger.info("Draft %s: document removed by %s", locked.pk, actor)
 
 
@@ -412,6 +480,12 @@ def agreement_session_start(
         ) as client:
             created = client.create_agreement_session(request, idempotency_key=key)
         status = created.status if created.status in AgreementSession.Status.values else "PENDING"
+        audit.record(
+            actor=actor,
+            action=audit.Action.ACTION,
+            summary=f"Opened agreement session {created.reference}",
+            customer=customer,
+        )
         session, _ = AgreementSession.objects.get_or_create(
             bvnk_reference=created.reference,
             defaults={
@@ -453,8 +527,12 @@ def agreement_session_confirm(*, session: AgreementSession, actor: Any) -> Agree
 
 
 def customer_submit(*, customer: Customer, actor: Any) -> None:
-    """Submit a complete draft: SUBMITTING now, the BVNK create in a task after commit."""
-    from . import tasks  # tasks import this module.
+    """Submit a complete draft: SUBMITTING and its create operation now, sent after commit.
+
+    The create's body is built here and kept on the operation, so every attempt sends the
+    same body with the same key (decision 6), whatever happens to the draft's rows later.
+    """
+    from . import outbox  # the outbox imports this module.
 
     with transaction.atomic():
         locked = _locked_draft(customer)
@@ -462,6 +540,11 @@ def customer_submit(*, customer: Customer, actor: Any) -> None:
         missing = [item for _, items in progress.all_missing() for item in items]
         if missing:
             raise OnboardingIncomplete(missing)
+        associates = payloads.payload_associates(locked)
+        try:
+            body = payloads.customer_create(locked, associates=associates).to_wire()
+        except payloads.IncompleteCustomer as problem:
+            raise OnboardingIncomplete([str(problem)]) from None
         locked.submission_count += 1
         locked.submission_errors = {}
         locked.save(update_fields=["submission_count", "submission_errors", "updated_at"])
@@ -472,8 +555,26 @@ def customer_submit(*, customer: Customer, actor: Any) -> None:
             actor=actor,
             reason=f"Submitted to BVNK (submission {locked.submission_count}).",
         )
-        pk = locked.pk
-        transaction.on_commit(lambda: tasks.create_customer_at_bvnk.delay(pk))
+        audit.record(
+            actor=actor,
+            action=audit.Action.ACTION,
+            summary=f"Submitted to BVNK (submission {locked.submission_count})",
+            customer=locked,
+        )
+        operation = outbox.operation_add(
+            customer=locked,
+            kind=BvnkOperation.Kind.CREATE_CUSTOMER,
+            key=submission_idempotency_key(locked),
+            # Associates in the order sent, so BVNK's `associates[i]` errors find their person.
+            payload={
+                "body": body,
+                "submission": locked.submission_count,
+                "associates": [associate.pk for associate in associates],
+            },
+            actor=actor,
+            supersedes=locked.operations.filter(kind=BvnkOperation.Kind.CREATE_CUSTOMER),
+        )
+        outbox.enqueue_after_commit([operation])
     for name in ("status", "status_changed_at", "submission_count", "submission_errors"):
         setattr(customer, name, getattr(locked, name))
 
@@ -483,47 +584,6 @@ def submission_idempotency_key(customer: Customer) -> str:
     return idempotency_key(
         "customer.create", str(customer.external_reference), str(customer.submission_count)
     )
-
-
-def customer_create_at_bvnk(*, customer_id: int) -> None:
-    """Create a SUBMITTING customer at BVNK and record the answer; safe to run twice.
-
-    Raises BvnkError only when it is transient, for the task to retry with the same key.
-    A permanent refusal sends the customer back to DRAFT with BVNK's field errors.
-    """
-    customer = Customer.objects.filter(pk=customer_id).first()
-    if customer is None or customer.status != Customer.Status.SUBMITTING:
-        return  # Done already, or taken back: nothing to send.
-    created: bvnk_types.CustomerCreated | None = None
-    with bvnk_client(triggered_by="task: submit customer", customer=customer) as client:
-        if not customer.bvnk_reference:
-            associates = payloads.payload_associates(customer)
-            try:
-                request = payloads.customer_create(customer, associates=associates)
-                created = client.create_customer(
-                    request, idempotency_key=submission_idempotency_key(customer)
-                )
-            except payloads.IncompleteCustomer as problem:
-                customer_submission_refused(customer, message=str(problem), associates=associates)
-                return
-            except BvnkError as error:
-                if not error.permanent:
-                    raise
-                customer_submission_refused(customer, error=error, associates=associates)
-                return
-            # Keep BVNK's reference the moment it exists, before anything else can fail.
-            Customer.objects.filter(pk=customer.pk, bvnk_reference__isnull=True).update(
-                bvnk_reference=created.reference, updated_at=timezone.now()
-            )
-            customer.refresh_from_db()
-        try:
-            remote = client.get_customer(str(customer.bvnk_reference))
-        except BvnkError as error:
-            if not error.permanent:
-                raise
-            logger.warning("Created %s but could not read it back: %s", customer.pk, error)
-            remote = None
-    customer_record_created(customer, remote=remote, created=created)
 
 
 def _match_people(
@@ -549,6 +609,32 @@ def _match_people(
     return matched
 
 
+def customer_record_people(customer: Customer, remote: bvnk_types.Customer) -> None:
+    """Store BVNK's person reference on each associate it lists (documents name the person)."""
+    if customer.is_company:
+        people = _match_people(payloads.payload_associates(customer), remote.persons)
+        for pk, reference in people.items():
+            Associate.objects.filter(pk=pk).update(bvnk_person_reference=reference)
+
+
+def document_record_upload(document: ComplianceDocument, *, reference: str, status: str) -> None:
+    """Store what BVNK answered to a document upload: its reference and upload status."""
+    from .inbox import DOCUMENT_STATUSES  # one table of BVNK's document statuses
+
+    upload_status = DOCUMENT_STATUSES.get(status.upper(), ComplianceDocument.UploadStatus.SENT)
+    reviewed = (ComplianceDocument.UploadStatus.APPROVED, ComplianceDocument.UploadStatus.REJECTED)
+    # One statement: a reference already stored stays, and a review outcome that arrived
+    # first (webhook) is newer than "uploaded".
+    ComplianceDocument.objects.filter(pk=document.pk).update(
+        bvnk_reference=Coalesce(F("bvnk_reference"), Value(reference or None)),
+        upload_status=Case(
+            When(upload_status__in=reviewed, then=F("upload_status")),
+            default=Value(upload_status),
+        ),
+        updated_at=timezone.now(),
+    )
+
+
 def customer_record_created(
     customer: Customer,
     *,
@@ -560,10 +646,7 @@ def customer_record_created(
     with transaction.atomic():
         locked = Customer.objects.select_for_update().get(pk=customer.pk)
         if remote is not None:
-            if locked.is_company:
-                people = _match_people(payloads.payload_associates(locked), remote.persons)
-                for pk, reference in people.items():
-                    Associate.objects.filter(pk=pk).update(bvnk_person_reference=reference)
+            customer_record_people(locked, remote)
             customer_record_bvnk_details(
                 locked,
                 observed_at=now,
@@ -623,13 +706,13 @@ def customer_submission_refused(
 
 
 def customer_update_details(*, customer: Customer, values: dict[str, Any], actor: Any) -> list[str]:
-    """Change contact details, address or date of birth, and send them to BVNK after commit.
+    """Change contact details, address or date of birth, and queue the PUT to BVNK.
 
     Returns the names of the fields that changed (nothing is sent when none did). The
-    audit is the log line here and the BvnkCall row the task's PUT leaves, both naming
-    the actor.
+    PUT's body is kept on its operation, with a key of its own: a correction after a
+    refusal is a new operation with a new key, and it supersedes older unsent ones.
     """
-    from . import tasks  # tasks import this module.
+    from . import outbox  # the outbox imports this module.
 
     with transaction.atomic():
         locked = Customer.objects.select_for_update().get(pk=customer.pk)
@@ -641,43 +724,188 @@ def customer_update_details(*, customer: Customer, values: dict[str, Any], actor
         changed = [name for name, value in values.items() if getattr(locked, name) != value]
         if not changed:
             return []
+        old = {name: getattr(locked, name) for name in changed}
         for name in changed:
             setattr(locked, name, values[name])
         locked.save(update_fields=[*changed, "updated_at"])
-        change_id = uuid.uuid4().hex
-        actor_id = getattr(actor, "pk", None)
-        pk = locked.pk
-        transaction.on_commit(
-            lambda: tasks.push_customer_update_to_bvnk.delay(pk, change_id, actor_id)
+        _audit_changes(actor, locked, "Changed details (sent to BVNK)", old, values, changed)
+        operation = outbox.operation_add(
+            customer=locked,
+            kind=BvnkOperation.Kind.UPDATE_CUSTOMER,
+            key=idempotency_key(
+                "customer.update", str(locked.external_reference), uuid.uuid4().hex
+            ),
+            payload={"body": payloads.customer_update(locked).to_wire(), "fields": changed},
+            actor=actor,
+            supersedes=locked.operations.filter(kind=BvnkOperation.Kind.UPDATE_CUSTOMER),
         )
+        outbox.enqueue_after_commit([operation])
     for name in changed:
         setattr(customer, name, getattr(locked, name))
     logger.info(
-        "Customer %s: %s changed by %s (change %s)", pk, ", ".join(changed), actor_id, change_id
+        "Customer %s: %s changed by %s (operation %s)",
+        locked.pk,
+        ", ".join(changed),
+        getattr(actor, "pk", None),
+        operation.pk,
     )
     return changed
 
 
-def customer_push_update_to_bvnk(*, customer_id: int, change_id: str, actor_id: int | None) -> None:
-    """PUT a customer's current details to BVNK (decision 3); safe to run twice.
+# -- The submission pipeline's operations (customers/outbox.py sends them) ---------------
 
-    Raises BvnkError only when transient. A refusal is left in the BvnkCall log.
+
+class OperationNotRetryable(Exception):
+    """Only failed operations, or ones that need attention, can be sent again."""
+
+
+def operation_retry(operation: BvnkOperation, *, actor: Any) -> BvnkOperation:
+    """Send a failed or stuck operation again: same key and body, fresh attempt counters.
+
+    Raises OperationNotRetryable for an operation that is not failed or needing
+    attention, and for a create BVNK refused (correct the draft and submit it again).
     """
-    customer = Customer.objects.filter(pk=customer_id).first()
-    if customer is None or not customer.bvnk_reference:
-        return
-    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
-    key = idempotency_key("customer.update", str(customer.external_reference), change_id)
-    try:
-        with bvnk_client(
-            triggered_by="task: update customer", customer=customer, actor=actor
-        ) as client:
-            remote = client.update_customer(
-                customer.bvnk_reference, payloads.customer_update(customer), idempotency_key=key
+    from . import outbox  # the outbox imports this module.
+
+    State = BvnkOperation.State
+    with transaction.atomic():
+        locked = BvnkOperation.objects.select_for_update().get(pk=operation.pk)
+        if locked.state not in (State.FAILED, State.NEEDS_ATTENTION):
+            raise OperationNotRetryable(
+                f"{locked} is {locked.get_state_display().lower()}: only failed operations "
+                "or ones that need attention can be retried."
             )
-    except BvnkError as error:
-        if not error.permanent:
-            raise
-        logger.warning("BVNK refused the update of customer %s: %s", customer.pk, error.summary())
-        return
-    customer_record_bvnk_details(customer, observed_at=timezone.now(), data=remote.raw)
+        customer = Customer.objects.get(pk=locked.customer_id)
+        if (
+            locked.kind == BvnkOperation.Kind.CREATE_CUSTOMER
+            and customer.status != Customer.Status.SUBMITTING
+        ):
+            raise OperationNotRetryable(
+                "BVNK refused this submission: correct the draft and submit it again."
+            )
+        now = timezone.now()
+        previous = locked.get_state_display().lower()
+        locked.state = State.PENDING
+        locked.attempts = locked.lost_claims = 0
+        locked.next_attempt_at = locked.enqueued_at = locked.retried_at = now
+        locked.retried_by = actor if getattr(actor, "pk", None) else None
+        locked.completed_at = None
+        locked.note = f"Retried by {actor or 'the system'}."[:300]
+        locked.save(
+            update_fields=[
+                "state",
+                "attempts",
+                "lost_claims",
+                "next_attempt_at",
+                "enqueued_at",
+                "retried_at",
+                "retried_by",
+                "completed_at",
+                "note",
+                "updated_at",
+            ]
+        )
+        audit.record(
+            actor=actor,
+            action=audit.Action.ACTION,
+            summary=f"Retried BVNK operation #{locked.pk} ({locked.get_kind_display()}, "
+            f"{previous})",
+            customer=customer,
+        )
+        requirements.summary_refresh(customer)
+        outbox.enqueue_after_commit([locked])
+    logger.info("Operation %s retried by %s", locked.pk, getattr(actor, "pk", None))
+    operation.state = locked.state
+    return locked
+
+
+# Where BVNK takes questionnaire answers: once created, while it collects information
+# (decision 11 and the emulator); answers given while the create is under way wait for it.
+QUESTIONNAIRE_STATUSES = frozenset(
+    {Customer.Status.SUBMITTING, Customer.Status.INFO_REQUIRED, Customer.Status.ACTIONS_REQUIRED}
+)
+Answers = Sequence[bvnk_types.QuestionnaireAnswers] | Mapping[str, Mapping[str, Mapping[str, Any]]]
+
+
+def operation_submit_questionnaire(
+    customer: Customer, answers: Answers, *, actor: Any
+) -> BvnkOperation:
+    """Queue answers to BVNK's questionnaires (4.5) as one operation with a key of its own.
+
+    `answers`: QuestionnaireAnswers objects, or {code: {section id: {item id: answer}}};
+    an answer is a string or boolean (sent as `value`) or a list of strings (`values`).
+    Newer answers to the same questionnaires supersede older unsent ones. Raises
+    NotUpdatable when BVNK takes no answers for the customer, ValueError when empty.
+    """
+    from . import outbox  # the outbox imports this module.
+
+    if isinstance(answers, Mapping):
+        answers = [
+            bvnk_types.QuestionnaireAnswers(code=code, sections=sections)
+            for code, sections in answers.items()
+        ]
+    stored = [
+        {
+            "code": answer.code,
+            "sections": {
+                section: {
+                    item: value if isinstance(value, str | bool) else list(value)
+                    for item, value in items.items()
+                }
+                for section, items in answer.sections.items()
+            },
+        }
+        for answer in answers
+    ]
+    if not stored or not all(answer["code"] for answer in stored):
+        raise ValueError("Give at least one questionnaire, each with its code.")
+    with transaction.atomic():
+        locked = Customer.objects.select_for_update().get(pk=customer.pk)
+        if locked.status not in QUESTIONNAIRE_STATUSES:
+            raise NotUpdatable(
+                f"{locked} is {locked.get_status_display().lower()}; BVNK takes questionnaire "
+                "answers only while it asks for information."
+            )
+        codes = {str(answer["code"]) for answer in stored}
+        older = [
+            op
+            for op in locked.operations.filter(kind=BvnkOperation.Kind.SUBMIT_QUESTIONNAIRE)
+            if {answer.get("code") for answer in op.payload.get("answers", [])} <= codes
+        ]
+        operation = outbox.operation_add(
+            customer=locked,
+            kind=BvnkOperation.Kind.SUBMIT_QUESTIONNAIRE,
+            key=idempotency_key(
+                "questionnaire.submit", str(locked.external_reference), uuid.uuid4().hex
+            ),
+            payload={"answers": stored},
+            actor=actor,
+            supersedes=older,
+        )
+        audit.record(
+            actor=actor,
+            action=audit.Action.ACTION,
+            summary=f"Answered BVNK's questionnaire {', '.join(sorted(codes))}",
+            customer=locked,
+        )
+        outbox.enqueue_after_commit([operation])
+    return operation
+
+
+def customer_resync(customer: Customer, *, actor: Any) -> Any:
+    """Read the customer from BVNK now and apply what differs (its status with source SYNC).
+
+    Returns the sync.Report. Raises BvnkError when BVNK cannot be read, and
+    sync.NotAtBvnk for a customer not created there yet. The reconciliation beat task
+    and `manage.py resync_customers` apply BVNK's answers the same way (customers/sync.py).
+    """
+    from . import sync  # sync imports this module.
+
+    report = sync.customer_resync(customer, actor=actor)
+    audit.record(
+        actor=actor,
+        action=audit.Action.ACTION,
+        summary="Resynced from BVNK" + (f": {'; '.join(report.changes)}" if report.changes else ""),
+        customer=customer,
+    )
+    return report

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+import os
+import socket
 
-from . import inbox, services
-from .bvnk.errors import BvnkError
+from celery import Task, shared_task
+
+from . import inbox, notifications, outbox, retention, scanning, sync
 
 
 @shared_task(ignore_result=True)
@@ -26,27 +28,61 @@ def purge_webhook_events() -> None:
     inbox.webhook_events_purge()
 
 
-# Only transient BVNK failures reach Celery (services handle refusals), so autoretry
-# retries exactly those, with the same idempotency key, backing off up to ten minutes.
-# A submission still failing after the last retry stays SUBMITTING for staff to see.
-BVNK_RETRY = {
-    "autoretry_for": (BvnkError,),
-    "retry_backoff": 5,
-    "retry_backoff_max": 600,
-    "retry_jitter": True,
-    "max_retries": 8,
-}
+@shared_task(ignore_result=True)
+def send_notification(notification_id: int) -> None:
+    """Send one owed email (safe to run twice: the row is locked and its state checked)."""
+    notifications.notification_send(notification_id=notification_id)
 
 
-@shared_task(ignore_result=True, **BVNK_RETRY)
-def create_customer_at_bvnk(customer_id: int) -> None:
-    """Send a submitted customer to BVNK (safe to run twice: the service checks its status)."""
-    services.customer_create_at_bvnk(customer_id=customer_id)
+@shared_task(ignore_result=True)
+def sweep_notifications() -> None:
+    """Send the emails the broker lost and retry failed ones (beat)."""
+    notifications.notifications_sweep()
 
 
-@shared_task(ignore_result=True, **BVNK_RETRY)
-def push_customer_update_to_bvnk(customer_id: int, change_id: str, actor_id: int | None) -> None:
-    """Send a customer's changed details to BVNK (one idempotency key per change)."""
-    services.customer_push_update_to_bvnk(
-        customer_id=customer_id, change_id=change_id, actor_id=actor_id
+@shared_task(ignore_result=True)
+def queue_daily_digest() -> None:
+    """Owe today's digest of customers waiting on the partner (beat; once per day and address)."""
+    notifications.digest_queue()
+
+
+# The submission pipeline (customers/outbox.py). Sends go to the "bvnk" queue
+# (settings.CELERY_TASK_ROUTES) with acks_late and reject_on_worker_lost: a worker that dies
+# mid-send gives the message back, and the claim in the row decides whether to send again.
+# Nothing here retries: back-offs live in the row's next_attempt_at, and the sweeper
+# publishes what is due, so no countdown ever outlives the broker's visibility timeout.
+
+
+@shared_task(bind=True, ignore_result=True)
+def send_bvnk_operation(self: Task, operation_id: int) -> None:
+    """Send one outbox operation to BVNK (safe to run twice: only a valid claim sends)."""
+    outbox.operation_send(
+        operation_id=operation_id,
+        task_id=self.request.id or "",
+        worker=f"{self.request.hostname or socket.gethostname()} pid {os.getpid()}",
+        follow=True,
     )
+
+
+@shared_task(ignore_result=True)
+def sweep_bvnk_operations() -> None:
+    """Publish again the operations whose task was lost or whose backoff ended (beat)."""
+    outbox.operations_sweep()
+
+
+@shared_task(ignore_result=True)
+def reconcile_customers() -> None:
+    """Catch what webhooks missed: compare BVNK's customers with the portal's (beat)."""
+    sync.customers_reconcile()
+
+
+@shared_task(ignore_result=True)
+def apply_retention() -> None:
+    """Purge abandoned drafts and anonymise long-ended customers (beat; safe to repeat)."""
+    retention.retention_apply()
+
+
+@shared_task(ignore_result=True)
+def rescan_quarantined_documents() -> None:
+    """Scan quarantined documents again: release the clean ones (beat)."""
+    scanning.documents_rescan()

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from . import onboarding_views, views, webhooks
+from . import dashboard_views, onboarding_views, views, webhooks
 
 app_name = "customers"
 
@@ -9,4 +9,5 @@ urlpatterns = [
     path("<int:pk>/", views.customer_detail, name="detail"),
     path("webhooks/", webhooks.webhook_overview, name="webhooks"),
     path("", include(onboarding_views.urlpatterns)),
+    path("", include(dashboard_views.urlpatterns)),
 ]

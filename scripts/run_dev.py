@@ -21,6 +21,8 @@ PORTAL_URL = "http://127.0.0.1:8000/"
 def main() -> int:
     os.chdir(ROOT)
     env = {**os.environ, "DEBUG": os.environ.get("DEBUG", "true"), "PYTHONUNBUFFERED": "1"}
+    # The demo logs in with a password alone unless OTP_REQUIRED=true is set.
+    env.setdefault("OTP_REQUIRED", "false")
     python = sys.executable
     subprocess.run([python, "manage.py", "migrate", "--noinput"], env=env, check=True)
     password = secrets.token_urlsafe(9)
@@ -38,6 +40,9 @@ def main() -> int:
             "portal",
             "worker",
             "--beat",
+            # The default queue and the submission pipeline's sends to BVNK.
+            "-Q",
+            "celery,bvnk",
             "--loglevel",
             "INFO",
             "--concurrency",
@@ -52,7 +57,14 @@ def main() -> int:
     print(
         f"\n  Portal:   {PORTAL_URL}\n  Emulator: http://127.0.0.1:8001/_emulator/deliveries\n"
         f"  Log in as demo (Compliance lead), agent (Onboarding agent) or viewer (Viewer)\n"
-        f"  with the password {password}\n  Ctrl-C stops everything.\n",
+        f"  with the password {password}\n"
+        + (
+            "  Second factor ON: each login enrols an authenticator app (QR code).\n"
+            if env["OTP_REQUIRED"].lower() in ("1", "true", "yes", "on")
+            else "  Second factor OFF for this demo (production requires it); "
+            "OTP_REQUIRED=true turns it on.\n"
+        )
+        + "  Ctrl-C stops everything.\n",
         flush=True,
     )
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from typing import Any
 
 import pytest
@@ -13,12 +14,24 @@ from customers.models import Associate, Customer
 
 _counter = itertools.count(1)
 
+# Personal data is encrypted (customers/crypto.py); the tests, and the worker and server
+# processes they start (which inherit this environment), share one test key.
+TEST_FIELD_ENCRYPTION_KEY = "x7PfPxnD5S5vRJgC6Y5N2yq2JvV7kqfKQn2j8w0mK3Q="
+os.environ.setdefault("FIELD_ENCRYPTION_KEYS", TEST_FIELD_ENCRYPTION_KEY)
+
 
 @pytest.fixture(autouse=True)
 def _plain_http(settings: Any, tmp_path: Any) -> None:
     """Serve tests over plain HTTP and keep uploaded files in a temporary folder."""
     settings.SECURE_SSL_REDIRECT = False
+    # Write webhook counters at once (tests of the buffering set their own interval).
+    settings.BVNK_WEBHOOK_COUNTER_FLUSH_SECONDS = 0
     settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    settings.FIELD_ENCRYPTION_KEYS = os.environ["FIELD_ENCRYPTION_KEYS"].split(",")
+    # The second factor is tested where it matters (tests/security/); force_login elsewhere.
+    settings.OTP_REQUIRED = False
+    # No malware scanner unless a test starts one (tests/security/conftest.py).
+    settings.CLAMAV_URL = ""
 
 
 def make_user(django_user_model: Any, role: str | None, **extra: Any) -> Any:

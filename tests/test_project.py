@@ -23,6 +23,8 @@ PRODUCTION_ENV = {
     "BVNK_HAWK_AUTH_ID": "vbfc61D890wg6LAAVbkR11qP9O6cXeMNmKWgcUNZaOHPiQeebp9cl6h02tWv84R8",
     "BVNK_HAWK_SECRET": "s" * 64,
     "BVNK_WEBHOOK_SECRET": "w" * 40,
+    "FIELD_ENCRYPTION_KEYS": "qbqT1bEr6bVd0ZcE8O7pCj6mU3JQnX0mJq2b3mQ6dXc=",
+    "CLAMAV_URL": "tcp://clamav:3310",
 }
 
 
@@ -52,7 +54,7 @@ def test_deploy_check_refuses_development_defaults() -> None:
     result = manage("check", "--deploy", env={})
     assert result.returncode != 0
     output = result.stdout + result.stderr
-    for check_id in ("customers.E001", "customers.E002", "security.W009"):
+    for check_id in ("customers.E001", "customers.E002", "customers.E012", "security.W009"):
         assert check_id in output
 
 

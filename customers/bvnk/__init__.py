@@ -35,6 +35,7 @@ from customers.bvnk.types import (
     QuestionnaireItem,
     QuestionnaireSection,
     ReferenceItem,
+    StoredBody,
     TaxIdentification,
 )
 
@@ -66,6 +67,7 @@ __all__ = [
     "QuestionnaireItem",
     "QuestionnaireSection",
     "ReferenceItem",
+    "StoredBody",
     "TaxIdentification",
     "config_from_settings",
     "hawk_header",

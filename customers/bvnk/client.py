@@ -35,6 +35,7 @@ from customers.bvnk.types import (
     QuestionnaireAnswers,
     QuestionnaireDefinition,
     ReferenceItem,
+    StoredBody,
 )
 
 logger = logging.getLogger(__name__)
@@ -202,7 +203,9 @@ class BvnkClient:
 
     # -- customers (section 2) -------------------------------------------------------------
 
-    def create_customer(self, request: CustomerCreate, *, idempotency_key: str) -> CustomerCreated:
+    def create_customer(
+        self, request: CustomerCreate | StoredBody, *, idempotency_key: str
+    ) -> CustomerCreated:
         """Create a customer; 201, or 200 when BVNK replays an earlier identical create."""
         return self._request(
             "POST",
@@ -243,7 +246,7 @@ class BvnkClient:
             page += 1
 
     def update_customer(
-        self, reference: str, update: CustomerUpdate, *, idempotency_key: str
+        self, reference: str, update: CustomerUpdate | StoredBody, *, idempotency_key: str
     ) -> Customer:
         """Update contact details, address or date of birth with PUT (decision 3)."""
         body = update.to_wire()

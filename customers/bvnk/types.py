@@ -353,6 +353,20 @@ class IndividualIn:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class StoredBody:
+    """A request body built earlier and kept (the outbox's payload), sent exactly as stored.
+
+    A retry after a lost answer must repeat the first attempt's body byte for byte
+    (decision 6), even if the models it came from changed since.
+    """
+
+    body: dict[str, Any]
+
+    def to_wire(self) -> dict[str, Any]:
+        return self.body
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CustomerCreate:
     """Body of `POST /platform/v1/customers` (section 2.2); no `useCase` on v1."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import itertools
 from decimal import Decimal
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.utils import timezone
+from PIL import Image
 
 from customers import onboarding
 from customers.models import AgreementSession, Associate, ComplianceDocument, Customer
@@ -33,8 +35,17 @@ INDUSTRIES = [(INDUSTRY, "Financial services"), ("56e65ebc-06fa-11ef-bbf8-02d3d9
 VOLUMES = [(VOLUME, "Up to 50,000 USD"), ("a4318a0d-5316-11ef-9887-0289b1b0d83d", "50k-250k")]
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(17)
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(20) + b"\xff\xd9"
+
+
+def _image(kind: str) -> bytes:
+    """A real 2x2 image: uploads are decoded and re-encoded (customers/documents.py)."""
+    out = io.BytesIO()
+    Image.new("RGB", (2, 2), (200, 30, 30)).save(out, format=kind)
+    return out.getvalue()
+
+
+PNG = _image("PNG")
+JPEG = _image("JPEG")
 
 
 @pytest.fixture(autouse=True)

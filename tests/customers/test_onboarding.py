@@ -341,13 +341,21 @@ def test_submit_marks_submitting_and_enqueues_one_task_after_commit(
 ) -> None:
     customer = complete_individual()
     client.force_login(agent)
-    with mock.patch("customers.tasks.create_customer_at_bvnk.delay") as delay:
+    with mock.patch("customers.outbox.enqueue") as enqueue:
         with django_capture_on_commit_callbacks() as callbacks:
             response = client.post(reverse("customers:onboarding-submit", args=[customer.pk]))
-            delay.assert_not_called()  # Not before the transaction commits.
+            enqueue.assert_not_called()  # Not before the transaction commits.
         assert len(callbacks) == 1
         callbacks[0]()
-    delay.assert_called_once_with(customer.pk)
+    # The create is an outbox row written with the submission, carrying its body and key.
+    operation = customer.operations.get()
+    enqueue.assert_called_once_with([operation.pk])
+    assert (operation.kind, operation.state, operation.created_by) == (
+        "CREATE_CUSTOMER",
+        "PENDING",
+        agent,
+    )
+    assert operation.payload["body"]["externalReference"] == str(customer.external_reference)
     assert response["Location"] == reverse("customers:detail", args=[customer.pk])
     customer.refresh_from_db()
     assert (customer.status, customer.submission_count) == ("SUBMITTING", 1)
@@ -454,13 +462,15 @@ def test_update_details_saves_and_enqueues_the_put_after_commit(
         "date_of_birth": "1984-06-30",
     }
     with (
-        mock.patch("customers.tasks.push_customer_update_to_bvnk.delay") as delay,
+        mock.patch("customers.outbox.enqueue") as enqueue,
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = client.post(reverse("customers:update-details", args=[customer.pk]), data)
     assert response["Location"] == reverse("customers:detail", args=[customer.pk])
-    delay.assert_called_once()
-    assert delay.call_args.args[0] == customer.pk and delay.call_args.args[2] == agent.pk
+    operation = customer.operations.get()
+    enqueue.assert_called_once_with([operation.pk])
+    assert (operation.kind, operation.created_by) == ("UPDATE_CUSTOMER", agent)
+    assert operation.payload["body"]["contactInfo"]["emailAddress"] == "new@example.com"
     customer.refresh_from_db()
     assert (customer.email, customer.address_line1) == ("new@example.com", "2 Main Street")
     assert customer.status_changes.count() == 0
@@ -499,13 +509,14 @@ def test_update_details_with_nothing_changed_sends_nothing(
     assert "Nothing changed" in response.content.decode()
 
 
-def test_the_submission_task_retries_only_bvnk_failures_with_backoff() -> None:
+def test_the_submission_is_sent_by_the_outbox_not_by_celery_retries() -> None:
     from customers import tasks
-    from customers.bvnk.errors import BvnkError
 
-    for task in (tasks.create_customer_at_bvnk, tasks.push_customer_update_to_bvnk):
-        assert task.autoretry_for == (BvnkError,)
-        assert task.max_retries == 8 and task.retry_backoff and task.retry_jitter
+    # Back-offs live in the operation row (tests/customers/test_outbox.py); the task only
+    # claims and sends, on a queue of its own.
+    task = tasks.send_bvnk_operation
+    assert not getattr(task, "autoretry_for", ())
+    assert task.app.amqp.router.route({}, task.name)["queue"].name == "bvnk"
 
 
 def test_an_unreachable_bvnk_is_asked_again_only_after_a_minute(settings) -> None:

@@ -5,16 +5,14 @@ from __future__ import annotations
 import html
 import re
 from typing import Any
-from unittest import mock
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 from django.urls import reverse
 
-from customers import onboarding, services, tasks
-from customers.bvnk.errors import BvnkError
-from customers.models import AgreementSession, BvnkCall, Customer, StatusChange
+from customers import onboarding, outbox, services
+from customers.models import AgreementSession, BvnkCall, BvnkOperation, Customer, StatusChange
 from tests.customers.conftest import complete_company, complete_individual
 from tests.emulator_server import EmulatorProcess
 
@@ -73,8 +71,9 @@ def sign_through_api(customer: Customer, emulator: EmulatorProcess) -> Agreement
 
 
 def submit(customer: Customer, actor: Any = None) -> None:
+    """Submit, then send what the outbox holds here, as a worker would."""
     services.customer_submit(customer=customer, actor=actor)
-    tasks.create_customer_at_bvnk(customer.pk)
+    outbox.operations_run_due(customer=customer)
     customer.refresh_from_db()
 
 
@@ -188,9 +187,17 @@ def test_a_company_with_three_associates_is_created(bvnk_emulator, agent) -> Non
     assert create.status_code == 201
     assert create.idempotency_key == services.submission_idempotency_key(customer)
 
-    # Safe to run twice: the customer is no longer SUBMITTING, so nothing is sent.
-    tasks.create_customer_at_bvnk(customer.pk)
+    # Safe to run twice: the operation is done, so nothing is sent.
+    operation = customer.operations.get(kind="CREATE_CUSTOMER")
+    assert operation.state == "DONE" and operation.attempts == 1
+    assert outbox.operation_send(operation_id=operation.pk) is None
     assert BvnkCall.objects.filter(action="customer.create").count() == 1
+    # Then every document went, each once, with BVNK's reference kept.
+    uploads = customer.operations.filter(kind="UPLOAD_DOCUMENT")
+    assert uploads.count() == customer.documents.count() == 10
+    assert set(uploads.values_list("state", flat=True)) == {"DONE"}
+    assert not customer.documents.filter(bvnk_reference=None).exists()
+    assert set(customer.documents.values_list("upload_status", flat=True)) == {"SENT"}
 
 
 def test_an_individual_is_created(bvnk_emulator) -> None:
@@ -217,14 +224,18 @@ def test_a_lost_answer_is_recovered_with_the_same_key(bvnk_emulator, settings) -
             "path": "/platform/v1/customers",
         },
     ).raise_for_status()
-    with pytest.raises(BvnkError) as lost:
-        tasks.create_customer_at_bvnk(customer.pk)  # Celery's autoretry takes it from here.
-    assert lost.value.transient
+    operation = customer.operations.get()
+    # Transient: back to PENDING, with a backoff, for the same key and body.
+    assert outbox.operation_send(operation_id=operation.pk) == "PENDING"
+    operation.refresh_from_db()
+    assert (operation.attempts, operation.error_code) == (1, "READ_TIMEOUT")
+    assert operation.next_attempt_at > operation.claimed_at
     customer.refresh_from_db()
     assert customer.status == "SUBMITTING" and customer.bvnk_reference is None
 
     settings.BVNK_READ_TIMEOUT = 10
-    tasks.create_customer_at_bvnk(customer.pk)
+    BvnkOperation.objects.filter(pk=operation.pk).update(next_attempt_at=operation.claimed_at)
+    assert outbox.operation_send(operation_id=operation.pk) == "DONE"
     customer.refresh_from_db()
     assert customer.status == "INFO_REQUIRED"
     keys = set(
@@ -301,7 +312,7 @@ def test_associate_errors_come_back_onto_the_right_person(bvnk_emulator) -> None
 # -- update details ---------------------------------------------------------------------------
 
 
-def test_changed_details_are_put_to_bvnk(bvnk_emulator, agent, django_capture_on_commit_callbacks):
+def test_changed_details_are_put_to_bvnk(bvnk_emulator, agent) -> None:
     customer = complete_individual(signed=False)
     sign_through_api(customer, bvnk_emulator)
     submit(customer)
@@ -316,12 +327,8 @@ def test_changed_details_are_put_to_bvnk(bvnk_emulator, agent, django_capture_on
         "country": "US",
         "date_of_birth": customer.date_of_birth,
     }
-    run_now = tasks.push_customer_update_to_bvnk  # as a worker would, without a broker
-    with (
-        mock.patch.object(run_now, "delay", side_effect=lambda *args: run_now(*args)),
-        django_capture_on_commit_callbacks(execute=True),
-    ):
-        services.customer_update_details(customer=customer, values=values, actor=agent)
+    services.customer_update_details(customer=customer, values=values, actor=agent)
+    outbox.operations_run_due(customer=customer)  # as a worker would, without a broker
     call = BvnkCall.objects.get(action="customer.update")
     assert (call.status_code, call.actor, call.customer) == (200, agent, customer)
     remote = bvnk_emulator.get(f"/platform/v1/customers/{customer.bvnk_reference}").json()

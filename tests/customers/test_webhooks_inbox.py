@@ -675,7 +675,7 @@ def test_the_customer_page_shows_what_bvnk_needs_and_its_events(client: Any, vie
     assert "amlCryptoComplianceQuestionnaireFull" in html
     assert "Certificate of incorporation" in html
     assert "Passport for associate p-1" in html
-    assert "Events from BVNK" in html
+    assert "Event from BVNK" in html  # in the customer's timeline
     assert UPDATE in html and "INFO_REQUIRED -&gt; PENDING." in html
     assert "All webhook events" not in html  # operations only
 

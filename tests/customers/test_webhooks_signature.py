@@ -278,3 +278,16 @@ def test_the_cap_not_django_upload_limit_decides(client: Any, settings: Any) -> 
     settings.BVNK_WEBHOOK_MAX_BYTES = 256 * 1024
     body = status_event("ref", "PENDING", padding="x" * 200_000)
     assert deliver(client, body).status_code == 200
+
+
+def test_refusals_are_counted_in_memory_between_flushes(client: Any, settings: Any) -> None:
+    """A flood of forged deliveries costs no database write each."""
+    from customers import inbox
+
+    settings.BVNK_WEBHOOK_COUNTER_FLUSH_SECONDS = 3600
+    inbox.rejections.flush()  # start the interval now
+    for _ in range(5):
+        assert deliver(client, EXAMPLE_BODY, signature="forged").status_code == 401
+    assert refused() == {}
+    inbox.rejections.flush()
+    assert refused() == {WebhookRejection.Reason.INVALID: 5}

@@ -6,25 +6,29 @@ import base64
 import hashlib
 import hmac
 import json
-import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
 from django.db import connection
 
 from customers.bvnk import wire
+from tests import support
+from tests.support import (  # noqa: F401 - re-exported for the webhook tests
+    ROOT,
+    Worker,
+    database_url,
+    free_port,
+    point_broker_at,
+    wait_until,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
 SECRET = "whsec_test_123"
 PATH = "/webhooks/bvnk/"
 BASE = datetime(2026, 9, 18, 0, 31, 17, tzinfo=UTC)
@@ -84,72 +88,14 @@ def deliver(client: Any, body: bytes, *, signature: str | None = None, **extra: 
     return client.post(PATH, data=body, content_type="application/json", **headers)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
-
-
 def child_env(**overrides: str) -> dict[str, str]:
-    """Return an environment for a portal subprocess: this one's, minus .env surprises."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BVNK_", "DJANGO_"))}
-    env.update(
-        PYTHONPATH=str(ROOT),
-        PYTHONUNBUFFERED="1",
-        DJANGO_SETTINGS_MODULE="portal.settings",
-        SECURE_SSL_REDIRECT="false",
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        BVNK_WEBHOOK_SECRET=SECRET,
-    )
-    env.update(overrides)
-    return env
-
-
-def database_url() -> str:
-    """Return a URL for the database this test runs on (PostgreSQL only)."""
-    db = connection.settings_dict
-    user = db["USER"] or "postgres"
-    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
-    return (
-        f"postgres://{user}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    )
-
-
-# As configured for the run, before any test points the broker elsewhere.
-_CONFIGURED_BROKER = os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL") or ""
+    """Return an environment for a portal subprocess, signing webhooks with SECRET."""
+    return support.child_env(**{"BVNK_WEBHOOK_SECRET": SECRET, **overrides})
 
 
 def isolated_broker_url() -> str | None:
-    """Return a Redis URL on a database index of its own, or None without Redis.
-
-    Other test runs on the same Redis use index 0: a worker of theirs must not take
-    (and drop) a task of this run, nor the reverse.
-    """
-    url = _CONFIGURED_BROKER
-    if not url.startswith("redis://"):
-        return None
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/13", "", ""))
-
-
-def point_broker_at(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
-    """Make this process publish to `url` (Celery reads CELERY_BROKER_URL first)."""
-    from portal.celery import app
-
-    monkeypatch.setenv("CELERY_BROKER_URL", url)
-    monkeypatch.setitem(app.conf, "broker_url", url)
-    assert app.conf.broker_write_url == url
+    """The webhook tests' Redis database (index 13); see tests/support.py."""
+    return support.isolated_broker_url(13)
 
 
 class Gunicorn:
@@ -202,62 +148,6 @@ class Gunicorn:
             self.process.wait(timeout=5)
 
 
-class Worker:
-    """`celery -A portal worker --beat` in a subprocess, on the test database."""
-
-    def __init__(self, directory: Path, broker: str, **env: str) -> None:
-        self.log = directory / f"worker-{uuid.uuid4().hex[:6]}.log"
-        command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "portal",
-            "worker",
-            "--beat",
-            "--schedule",
-            str(directory / f"beat-{uuid.uuid4().hex[:6]}"),
-            "--pool",
-            "threads",
-            "--concurrency",
-            "4",
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ]
-        settings = {
-            "DATABASE_URL": database_url(),
-            "CELERY_BROKER_URL": broker,
-            "CONN_MAX_AGE": "0",
-            "BVNK_WEBHOOK_SWEEP_SECONDS": "0.5",
-            **env,
-        }
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                command, cwd=ROOT, env=child_env(**settings), stdout=out, stderr=subprocess.STDOUT
-            )
-        try:
-            wait_until(self._ready, timeout=30, interval=0.1)
-        except BaseException:
-            self.stop()  # never leave a half-started worker behind
-            raise
-
-    def _ready(self) -> bool:
-        if self.process.poll() is not None:
-            raise RuntimeError(f"worker exited:\n{self.log.read_text()}")
-        return " ready." in self.log.read_text()
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=5)
-
-
 @pytest.fixture
 def start_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Return a function starting a real Celery worker (with beat) on the test database.
@@ -274,7 +164,7 @@ def start_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[An
     workers: list[Worker] = []
 
     def start(**env: str) -> Worker:
-        workers.append(Worker(tmp_path, broker, **env))
+        workers.append(Worker(tmp_path, broker, BVNK_WEBHOOK_SECRET=SECRET, **env))
         return workers[-1]
 
     yield start

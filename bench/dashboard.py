@@ -1,0 +1,513 @@
+"""Benchmark My customers and the admin changelist with 1,000,000 customers in PostgreSQL.
+
+Creates its own database beside BENCH_DATABASE_URL's, migrates it, seeds 10 customers,
+counts each page's queries, grows the table to 1,000,000 with one generate_series INSERT,
+runs VACUUM ANALYZE, counts the queries again and measures, interleaved, the median
+render time (Django's test client, in process: middleware, session, queries, template)
+of:
+
+  - a trivial logged-in page (the "Add customer" form);
+  - My customers unfiltered, with a status filter, with a name search;
+  - the admin changelist and its search, and the same changelist with the count
+    optimisations switched off (full COUNT(*)s, Django's own paginator).
+
+It prints each measured ratio beside its goal and drops the database at the end.
+Run: `make bench` (every benchmark) or `.venv/bin/python bench/dashboard.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import importlib
+import json
+import os
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+DATABASE = "bench_dashboard"
+TOTAL = 1_000_000
+SMALL = 10
+SEARCH = "amber falcon"  # two name words: about one company in 2,800 (270 rows)
+STATUS = "INFO_REQUIRED"
+
+# Rough shares of a live book of customers, one entry per percent.
+STATUS_SHARES = {
+    "VERIFIED": 45,
+    "PENDING": 12,
+    "INFO_REQUIRED": 12,
+    "ACTIONS_REQUIRED": 4,
+    "REJECTED": 5,
+    "TERMINATED": 2,
+    "DRAFT": 17,
+    "SUBMITTING": 3,
+}
+SUMMARIES = {
+    "PENDING": "Waiting for BVNK review",
+    "INFO_REQUIRED": "2 documents, 1 questionnaire missing",
+    "ACTIONS_REQUIRED": "BVNK asks for an action",
+    "REJECTED": "Rejected by BVNK",
+    "DRAFT": "Draft: 3 steps to complete",
+    "SUBMITTING": "Being sent to BVNK",
+}
+WORDS_1 = [
+    "Amber",
+    "Arctic",
+    "Atlas",
+    "Azure",
+    "Beacon",
+    "Birch",
+    "Bright",
+    "Cedar",
+    "Cobalt",
+    "Coral",
+    "Crest",
+    "Crimson",
+    "Delta",
+    "Ember",
+    "Evergreen",
+    "Falcon",
+    "Fern",
+    "Granite",
+    "Harbor",
+    "Hazel",
+    "Indigo",
+    "Iron",
+    "Ivory",
+    "Jade",
+    "Juniper",
+    "Keystone",
+    "Lantern",
+    "Laurel",
+    "Linden",
+    "Lunar",
+    "Maple",
+    "Marble",
+    "Meadow",
+    "Mercury",
+    "Millstone",
+    "Nimbus",
+    "North",
+    "Oak",
+    "Onyx",
+    "Orchard",
+    "Pacific",
+    "Pine",
+    "Pioneer",
+    "Polar",
+    "Quartz",
+    "Raven",
+    "Redwood",
+    "Ridge",
+    "River",
+    "Saffron",
+    "Sage",
+    "Silver",
+    "Solar",
+    "Spruce",
+    "Stone",
+    "Summit",
+    "Sterling",
+    "Thistle",
+    "Timber",
+    "Topaz",
+    "Tundra",
+    "Umber",
+    "Valley",
+    "Vector",
+    "Willow",
+    "Zenith",
+]
+WORDS_2 = [
+    "Falcon",
+    "Anchor",
+    "Bridge",
+    "Canyon",
+    "Circle",
+    "Compass",
+    "Cove",
+    "Crown",
+    "Field",
+    "Forge",
+    "Gate",
+    "Grove",
+    "Harbour",
+    "Haven",
+    "Hill",
+    "Island",
+    "Key",
+    "Lake",
+    "Line",
+    "Mill",
+    "Mountain",
+    "Path",
+    "Peak",
+    "Point",
+    "Port",
+    "Quarry",
+    "Range",
+    "Reach",
+    "Rock",
+    "Shore",
+    "Spring",
+    "Square",
+    "Star",
+    "Stream",
+    "Tower",
+    "Trail",
+    "Vale",
+    "View",
+    "Wharf",
+    "Wood",
+    "Works",
+    "Yard",
+]
+SUFFIXES = [
+    "Ltd",
+    "Limited",
+    "Trading Ltd",
+    "Holdings",
+    "GmbH",
+    "LLC",
+    "Inc",
+    "Partners",
+    "Capital",
+    "Logistics",
+]
+FIRST = [
+    "Ada",
+    "Ben",
+    "Cleo",
+    "Dan",
+    "Eva",
+    "Finn",
+    "Gia",
+    "Hugo",
+    "Iris",
+    "Jon",
+    "Kara",
+    "Leo",
+    "Mia",
+    "Noah",
+    "Olga",
+    "Pia",
+    "Quinn",
+    "Rosa",
+]
+LAST = [
+    "Smith",
+    "Jones",
+    "Brown",
+    "Patel",
+    "Garcia",
+    "Novak",
+    "Rossi",
+    "Kowalski",
+    "Silva",
+    "Dubois",
+    "Jensen",
+    "Murphy",
+]
+
+
+@contextmanager
+def fresh_database(admin_url: str, name: str) -> Iterator[str]:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def sql_array(values: list[str]) -> str:
+    return "ARRAY[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
+
+
+def seed_sql(first: int, last: int, owner_id: int) -> str:
+    """One INSERT ... SELECT FROM generate_series: every column of Customer, plausible values."""
+    from django.db import models
+
+    from customers.models import Customer
+
+    statuses = [status for status, share in STATUS_SHARES.items() for _ in range(share)]
+
+    # hashtext(): a deterministic pseudo-random pick per row, independent of the type (i % 4).
+    def pick(values: list[str], salt: str) -> str:
+        n = len(values)
+        index = f"((hashtext(i::text || '{salt}')::bigint % {n}) + {n}) % {n}"
+        return f"({sql_array(values)})[1 + {index}]"
+
+    status = pick(statuses, "status")
+    company_name = (
+        f"{pick(WORDS_1, 'w1')} || ' ' || {pick(WORDS_2, 'w2')} || ' ' || {pick(SUFFIXES, 'sfx')}"
+    )
+    first_name = pick(FIRST, "first")
+    last_name = f"{pick(LAST, 'last')} || (i % 997)::text"
+    summary = (
+        "CASE s.status "
+        + " ".join(f"WHEN '{key}' THEN '{text}'" for key, text in SUMMARIES.items())
+        + " ELSE '' END"
+    )
+    values: dict[str, str] = {
+        "type": "s.type",
+        "status": "s.status",
+        "status_changed_at": "s.created_at + ((i % 29) || ' days')::interval",
+        "external_reference": "md5(i::text || 'external')::uuid",
+        "bvnk_reference": "CASE WHEN s.status <> 'DRAFT' THEN md5(i::text)::uuid::text END",
+        "legal_name": "CASE WHEN s.type = 'COMPANY' THEN s.company ELSE '' END",
+        "first_name": "CASE WHEN s.type = 'INDIVIDUAL' THEN s.first ELSE '' END",
+        "last_name": "CASE WHEN s.type = 'INDIVIDUAL' THEN s.last ELSE '' END",
+        "search_name": "CASE WHEN s.type = 'COMPANY' THEN s.company "
+        "ELSE s.first || ' ' || s.last END",
+        "email": "'contact' || i || '@customer' || (i % 5000) || '.example'",
+        "country": "'GB'",
+        "tax_residence_country": "'GB'",
+        "created_at": "s.created_at",
+        "updated_at": "s.created_at",
+        "created_by_id": f"CASE WHEN i % 10 = 0 THEN {owner_id} END",
+        "blocking_summary": summary,
+        "waiting_on": "CASE WHEN s.status IN ('INFO_REQUIRED', 'ACTIONS_REQUIRED') THEN 'PARTNER' "
+        "WHEN s.status IN ('SUBMITTING', 'PENDING') THEN 'BVNK' ELSE '' END",
+        "needs_attention": "i % 500 = 0",
+    }
+    columns, expressions = [], []
+    for field in Customer._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        columns.append(field.column)
+        if field.name in values or field.column in values:
+            expressions.append(values.get(field.name) or values[field.column])
+        elif field.null:
+            expressions.append("NULL")
+        elif isinstance(field, models.JSONField):
+            expressions.append("'{}'::jsonb")
+        elif isinstance(field, models.BooleanField):
+            expressions.append("false")
+        elif isinstance(field, models.IntegerField | models.DecimalField):
+            expressions.append("0")
+        elif isinstance(field, models.DateTimeField):
+            expressions.append("now()")
+        else:
+            expressions.append("''")
+    return f"""
+        INSERT INTO customers_customer ({", ".join(columns)})
+        SELECT {", ".join(expressions)}
+        FROM (
+            SELECT i,
+                   CASE WHEN i % 4 = 0 THEN 'INDIVIDUAL' ELSE 'COMPANY' END AS type,
+                   {status} AS status,
+                   {company_name} AS company,
+                   {first_name} AS first,
+                   {last_name} AS last,
+                   now() - (({TOTAL} - i) * interval '31 seconds') AS created_at
+            FROM generate_series({first}, {last}) AS i
+        ) AS s
+    """  # noqa: S608 - built from the model and constants above
+
+
+def timed(client: Any, path: str) -> float:
+    started = time.perf_counter()
+    response = client.get(path)
+    elapsed = (time.perf_counter() - started) * 1000
+    if response.status_code != 200:
+        raise SystemExit(f"GET {path} answered {response.status_code}")
+    return elapsed
+
+
+def query_count(client: Any, path: str, before: Callable[[], None] | None = None) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if before:
+        before()
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(path)
+    assert response.status_code == 200, (path, response.status_code)
+    return len(queries)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=TOTAL, help="customers to seed")
+    parser.add_argument("--rounds", type=int, default=40, help="timed requests per page")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
+        help="an existing database to connect to; the benchmark creates its own beside it",
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+
+    with fresh_database(args.database_url, DATABASE) as database_url:
+        os.environ.update(
+            DATABASE_URL=database_url,
+            DEBUG="false",
+            SECRET_KEY="bench-" + uuid.uuid4().hex * 2,
+            ALLOWED_HOSTS="testserver,127.0.0.1",
+            SECURE_SSL_REDIRECT="false",
+            OTP_REQUIRED="false",
+            FIELD_ENCRYPTION_KEYS=base64.urlsafe_b64encode(os.urandom(32)).decode(),
+            LOG_LEVEL="ERROR",
+            CONN_MAX_AGE="600",
+            DJANGO_SETTINGS_MODULE="portal.settings",
+        )
+        sys.path.insert(0, str(ROOT))
+        import django
+
+        django.setup()
+        return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    from django.contrib import admin
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.core.management import call_command
+    from django.core.paginator import Paginator
+    from django.db import connection
+    from django.test import Client
+
+    from customers import roles
+    from customers.models import Customer
+
+    call_command("migrate", verbosity=0)
+    lead = get_user_model().objects.create_user("bench-lead", is_staff=True)
+    lead.groups.add(Group.objects.get(name=roles.COMPLIANCE_LEAD))
+    client = Client()
+    client.force_login(lead)
+    customer_admin = admin.site._registry[Customer]
+
+    def counts_off() -> None:
+        customer_admin.show_full_result_count = True
+        customer_admin.paginator = Paginator
+
+    def counts_on() -> None:
+        customer_admin.show_full_result_count = False
+        customer_admin.paginator = type(customer_admin).paginator
+
+    pages: dict[str, tuple[str, Callable[[], None] | None]] = {
+        "trivial page": ("/customers/new/", None),
+        "My customers": ("/customers/", None),
+        "  status filter": (f"/customers/?status={STATUS}", None),
+        "  name search": (f"/customers/?q={SEARCH.replace(' ', '+')}", None),
+        "admin changelist": ("/admin/customers/customer/", counts_on),
+        "  admin search": (f"/admin/customers/customer/?q={SEARCH.replace(' ', '+')}", counts_on),
+        "admin, counts off": ("/admin/customers/customer/", counts_off),
+    }
+
+    with connection.cursor() as cursor:
+        cursor.execute(seed_sql(1, SMALL, lead.pk))
+        cursor.execute("ANALYZE customers_customer")
+    for path, before in pages.values():  # warm caches (sessions, permissions, templates)
+        query_count(client, path, before)
+    small = {name: query_count(client, path, before) for name, (path, before) in pages.items()}
+
+    # Bulk load the way one would in production: the trigram indexes are rebuilt after.
+    migration = importlib.import_module("customers.migrations.0006_dashboard")
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        for name, _ in migration.TRIGRAM_INDEXES:
+            cursor.execute(f"DROP INDEX {name}")
+        cursor.execute(seed_sql(SMALL + 1, args.rows, lead.pk))
+        for name, column in migration.TRIGRAM_INDEXES:
+            cursor.execute(
+                f"CREATE INDEX {name} ON customers_customer "
+                f"USING gin (UPPER({column}) gin_trgm_ops)"
+            )
+    seeded = time.perf_counter() - started
+    connection.close()
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as raw:
+        raw.execute("VACUUM ANALYZE customers_customer")
+    rows = Customer.objects.count()
+    print(f"Seeded {rows:,} customers in {seeded:.0f} s (then VACUUM ANALYZE).")
+
+    for path, before in pages.values():
+        query_count(client, path, before)
+    large = {name: query_count(client, path, before) for name, (path, before) in pages.items()}
+
+    samples: dict[str, list[float]] = {name: [] for name in pages}
+    for round_ in range(args.rounds + 5):
+        for name, (path, before) in pages.items():
+            if before:
+                before()
+            elapsed = timed(client, path)
+            if round_ >= 5:  # the first rounds warm PostgreSQL's buffers
+                samples[name].append(elapsed)
+    counts_on()
+    median = {name: statistics.median(values) for name, values in samples.items()}
+
+    print(f"\n{'page':<22}{'median ms':>11}{'queries @10':>13}{'@' + format(rows, ','):>13}")
+    for name in pages:
+        print(f"{name:<22}{median[name]:>11.1f}{small[name]:>13}{large[name]:>13}")
+
+    checks = [
+        (
+            "My customers / trivial page",
+            median["My customers"] / median["trivial page"],
+            "<= 2.0",
+            2.0,
+        ),
+        (
+            "name search / My customers",
+            median["  name search"] / median["My customers"],
+            "<= 1.5",
+            1.5,
+        ),
+        (
+            "status filter / My customers",
+            median["  status filter"] / median["My customers"],
+            "(no goal)",
+            None,
+        ),
+        (
+            "admin / admin with counts off",
+            median["admin changelist"] / median["admin, counts off"],
+            "<= 0.6",
+            0.6,
+        ),
+        (
+            "admin search / admin changelist",
+            median["  admin search"] / median["admin changelist"],
+            "(no goal)",
+            None,
+        ),
+    ]
+    print(f"\n{'ratio':<34}{'measured':>9}  goal")
+    failed = False
+    for label, ratio, goal, limit in checks:
+        ok = limit is None or ratio <= limit
+        failed |= not ok
+        print(f"{label:<34}{ratio:>9.2f}  {goal}{'' if ok else '  MISSED'}")
+    same = all(small[name] == large[name] for name in pages if name != "admin, counts off")
+    failed |= not same
+    print(
+        f"{'queries at 10 rows = at ' + format(rows, ','):<34}{'yes' if same else 'no':>9}  yes"
+        + ("" if same else "  MISSED")
+    )
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {"rows": rows, "median_ms": median, "queries_small": small, "queries_large": large},
+                indent=2,
+            )
+        )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,361 @@
+"""Benchmark the BVNK webhook endpoint against a trivial view on the same server.
+
+Starts gunicorn on a fresh PostgreSQL database, then in one run measures with wrk:
+  - requests/s of GET /healthz (the trivial view: same server, same middleware);
+  - signed deliveries of unique events (each one stored);
+  - re-deliveries of events already stored (the duplicate path);
+  - deliveries with a bad signature (refused with 401);
+and, with an open-loop generator at half the unique-ingest rate, the p99 and p99.9
+latency of the webhook and of the trivial view (measured from each request's scheduled
+send time, so a slow answer cannot hide the requests queued behind it).
+
+Run: `make bench` (all benchmarks) or `.venv/bin/python bench/webhooks.py`. Needs wrk,
+PostgreSQL and Redis on localhost (the defaults of .ci/run); see bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.request import urlopen
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "bench-webhook-secret"
+WEBHOOK_PATH = "/webhooks/bvnk/"
+TRIVIAL_PATH = "/healthz"
+
+WRK_SCRIPT = r"""
+local sigs, bodies, threads = {}, {}, {}
+local counter = 0
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+function init(args)
+  local file = io.open(args[1])
+  for line in file:lines() do
+    local sig, body = line:match("^([^\t]*)\t(.*)$")
+    table.insert(sigs, sig)
+    table.insert(bodies, body)
+  end
+  file:close()
+  step = tonumber(args[2])
+  index = id + 1
+  server_errors = 0
+  wrapped = 0
+end
+function request()
+  local i = index
+  index = index + step
+  if index > #bodies then index = id + 1; wrapped = wrapped + 1 end
+  return wrk.format("POST", "__PATH__", {["Content-Type"] = "application/json",
+                    ["X-Signature"] = sigs[i]}, bodies[i])
+end
+function response(status, headers, body)
+  if status >= 500 then server_errors = server_errors + 1 end
+end
+function done(summary, latency, requests)
+  local errors, wraps = 0, 0
+  for _, thread in ipairs(threads) do
+    errors = errors + thread:get("server_errors")
+    wraps = wraps + thread:get("wrapped")
+  end
+  io.write(string.format("SERVER_ERRORS %d\nWRAPPED %d\n", errors, wraps))
+end
+"""
+
+
+def sign(body: bytes, secret: str = SECRET) -> str:
+    """Variant A, as BVNK signs (bvnk-api.md 6.4)."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def event_body(customer_reference: str) -> bytes:
+    envelope = {
+        "event": "bvnk:platform:customer:status-change",
+        "eventId": str(uuid.uuid4()),
+        "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f000Z"),
+        "data": {"status": "PENDING", "reference": customer_reference},
+    }
+    return json.dumps(envelope, separators=(",", ":")).encode()
+
+
+def write_bodies(path: Path, count: int, *, bad_signature: bool = False) -> list[bytes]:
+    bodies = [event_body(str(uuid.uuid4())) for _ in range(count)]
+    with path.open("w") as out:
+        for body in bodies:
+            signature = sign(body, "not-the-secret" if bad_signature else SECRET)
+            out.write(f"{signature}\t{body.decode()}\n")
+    return bodies
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def fresh_database(admin_url: str, name: str) -> Any:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def gunicorn(env: dict[str, str], port: int, workers: int, threads: int) -> Any:
+    command = [
+        sys.executable, "-m", "gunicorn", "portal.wsgi:application",
+        "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+        "--worker-class", "gthread", "--threads", str(threads),
+        "--keep-alive", "30", "--log-level", "warning",
+    ]  # fmt: skip
+    server = subprocess.Popen(command, cwd=ROOT, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urlopen(f"http://127.0.0.1:{port}{TRIVIAL_PATH}", timeout=1) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("gunicorn did not start")
+        yield
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def wrk(url: str, *, duration: int, connections: int, threads: int, script: Path | None = None,
+        script_args: tuple[str, ...] = ()) -> dict[str, float]:  # fmt: skip
+    command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s"]
+    if script:
+        command += ["-s", str(script), url, "--", *script_args]
+    else:
+        command.append(url)
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+    def number(pattern: str) -> float:
+        match = re.search(pattern, output)
+        return float(match.group(1)) if match else 0.0
+
+    return {
+        "rps": number(r"Requests/sec:\s+([\d.]+)"),
+        "requests": number(r"(\d+) requests in"),
+        "non_2xx": number(r"Non-2xx or 3xx responses: (\d+)"),
+        "socket_errors": sum(
+            int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output)
+        ),
+        "server_errors": number(r"SERVER_ERRORS (\d+)"),
+        "wrapped": number(r"WRAPPED (\d+)"),
+    }
+
+
+async def open_loop(port: int, requests: list[bytes], rate: float, duration: float) -> list[float]:
+    """Send requests at a fixed rate over keep-alive connections; return latencies (s)."""
+    loop = asyncio.get_running_loop()
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    latencies: list[float] = []
+    failures = 0
+
+    async def one(raw: bytes, scheduled: float) -> None:
+        nonlocal failures
+        reader, writer = idle.pop() if idle else await asyncio.open_connection("127.0.0.1", port)
+        writer.write(raw)
+        status_line = await reader.readline()
+        length, close = 0, False
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+            elif name.lower() == "connection" and "close" in value.lower():
+                close = True
+        await reader.readexactly(length)
+        latencies.append(loop.time() - scheduled)
+        if not status_line.split()[1].startswith(b"2"):
+            failures += 1
+        if close:
+            writer.close()
+        else:
+            idle.append((reader, writer))
+
+    total = int(rate * duration)
+    start = loop.time() + 0.1
+    tasks = []
+    for i in range(total):
+        scheduled = start + i / rate
+        delay = scheduled - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(requests[i % len(requests)], scheduled)))
+    await asyncio.gather(*tasks)
+    for _, writer in idle:
+        writer.close()
+    if failures:
+        raise RuntimeError(f"{failures} non-2xx answers in the latency run")
+    return latencies
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def raw_get(path: str) -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+
+
+def raw_post(body: bytes) -> bytes:
+    head = (
+        f"POST {WEBHOOK_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"X-Signature: {sign(body)}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
+        help="an existing database to connect to; the benchmark creates its own beside it",
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        fresh_database(args.database_url, "bench_webhooks") as database_url,
+    ):
+        work = Path(tmp)
+        port = free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "CELERY_BROKER_URL": os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14"),
+            "BVNK_WEBHOOK_SECRET": SECRET,
+            "DEBUG": "false",
+            "SECRET_KEY": "bench-" + uuid.uuid4().hex * 2,
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "SECURE_SSL_REDIRECT": "false",
+            "LOG_LEVEL": "ERROR",
+            "PRIVATE_MEDIA_ROOT": str(work / "private"),
+        }
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env,
+            check=True,
+        )  # fmt: skip
+        script = work / "webhook.lua"
+        script.write_text(WRK_SCRIPT.replace("__PATH__", WEBHOOK_PATH))
+        unique_file, duplicate_file, bad_file = (work / n for n in ("u.tsv", "d.tsv", "b.tsv"))
+        wrk_threads = 2
+        unique_bodies = write_bodies(unique_file, 150_000)
+        write_bodies(bad_file, 2_000, bad_signature=True)
+        base = f"http://127.0.0.1:{port}"
+        run = dict(duration=args.duration, connections=args.connections, threads=wrk_threads)
+        with gunicorn(env, port, args.workers, args.threads):
+            wrk(base + TRIVIAL_PATH, **{**run, "duration": 3})  # warm up every worker
+            trivial = wrk(base + TRIVIAL_PATH, **run)
+            unique = wrk(base + WEBHOOK_PATH, script=script,
+                         script_args=(str(unique_file), str(wrk_threads)), **run)  # fmt: skip
+            # Re-deliver events that are stored now: the duplicate path.
+            stored = min(int(unique["requests"]), len(unique_bodies), 5_000)
+            duplicate_file.write_text("".join(
+                line + "\n" for line in unique_file.read_text().splitlines()[:stored]
+            ))  # fmt: skip
+            duplicate = wrk(base + WEBHOOK_PATH, script=script,
+                            script_args=(str(duplicate_file), str(wrk_threads)), **run)  # fmt: skip
+            refused = wrk(base + WEBHOOK_PATH, script=script,
+                          script_args=(str(bad_file), str(wrk_threads)), **run)  # fmt: skip
+
+            rate = unique["rps"] / 2
+            fresh = [raw_post(event_body(str(uuid.uuid4()))) for _ in range(int(rate * 10) + 1)]
+            hook_latency = asyncio.run(open_loop(port, fresh, rate, 10))
+            trivial_latency = asyncio.run(open_loop(port, [raw_get(TRIVIAL_PATH)], rate, 10))
+
+        with psycopg.connect(database_url) as conn:
+            events = conn.execute("SELECT count(*) FROM customers_webhookevent").fetchone()[0]
+
+    expected_events = (
+        min(unique["requests"], len(unique_bodies)) + len(fresh) if not unique["wrapped"] else None
+    )
+    figures = {
+        "trivial_rps": trivial["rps"],
+        "unique_rps": unique["rps"],
+        "duplicate_rps": duplicate["rps"],
+        "refused_rps": refused["rps"],
+        "ingest_vs_trivial": unique["rps"] / trivial["rps"],
+        "duplicate_vs_unique": duplicate["rps"] / unique["rps"],
+        "refused_vs_trivial": refused["rps"] / trivial["rps"],
+        "non_2xx": trivial["non_2xx"] + unique["non_2xx"] + duplicate["non_2xx"],
+        "refused_5xx": refused["server_errors"],
+        "socket_errors": sum(r["socket_errors"] for r in (trivial, unique, duplicate, refused)),
+        "latency_rate": rate,
+        "webhook_p99_ms": percentile(hook_latency, 0.99) * 1000,
+        "webhook_p999_ms": percentile(hook_latency, 0.999) * 1000,
+        "trivial_p99_ms": percentile(trivial_latency, 0.99) * 1000,
+        "trivial_p999_ms": percentile(trivial_latency, 0.999) * 1000,
+        "webhook_median_ms": statistics.median(hook_latency) * 1000,
+        "events_stored": events,
+        "events_expected": expected_events,
+    }
+    figures["p99_vs_trivial"] = figures["webhook_p99_ms"] / max(figures["trivial_p99_ms"], 0.001)
+    goals = [
+        ("signed ingest / trivial", figures["ingest_vs_trivial"], ">=", 0.35),
+        ("duplicate / unique", figures["duplicate_vs_unique"], ">=", 1.0),
+        ("bad signature / trivial", figures["refused_vs_trivial"], ">=", 0.8),
+        ("non-2xx on success paths", figures["non_2xx"], "==", 0),
+        ("webhook p99 / trivial p99 at half load", figures["p99_vs_trivial"], "<=", 3.0),
+        ("webhook p99.9 (ms) at half load", figures["webhook_p999_ms"], "<", 1000),
+    ]
+    print(f"\nWebhook ingest (gunicorn {args.workers}x{args.threads} gthread, PostgreSQL)")
+    print(f"  trivial {trivial['rps']:.0f} req/s, unique {unique['rps']:.0f}, "
+          f"duplicate {duplicate['rps']:.0f}, bad signature {refused['rps']:.0f}; "
+          f"latency run at {rate:.0f} req/s")  # fmt: skip
+    failed = 0
+    for name, value, op, goal in goals:
+        ok = {">=": value >= goal, "<=": value <= goal, "<": value < goal, "==": value == goal}[op]
+        failed += not ok
+        print(f"  {name:<42} {value:>9.2f}   goal {op} {goal:<6} {'ok' if ok else 'MISSED'}")
+    if expected_events is not None and events != expected_events:
+        print(f"  stored events {events} != deliveries of unique events {expected_events}")
+        failed += 1
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,27 @@
+"""Template context for every page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+from django.http import HttpRequest
+
+
+def bvnk_alerts(request: HttpRequest) -> dict[str, Callable[[], Any]]:
+    """`bvnk_auth_alert`: the operation BVNK refused for the portal's credentials (401).
+
+    Shown to those who run operations (compliance leads); queried only when a page asks.
+    """
+
+    @cache
+    def auth_alert() -> Any:
+        user = getattr(request, "user", None)
+        if user is None or not user.has_perm("customers.operate_customer"):
+            return None
+        from .outbox import auth_alert as latest
+
+        return latest()
+
+    return {"bvnk_auth_alert": auth_alert}

@@ -1,0 +1,252 @@
+"""Personal data encrypted at the application level: tax numbers, ID numbers, birth dates.
+
+Values are Fernet tokens (AES-128-CBC + HMAC-SHA256) under FIELD_ENCRYPTION_KEYS, a list
+of keys, newest first: the newest encrypts, all decrypt, so a key can be rotated by
+putting a new one in front and running `manage.py reencrypt_personal_data` before the
+old one is removed. The database (and its backups) only ever hold ciphertext.
+
+A Fernet token differs on every write, so an encrypted column cannot be searched. Where
+an exact match is needed (a customer's tax number), a keyed hash of the normalised value
+sits beside it (a "blind index", HMAC-SHA256 under a key derived from each Fernet key):
+lookups try the hash under every configured key, writes use the newest.
+"""
+
+from __future__ import annotations
+
+import binascii
+import datetime as dt
+import functools
+import hashlib
+import hmac
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+from django.core.exceptions import FieldError, ImproperlyConfigured
+from django.db import models
+from django.db.models.functions import Cast
+from django.db.models.lookups import Exact, IsNull
+
+_NOT_SEPARATORS = re.compile(r"[^0-9A-Z]")
+
+
+class UndecryptableValue(Exception):
+    """A stored value that none of FIELD_ENCRYPTION_KEYS decrypts (a key was dropped)."""
+
+
+def keys() -> tuple[str, ...]:
+    """The configured Fernet keys, newest first; ImproperlyConfigured if none or malformed."""
+    raw: Any = settings.FIELD_ENCRYPTION_KEYS
+    if isinstance(raw, str):
+        raw = raw.split(",")
+    found = tuple(str(key).strip() for key in raw if str(key).strip())
+    if not found:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS is not set, so personal data cannot be encrypted or read."
+        )
+    for key in found:
+        try:
+            Fernet(key)
+        except (ValueError, TypeError, binascii.Error):
+            raise ImproperlyConfigured(
+                "FIELD_ENCRYPTION_KEYS holds a value that is not a Fernet key (32 url-safe "
+                "base64-encoded bytes)."
+            ) from None
+    return found
+
+
+@functools.lru_cache(maxsize=8)
+def _fernet(configured: tuple[str, ...]) -> MultiFernet:
+    return MultiFernet([Fernet(key) for key in configured])
+
+
+@functools.lru_cache(maxsize=8)
+def _index_keys(configured: tuple[str, ...]) -> tuple[bytes, ...]:
+    return tuple(
+        hashlib.sha256(b"portal.blind-index:" + key.encode()).digest() for key in configured
+    )
+
+
+def encrypt(text: str) -> str:
+    return _fernet(keys()).encrypt(text.encode()).decode()
+
+
+def decrypt(token: str) -> str:
+    try:
+        return _fernet(keys()).decrypt(token.encode()).decode()
+    except InvalidToken:
+        raise UndecryptableValue(
+            "A stored value cannot be decrypted with FIELD_ENCRYPTION_KEYS (was a key removed "
+            "before `manage.py reencrypt_personal_data` ran?)."
+        ) from None
+
+
+def normalise_identifier(value: str) -> str:
+    """Return a tax or document number as compared: upper case, no spaces or punctuation."""
+    return _NOT_SEPARATORS.sub("", (value or "").upper())
+
+
+def blind_index(value: str) -> str:
+    """The keyed hash stored beside an encrypted identifier ("" for an empty one)."""
+    normalised = normalise_identifier(value)
+    if not normalised:
+        return ""
+    key = _index_keys(keys())[0]
+    return hmac.new(key, normalised.encode(), hashlib.sha256).hexdigest()
+
+
+def blind_indexes(value: str) -> list[str]:
+    """The hashes `value` may be stored under: one per configured key, for lookups."""
+    normalised = normalise_identifier(value)
+    if not normalised:
+        return []
+    return [
+        hmac.new(key, normalised.encode(), hashlib.sha256).hexdigest()
+        for key in _index_keys(keys())
+    ]
+
+
+# -- model fields -----------------------------------------------------------------------
+
+
+class _OnlyEmptyExact(Exact):
+    """`field=""` or `field=None` still work; any other value cannot match ciphertext."""
+
+    def get_prep_lookup(self) -> Any:
+        if self.rhs not in ("", None):
+            raise FieldError(
+                f"{self.lhs.target.name} is encrypted: search it through its blind index."
+            )
+        return super().get_prep_lookup()
+
+
+class _EncryptedMixin:
+    """Ciphertext in a text column; only `isnull` and empty `exact` lookups."""
+
+    def get_internal_type(self) -> str:
+        return "TextField"
+
+    def get_lookup(self, lookup_name: str) -> Any:
+        return {"isnull": IsNull, "exact": _OnlyEmptyExact}.get(lookup_name)
+
+    def get_transform(self, lookup_name: str) -> Any:
+        return None
+
+
+class EncryptedCharField(_EncryptedMixin, models.CharField):  # type: ignore[misc]
+    """A CharField (max_length checks the plaintext) stored encrypted; "" stays ""."""
+
+    description = "String, encrypted"
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        if value in (None, ""):
+            return value
+        return decrypt(value)
+
+    def get_prep_value(self, value: Any) -> Any:
+        value = super().get_prep_value(value)
+        if value in (None, ""):
+            return value
+        return encrypt(str(value))
+
+
+class EncryptedDateField(_EncryptedMixin, models.DateField):  # type: ignore[misc]
+    """A date in Python, its ISO form encrypted in the database."""
+
+    description = "Date, encrypted"
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        if value in (None, ""):
+            return None
+        return dt.date.fromisoformat(decrypt(value))
+
+    def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
+        if not prepared:
+            value = self.get_prep_value(value)
+        if value is None:
+            return None
+        return encrypt(value.isoformat())
+
+
+class BlindIndexField(models.CharField):  # type: ignore[type-arg]
+    """The keyed hash of another field, computed on every save that includes it."""
+
+    def __init__(self, *args: Any, source: str = "", **kwargs: Any) -> None:
+        self.source = source
+        kwargs.setdefault("max_length", 64)
+        kwargs.setdefault("blank", True)
+        kwargs.setdefault("editable", False)
+        kwargs.setdefault("db_index", True)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["source"] = self.source
+        return name, path, args, kwargs
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> str:
+        value = blind_index(getattr(model_instance, self.source) or "")
+        setattr(model_instance, self.attname, value)
+        return value
+
+
+def with_index_fields(model: type[models.Model], update_fields: Iterable[str]) -> set[str]:
+    """Add to `update_fields` the blind indexes of the fields it names."""
+    names = set(update_fields)
+    for each in model._meta.concrete_fields:
+        if isinstance(each, BlindIndexField) and each.source in names:
+            names.add(each.name)
+    return names
+
+
+# -- key rotation -----------------------------------------------------------------------
+
+
+@dataclass
+class ReencryptReport:
+    rows: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+def _encrypted_fields(model: type[models.Model]) -> list[models.Field[Any, Any]]:
+    return [
+        each
+        for each in model._meta.concrete_fields
+        if isinstance(each, EncryptedCharField | EncryptedDateField)
+    ]
+
+
+def personal_data_reencrypt(*, batch: int = 500) -> ReencryptReport:
+    """Encrypt every personal value again under the newest key, and redo the blind indexes.
+
+    Rows a configured key cannot decrypt are listed in the report and left as they are.
+    """
+    from .models import Associate, Customer
+
+    report = ReencryptReport()
+    for model in (Customer, Associate):
+        encrypted = _encrypted_fields(model)
+        indexes = [f for f in model._meta.concrete_fields if isinstance(f, BlindIndexField)]
+        # Read the ciphertext as text, so an undecryptable row is reported, not raised.
+        raw = {f"raw_{f.name}": Cast(f.name, models.TextField()) for f in encrypted}
+        rows = model._default_manager.order_by("pk").annotate(**raw)
+        for pk, *tokens in rows.values_list("pk", *raw).iterator(chunk_size=batch):
+            values: dict[str, Any] = {}
+            try:
+                for each, token in zip(encrypted, tokens, strict=True):
+                    plain = decrypt(token) if token else token
+                    if isinstance(each, EncryptedDateField) and plain:
+                        values[each.name] = dt.date.fromisoformat(plain)
+                    else:
+                        values[each.name] = plain if plain is not None else None
+            except UndecryptableValue:
+                report.failures.append(f"{model.__name__} {pk}")
+                continue
+            for index in indexes:
+                values[index.name] = blind_index(values.get(index.source) or "")
+            model._default_manager.filter(pk=pk).update(**values)
+            report.rows += 1
+    return report

@@ -1,0 +1,754 @@
+"""My customers: who a user may see, the list's filters, pages and counts, at any size.
+
+Built to stay fast with a million customers on PostgreSQL:
+
+- `customers_for(user)` is the one function that scopes every customer query for a user;
+- pages are keyset-paginated (`after`/`before` cursors over the sort column and id, each
+  sort backed by an index), so no page needs COUNT(*) or a large OFFSET;
+- counts are exact up to `COUNT_CAP` (one query of capped sub-counts) and estimated
+  beyond it from PostgreSQL's statistics (pg_stats for the tabs, EXPLAIN for a filtered
+  list), so a page runs the same queries at ten rows and at a million;
+- search is `icontains` on the denormalised `search_name` and on `email`, which
+  PostgreSQL serves from trigram GIN indexes on UPPER(...) (migration 0006), plus exact
+  matches on both references.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.core.paginator import Paginator
+from django.db import connection
+from django.db.models import F, Func, Q, QuerySet, Value
+from django.db.models.expressions import OrderBy
+from django.db.models.fields import CharField
+from django.http import QueryDict
+from django.utils import timezone
+from django.utils.functional import cached_property
+
+from . import roles
+from .models import Customer, SavedView
+
+S = Customer.Status
+
+# Counts up to this are exact; above it the page says "about N" from statistics.
+COUNT_CAP = 1000
+PAGE_SIZES = (25, 50, 100)
+
+
+def customers_for(user: Any) -> QuerySet[Customer]:
+    """Every customer query a user makes starts here (django-oscar's one scoping function).
+
+    Any role may see every customer of the partner; a user with no role sees none.
+    """
+    if not getattr(user, "is_authenticated", False) or not user.has_perm("customers.view_customer"):
+        return Customer.objects.none()
+    return Customer.objects.all()
+
+
+# -- tabs --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tab:
+    key: str
+    label: str
+    condition: Q
+
+
+TABS: tuple[Tab, ...] = (
+    Tab("", "All", Q()),
+    Tab("attention", "Needs attention", Q(needs_attention=True)),
+    Tab(S.DRAFT, "Drafts", Q(status=S.DRAFT)),
+    Tab(S.INFO_REQUIRED, S.INFO_REQUIRED.label, Q(status=S.INFO_REQUIRED)),
+    Tab(S.ACTIONS_REQUIRED, S.ACTIONS_REQUIRED.label, Q(status=S.ACTIONS_REQUIRED)),
+    Tab(S.PENDING, S.PENDING.label, Q(status=S.PENDING)),
+    Tab(S.VERIFIED, S.VERIFIED.label, Q(status=S.VERIFIED)),
+    Tab(S.REJECTED, S.REJECTED.label, Q(status=S.REJECTED)),
+    Tab(S.TERMINATED, S.TERMINATED.label, Q(status=S.TERMINATED)),
+)
+TAB_KEYS = {tab.key for tab in TABS}
+
+
+# -- sorting -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sort:
+    key: str
+    label: str
+    field: str
+    descending: bool
+
+
+SORTS: tuple[Sort, ...] = (
+    Sort("-created", "Newest first", "created_at", True),
+    Sort("created", "Oldest first", "created_at", False),
+    Sort("-changed", "Latest status change", "status_changed_at", True),
+    Sort("changed", "Longest in status", "status_changed_at", False),
+    Sort("name", "Name A to Z", "search_name", False),
+    Sort("-name", "Name Z to A", "search_name", True),
+)
+SORT_BY_KEY = {sort.key: sort for sort in SORTS}
+DEFAULT_SORT = SORTS[0]
+
+
+# -- filters -----------------------------------------------------------------------------
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+class CustomerFilterForm(forms.Form):
+    """The list's filters, read from the query string; invalid values are ignored."""
+
+    q = forms.CharField(required=False, max_length=200, label="Search")
+    tab = forms.ChoiceField(required=False, choices=[(t.key, t.label) for t in TABS])
+    status = forms.ChoiceField(
+        required=False, choices=[("", "Any status"), *Customer.Status.choices]
+    )
+    type = forms.ChoiceField(required=False, choices=[("", "Any type"), *Customer.Type.choices])
+    attention = forms.BooleanField(required=False, label="Needs attention only")
+    created_from = forms.DateField(required=False, widget=DateInput, label="Created from")
+    created_to = forms.DateField(required=False, widget=DateInput, label="Created to")
+    changed_from = forms.DateField(required=False, widget=DateInput, label="Status changed from")
+    changed_to = forms.DateField(required=False, widget=DateInput, label="Status changed to")
+    created_by = forms.ChoiceField(required=False, label="Created by")
+    sort = forms.ChoiceField(
+        required=False, choices=[(s.key, s.label) for s in SORTS], label="Sort by"
+    )
+    size = forms.TypedChoiceField(
+        required=False,
+        choices=[(str(n), str(n)) for n in PAGE_SIZES],
+        coerce=int,
+        empty_value=None,
+        label="Per page",
+    )
+
+    # The filters that select rows (not sort, size or page): what saved views keep.
+    FILTER_NAMES = (
+        "q",
+        "tab",
+        "status",
+        "type",
+        "attention",
+        "created_from",
+        "created_to",
+        "changed_from",
+        "changed_to",
+        "created_by",
+    )
+
+    def __init__(self, data: QueryDict, *, user: Any, owners: Sequence[Any] = ()) -> None:
+        super().__init__(data)
+        self.user = user
+        owner_field = cast(forms.ChoiceField, self.fields["created_by"])
+        owner_field.choices = [
+            ("", "Anyone"),
+            ("me", "Me"),
+            *[(str(o.pk), f"{o.first_name} {o.last_name}".strip() or o.username) for o in owners],
+        ]
+
+    @cached_property
+    def values(self) -> dict[str, Any]:
+        """The valid filters; a field with an invalid value counts as not set."""
+        self.is_valid()
+        cleaned = getattr(self, "cleaned_data", {})
+        values = {name: cleaned.get(name) for name in self.fields if name not in self.errors}
+        if not values.get("sort"):
+            values["sort"] = DEFAULT_SORT.key
+        if not values.get("size"):
+            values["size"] = PAGE_SIZES[0]
+        return values
+
+    def query_string(self, *, keep: Sequence[str] | None = None, **override: Any) -> str:
+        """The filters as a query string (without the cursor), for links and saved views."""
+        names = keep if keep is not None else (*self.FILTER_NAMES, "sort", "size")
+        values = {**{name: self.values.get(name) for name in names}, **override}
+        pairs = []
+        for name, value in values.items():
+            if value in (None, "", False) or (name == "sort" and value == DEFAULT_SORT.key):
+                continue
+            if name == "size" and value == PAGE_SIZES[0]:
+                continue
+            pairs.append((name, "1" if value is True else str(value)))
+        return urlencode(pairs)
+
+    @cached_property
+    def options(self) -> dict[str, list[tuple[str, str, bool]]]:
+        """(value, label, selected) of each select, for a template that renders them by hand
+        (Django's widgets cost a template per option, too slow for this page)."""
+        selects = {}
+        for name in ("status", "type", "sort", "size", "created_by"):
+            field = cast(forms.ChoiceField, self.fields[name])
+            current = str(self.values.get(name) or "")
+            choices = cast(list[tuple[Any, Any]], field.choices)
+            selects[name] = [
+                (str(value), str(label), str(value) == current) for value, label in choices
+            ]
+        return selects
+
+    @property
+    def more_filters(self) -> bool:
+        """Whether a filter beyond search, tab, status and type is set (opens the panel)."""
+        extra = ("attention", "created_from", "created_to", "changed_from", "changed_to")
+        return any(self.values.get(name) for name in (*extra, "created_by"))
+
+
+def _start_of(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def _looks_like_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def search_condition(q: str) -> Q:
+    """Match a name or email fragment, or either reference exactly.
+
+    `icontains` becomes UPPER(col::text) LIKE UPPER('%q%') on PostgreSQL, the expression
+    the trigram indexes of migration 0006 are built on.
+    """
+    condition = Q(search_name__icontains=q) | Q(email__icontains=q) | Q(bvnk_reference=q)
+    if _looks_like_uuid(q):
+        condition |= Q(external_reference=q)
+    return condition
+
+
+def filter_condition(values: dict[str, Any], *, user: Any) -> Q:
+    """The WHERE of the list for a set of valid filter values."""
+    condition = Q()
+    tab = values.get("tab") or ""
+    if tab in TAB_KEYS:
+        condition &= next(t.condition for t in TABS if t.key == tab)
+    if values.get("status"):
+        condition &= Q(status=values["status"])
+    if values.get("type"):
+        condition &= Q(type=values["type"])
+    if values.get("attention"):
+        condition &= Q(needs_attention=True)
+    if values.get("created_from"):
+        condition &= Q(created_at__gte=_start_of(values["created_from"]))
+    if values.get("created_to"):
+        condition &= Q(created_at__lt=_start_of(values["created_to"] + dt.timedelta(days=1)))
+    if values.get("changed_from"):
+        condition &= Q(status_changed_at__gte=_start_of(values["changed_from"]))
+    if values.get("changed_to"):
+        condition &= Q(status_changed_at__lt=_start_of(values["changed_to"] + dt.timedelta(days=1)))
+    owner = values.get("created_by")
+    if owner == "me":
+        condition &= Q(created_by=user.pk)
+    elif owner:
+        condition &= Q(created_by=int(owner))
+    if q := (values.get("q") or "").strip():
+        condition &= search_condition(q)
+    return condition
+
+
+def owner_choices() -> QuerySet[Any]:
+    """Staff who may create customers: the "Created by" filter's choices (a small table)."""
+    return (
+        get_user_model()
+        .objects.filter(groups__name__in=[roles.ONBOARDING_AGENT, roles.COMPLIANCE_LEAD])
+        .distinct()
+        .order_by("username")
+        .values_list("pk", "username", "first_name", "last_name", named=True)
+    )
+
+
+# -- keyset pagination -------------------------------------------------------------------
+
+
+class Row(Func):
+    """A row value, `(a, b)`: compared as a whole, in index order (PostgreSQL and SQLite)."""
+
+    template = "(%(expressions)s)"
+    output_field = CharField()
+
+
+def _order(sort: Sort, *, descending: bool) -> list[OrderBy]:
+    """ORDER BY the sort column then id, both the same way (as the indexes are built)."""
+    if descending:
+        return [F(sort.field).desc(), F("id").desc()]
+    return [F(sort.field).asc(), F("id").asc()]
+
+
+def encode_cursor(row: Mapping[str, Any], sort: Sort) -> str:
+    """The position of a row (its sort value and id), as an opaque token for a link."""
+    value = row[sort.field]
+    raw = json.dumps([value.isoformat() if isinstance(value, dt.datetime) else value, row["pk"]])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(token: str, sort: Sort) -> tuple[Any, int] | None:
+    """Return (sort value, id) from a cursor, or None when it is not one of ours."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        value, pk = json.loads(raw)
+        if sort.field != "search_name":
+            value = dt.datetime.fromisoformat(value)
+            if timezone.is_naive(value):
+                return None
+        elif not isinstance(value, str):
+            return None
+        return value, int(pk)
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        return None
+
+
+@dataclass
+class Page:
+    rows: list[dict[str, Any]]
+    next_cursor: str
+    previous_cursor: str
+    is_first: bool
+
+
+def keyset_page(
+    queryset: QuerySet[Customer, dict[str, Any]],
+    sort: Sort,
+    size: int,
+    *,
+    after: str = "",
+    before: str = "",
+) -> Page:
+    """One page of `values()` rows in `sort` order after (or before) a cursor; one query."""
+    backwards = bool(before) and not after
+    cursor = decode_cursor(before if backwards else after, sort) if (after or before) else None
+    # Going backwards reads the index the other way, then turns the rows round.
+    descending = sort.descending != backwards
+    order = _order(sort, descending=descending)
+    rows_qs = queryset.order_by(*order)
+    if cursor is not None:
+        key = Row(F(sort.field), F("id"))
+        bound = Row(Value(cursor[0]), Value(cursor[1]))
+        rows_qs = rows_qs.alias(keyset=key).filter(
+            **{"keyset__lt" if descending else "keyset__gt": bound}
+        )
+    rows = list(rows_qs[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    if backwards:
+        rows.reverse()
+    has_next = more if not backwards else True
+    has_previous = (cursor is not None) if not backwards else more
+    return Page(
+        rows=rows,
+        next_cursor=encode_cursor(rows[-1], sort) if rows and has_next else "",
+        previous_cursor=encode_cursor(rows[0], sort) if rows and has_previous else "",
+        is_first=not has_previous,
+    )
+
+
+# -- counts --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Count:
+    """An exact count up to the cap; above it an estimate (None when there is none), or
+    for a search only what is known: more than the rows shown (`at_least`)."""
+
+    exact: int | None
+    estimate: int | None = None
+    at_least: int | None = None
+
+    @property
+    def capped(self) -> bool:
+        return self.exact is None
+
+    def __str__(self) -> str:
+        if self.exact is not None:
+            return f"{self.exact:,}"
+        if self.estimate is not None:
+            return f"≈ {_round(max(self.estimate, COUNT_CAP + 1))}"
+        return f"{COUNT_CAP:,}+"
+
+
+def _round(n: int) -> str:
+    """Round an estimate to what it is worth: 1,234,567 -> "1.2M", 123,456 -> "123k"."""
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.1f}M"
+    if n >= 10_000:
+        return f"{round(n / 1000)}k"
+    return f"{round(n, -2):,}"
+
+
+def capped_counts(
+    querysets: Sequence[QuerySet[Customer] | None], cap: int = COUNT_CAP
+) -> list[int | None]:
+    """Count each queryset up to cap + 1 rows (index-only scans), all in one query.
+
+    A None (a count not needed) stays None. The query runs even when nothing is to be
+    counted, so a page makes the same queries whatever the data.
+    """
+    parts: list[str] = []
+    params: list[Any] = []
+    for index, queryset in enumerate(querysets):
+        if queryset is None:
+            parts.append("NULL")
+            continue
+        if queryset.query.is_empty():
+            parts.append("0")
+            continue
+        sql, query_params = queryset.order_by().values("pk")[: cap + 1].query.sql_with_params()
+        # Only the ORM's own SQL is interpolated; values travel as parameters.
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS capped_{index})")  # noqa: S608
+        params.extend(query_params)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts or ["NULL"]), params)
+        row = cursor.fetchone()
+    return [None if value is None else int(value) for value in row]
+
+
+def _pg_array(text: str | None) -> list[str]:
+    """Parse pg_stats' most_common_vals (anyarray as text); the values here are plain."""
+    if not text:
+        return []
+    return [item.strip('"') for item in text.strip("{}").split(",") if item]
+
+
+def column_estimates() -> dict[tuple[str, str], int]:
+    """Estimated rows per (column, value) for `status` and `needs_attention`, from pg_stats.
+
+    One catalogue query, fresh after each (auto)ANALYZE; {} on other databases or before
+    the table was analysed.
+    """
+    if connection.vendor != "postgresql":
+        return {}
+    table = Customer._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT (SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)),
+                   attname, most_common_vals::text, most_common_freqs
+            FROM (SELECT 1) AS one
+            LEFT JOIN pg_stats ON schemaname = current_schema() AND tablename = %s
+                AND attname IN ('status', 'needs_attention')
+            """,
+            [table, table],
+        )
+        rows = cursor.fetchall()
+    estimates: dict[tuple[str, str], int] = {}
+    for reltuples, column, values, freqs in rows:
+        if reltuples is None or reltuples < 0:
+            continue
+        estimates[("*", "*")] = int(reltuples)
+        if column:
+            for value, freq in zip(_pg_array(values), freqs or [], strict=False):
+                estimates[(column, value)] = int(reltuples * freq)
+    return estimates
+
+
+def explain_estimate(queryset: QuerySet[Customer]) -> int | None:
+    """PostgreSQL's planner estimate of a queryset's rows (EXPLAIN, nothing executed)."""
+    if connection.vendor != "postgresql" or queryset.query.is_empty():
+        return None
+    sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def _tab_estimate(tab: Tab, estimates: dict[tuple[str, str], int]) -> int | None:
+    if tab.key == "":
+        return estimates.get(("*", "*"))
+    if tab.key == "attention":
+        return estimates.get(("needs_attention", "t"))
+    return estimates.get(("status", tab.key))
+
+
+@dataclass(frozen=True)
+class ListRow:
+    """One row of My customers, every value ready to print (a long table renders fast)."""
+
+    pk: int
+    name: str
+    url: str
+    resume_url: str
+    type_label: str
+    status: str
+    status_label: str
+    changed_at: str  # ISO 8601
+    age: str  # how long in the status
+    summary: str
+    needs_attention: bool
+    waiting_on_bvnk: bool
+    bvnk_reference: str
+    created_at: str
+    created_day: str
+    owner: str
+
+
+def row_name(row: Mapping[str, Any]) -> str:
+    """What str(customer) says, from a values() row (tests/customers/test_dashboard.py)."""
+    if row["type"] == Customer.Type.COMPANY:
+        name = row["legal_name"]
+    else:
+        name = f"{row['first_name']} {row['last_name']}".strip()
+    kind = str(Customer.Type(row["type"]).label).lower()
+    return str(name or f"Draft {kind} {row['external_reference']}")
+
+
+def list_rows(rows: Sequence[Mapping[str, Any]], *, can_edit: bool) -> list[ListRow]:
+    """Turn a page of values() rows into printable rows; two reverse() calls a page."""
+    from django.urls import reverse
+
+    from .templatetags.portal_tags import age, day
+
+    marker = "999999999999"
+    detail = reverse("customers:detail", args=[int(marker)])
+    resume = reverse("customers:onboarding-resume", args=[int(marker)])
+    now = timezone.now()
+    types, statuses = dict(Customer.Type.choices), dict(Customer.Status.choices)
+    return [
+        ListRow(
+            pk=row["pk"],
+            name=row_name(row),
+            url=detail.replace(marker, str(row["pk"])),
+            resume_url=resume.replace(marker, str(row["pk"]))
+            if can_edit and row["status"] == S.DRAFT
+            else "",
+            type_label=str(types.get(row["type"], row["type"])),
+            status=row["status"].lower(),
+            status_label=str(statuses.get(row["status"], row["status"])),
+            changed_at=row["status_changed_at"].isoformat(),
+            age=age(row["status_changed_at"], now),
+            summary=row["blocking_summary"],
+            needs_attention=row["needs_attention"],
+            waiting_on_bvnk=row["waiting_on"] == Customer.WaitingOn.BVNK,
+            bvnk_reference=row["bvnk_reference"] or "",
+            created_at=row["created_at"].isoformat(),
+            created_day=day(row["created_at"]),
+            owner=row["created_by__username"] or "",
+        )
+        for row in rows
+    ]
+
+
+@dataclass
+class Listing:
+    """Everything the My customers page shows."""
+
+    form: CustomerFilterForm
+    sort: Sort
+    page: Page
+    tabs: list[tuple[Tab, Count, str]]  # tab, its count, its link
+    total: Count
+    size: int
+
+
+# What a row of the list shows, read as values (no model instances: a long page is cheap).
+LIST_VALUES = (
+    "pk",
+    "type",
+    "status",
+    "status_changed_at",
+    "legal_name",
+    "first_name",
+    "last_name",
+    "external_reference",
+    "search_name",
+    "blocking_summary",
+    "waiting_on",
+    "needs_attention",
+    "bvnk_reference",
+    "created_at",
+    "created_by__username",
+)
+# An estimate this far past the cap is trusted without counting; nearer, rows are counted.
+TRUST_ESTIMATE = 10
+
+
+def customer_listing(user: Any, params: QueryDict) -> Listing:
+    """Build the page for a user and a query string, in a fixed number of queries.
+
+    PostgreSQL: the page's rows, the column statistics, one counting query (its
+    sub-counts only for what the statistics do not already put far past the cap) and,
+    for a filtered list, one EXPLAIN; whatever the size of the table. SQLite: the rows
+    and one counting query.
+    """
+    owners = list(owner_choices())
+    form = CustomerFilterForm(params, user=user, owners=owners)
+    values = form.values
+    scope = customers_for(user)
+    sort = SORT_BY_KEY.get(values["sort"], DEFAULT_SORT)
+    filtered = scope.filter(filter_condition(values, user=user))
+    page = keyset_page(
+        filtered.values(*LIST_VALUES),
+        sort,
+        values["size"],
+        after=params.get("after", ""),
+        before=params.get("before", ""),
+    )
+    # Tab counts cover the whole scope; the total covers the filters as they are.
+    stats = column_estimates()
+    tab_estimates = [_tab_estimate(tab, stats) for tab in TABS]
+    querysets: list[QuerySet[Customer] | None] = [scope.filter(tab.condition) for tab in TABS]
+    unfiltered = not any(values.get(name) for name in CustomerFilterForm.FILTER_NAMES)
+    searching = bool(values.get("q"))
+    if unfiltered or searching:
+        # Unfiltered, the total is the "All" tab's. A search is not counted apart: its
+        # matches come from a trigram index scan, which costs the same again to count.
+        total_estimate, total_queryset = None, None
+    else:
+        total_estimate, total_queryset = explain_estimate(filtered), filtered
+    estimates = [*tab_estimates, total_estimate]
+    counted = capped_counts(
+        [
+            None if (guess or 0) >= COUNT_CAP * TRUST_ESTIMATE else queryset
+            for queryset, guess in zip([*querysets, total_queryset], estimates, strict=True)
+        ]
+    )
+    counts = [
+        Count(n) if n is not None and n <= COUNT_CAP else Count(None, guess)
+        for n, guess in zip(counted, estimates, strict=True)
+    ]
+    if unfiltered:
+        counts[-1] = counts[0]
+    elif searching:
+        shown = len(page.rows)
+        whole = page.is_first and not page.next_cursor
+        counts[-1] = Count(shown) if whole else Count(None, at_least=shown)
+    tabs = [
+        (tab, count, form.query_string(tab=tab.key, status=""))
+        for tab, count in zip(TABS, counts, strict=False)
+    ]
+    return Listing(
+        form=form, sort=sort, page=page, tabs=tabs, total=counts[-1], size=values["size"]
+    )
+
+
+def export_queryset(user: Any, params: QueryDict) -> tuple[QuerySet[Customer], Sort]:
+    """The filtered list, in its sort order, for a CSV export (every page)."""
+    form = CustomerFilterForm(params, user=user, owners=list(owner_choices()))
+    values = form.values
+    sort = SORT_BY_KEY.get(values["sort"], DEFAULT_SORT)
+    order = _order(sort, descending=sort.descending)
+    queryset = (
+        customers_for(user)
+        .filter(filter_condition(values, user=user))
+        .select_related("created_by")
+        .order_by(*order)
+    )
+    return queryset, sort
+
+
+# -- saved views (a user's own preferences, not customer data) -----------------------------
+
+
+def saved_views_for(user: Any) -> QuerySet[SavedView]:
+    if not getattr(user, "pk", None):
+        return SavedView.objects.none()
+    return SavedView.objects.filter(user_id=user.pk)
+
+
+def saved_view_save(*, user: Any, name: str, query: str) -> SavedView:
+    """Keep a named set of filters for a user; a view of the same name is replaced."""
+    params = QueryDict(query)
+    form = CustomerFilterForm(params, user=user, owners=list(owner_choices()))
+    clean = form.query_string(keep=(*CustomerFilterForm.FILTER_NAMES, "sort", "size"))
+    view, _ = SavedView.objects.update_or_create(user=user, name=name, defaults={"query": clean})
+    return view
+
+
+def saved_view_delete(*, view: SavedView) -> None:
+    view.delete()
+
+
+# -- the admin's paginator -------------------------------------------------------------
+
+
+class EstimatedCountPaginator(Paginator):
+    """A paginator that counts exactly up to a cap and estimates beyond it (PostgreSQL).
+
+    The admin shows "about N" pages on big tables instead of COUNT(*)-ing a million rows
+    on every changelist; on SQLite the count stays exact.
+    """
+
+    cap = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        queryset = self.object_list
+        if not isinstance(queryset, QuerySet):
+            return len(queryset)
+        (n,) = capped_counts([queryset], cap=self.cap)
+        estimate = explain_estimate(queryset)
+        if n is not None and n <= self.cap:
+            return n
+        if estimate is None:
+            return queryset.count()
+        return max(estimate, self.cap + 1)
+
+
+# -- export ------------------------------------------------------------------------------
+
+EXPORT_COLUMNS = (
+    "Name",
+    "Type",
+    "Status",
+    "In status since",
+    "Waiting on",
+    "What is blocking",
+    "Needs attention",
+    "Email",
+    "Our reference",
+    "BVNK reference",
+    "Created",
+    "Created by",
+    "Link",
+)
+# Spreadsheet apps run a cell starting with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def safe_cell(value: Any) -> str:
+    """Return a CSV cell a spreadsheet shows as text, never runs as a formula (OWASP)."""
+    text = "" if value is None else str(value)
+    if text.startswith(FORMULA_STARTS):
+        return "'" + text
+    return text
+
+
+def export_rows(
+    queryset: QuerySet[Customer], *, link: Any, chunk_size: int = 2000
+) -> Iterator[list[str]]:
+    """Yield the header, then one row per customer, reading `chunk_size` rows at a time."""
+    yield list(EXPORT_COLUMNS)
+    for customer in queryset.iterator(chunk_size=chunk_size):
+        yield [
+            safe_cell(value)
+            for value in (
+                str(customer),
+                customer.get_type_display(),
+                customer.get_status_display(),
+                customer.status_changed_at.isoformat(),
+                customer.get_waiting_on_display() if customer.waiting_on else "",
+                customer.blocking_summary,
+                "yes" if customer.needs_attention else "",
+                customer.email,
+                customer.external_reference,
+                customer.bvnk_reference or "",
+                customer.created_at.isoformat(),
+                customer.created_by.get_username() if customer.created_by else "",
+                link(customer),
+            )
+        ]

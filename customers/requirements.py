@@ -1,0 +1,331 @@
+"""What a customer still needs, and from whom: the checklist and its one-line summary.
+
+Two sources: what BVNK said (questionnaire codes and outstanding documents in
+`infoRequired`, the agreement, refused submissions, failed operations) and the portal's
+own onboarding rules for drafts (customers/onboarding.py, the same code the stepper uses).
+
+The checklist is computed when a customer page is shown. The one-line summary, the
+"waiting on" side and the needs-attention flag are stored on the customer by
+`summary_refresh`, which the services call whenever an input changes, so the My customers
+list shows them without a query per row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Q
+from django.urls import reverse
+
+from . import onboarding
+from .models import AgreementSession, BvnkOperation, Customer
+
+S = Customer.Status
+WaitingOn = Customer.WaitingOn
+
+# Statuses in which BVNK waits for the partner (documents, answers, actions).
+PARTNER_STATUSES = frozenset({S.INFO_REQUIRED, S.ACTIONS_REQUIRED})
+BVNK_STATUSES = frozenset({S.SUBMITTING, S.PENDING})
+
+# Operation states that need staff (the submission pipeline's outbox).
+ATTENTION_STATES = (BvnkOperation.State.NEEDS_ATTENTION, BvnkOperation.State.FAILED)
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One thing the customer still needs, and what staff can do about it."""
+
+    kind: str  # questionnaire, document, agreement, step, submission, operation, waiting
+    label: str
+    source: str  # "BVNK" or "Portal"
+    action: str = ""  # the button's words
+    url: str = ""  # a link (GET)
+    post_url: str = ""  # a form's action (POST), for actions that change something
+    permission: str = ""  # what the user needs to act
+    external: bool = False  # the link leaves the portal (BVNK's hosted pages)
+    hint: str = ""
+
+
+def attention_operations(customer: Customer) -> list[BvnkOperation]:
+    """The customer's BVNK operations that failed or need staff, oldest first."""
+    if not customer.pk:
+        return []
+    rows = BvnkOperation.objects.filter(customer=customer, state__in=ATTENTION_STATES)
+    return list(rows.order_by("created_at", "id")[:20])
+
+
+def answered_codes(customer: Customer) -> set[str]:
+    """Questionnaires answered through the pipeline since BVNK last said what it needs."""
+    State = BvnkOperation.State
+    sent = Q(state__in=(State.PENDING, State.IN_FLIGHT))
+    if customer.bvnk_synced_at is not None:
+        sent |= Q(state=State.DONE, completed_at__gt=customer.bvnk_synced_at)
+    else:
+        sent |= Q(state=State.DONE)
+    operations = BvnkOperation.objects.filter(
+        sent, customer=customer, kind=BvnkOperation.Kind.SUBMIT_QUESTIONNAIRE
+    ).only("payload")
+    return {
+        str(answer.get("code"))
+        for operation in operations
+        for answer in operation.payload.get("answers", [])
+        if isinstance(answer, dict)
+    }
+
+
+def operation_label(operation: BvnkOperation) -> str:
+    """E.g. "Create customer failed: registrationNumber: is invalid"."""
+    verb = "needs attention" if operation.state == BvnkOperation.State.NEEDS_ATTENTION else "failed"
+    text = _first_field_error(operation) or next(iter(operation.last_error.splitlines()), "")
+    return f"{operation.get_kind_display()} {verb}" + (f": {text}" if text else "")
+
+
+def _first_field_error(operation: BvnkOperation) -> str:
+    for path, messages in (operation.field_errors or {}).items():
+        if isinstance(messages, list) and messages:
+            return f"{path.rsplit('.', 1)[-1]} {messages[0]}"
+    return ""
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def refused_message(customer: Customer) -> str:
+    """BVNK's refusal of the last submission, in a line; "" when it was not refused."""
+    errors = customer.submission_errors or {}
+    if customer.status != S.DRAFT or not errors:
+        return ""
+    first = next(
+        (
+            message
+            for bucket in (errors.get("steps", {}), errors.get("associates", {}))
+            for fields in bucket.values()
+            for messages in fields.values()
+            for message in messages
+        ),
+        "",
+    ) or next((m for ms in errors.get("other", {}).values() for m in ms), "")
+    return str(first or errors.get("message") or "BVNK refused the submission")
+
+
+def checklist(
+    customer: Customer,
+    *,
+    operations: list[BvnkOperation] | None = None,
+    progress: onboarding.Progress | None = None,
+) -> list[Requirement]:
+    """Everything the customer still needs, each with the action that resolves it."""
+    items: list[Requirement] = []
+    pk = customer.pk
+    operations = attention_operations(customer) if operations is None else operations
+    for operation in operations:
+        items.append(
+            Requirement(
+                "operation",
+                operation_label(operation),
+                "BVNK",
+                action="Retry",
+                post_url=reverse("customers:operation-retry", args=[pk, operation.pk]),
+                permission="customers.submit_customer",  # whoever may submit may send again
+            )
+        )
+    if customer.status == S.DRAFT:
+        items += _draft_items(customer, progress or onboarding.Progress(customer))
+        return items
+    if customer.status in PARTNER_STATUSES:
+        answered = answered_codes(customer) if customer.questionnaire_codes else set()
+        for code in customer.questionnaire_codes:
+            items.append(
+                Requirement(
+                    "questionnaire",
+                    f"Answer BVNK's questionnaire {code}",
+                    "BVNK",
+                    action="Answer again" if code in answered else "Answer",
+                    url=reverse("customers:questionnaire", args=[pk]),
+                    permission="customers.change_customer",
+                    hint="Answers sent; BVNK has not confirmed them yet."
+                    if code in answered
+                    else "",
+                )
+            )
+        for label in customer.outstanding_documents:
+            items.append(_document_item(customer, label))
+        if customer.verification_url:
+            items.append(
+                Requirement(
+                    "verification",
+                    "Identity verification on BVNK's hosted page",
+                    "BVNK",
+                    action="Open verification",
+                    url=customer.verification_url,
+                    external=True,
+                )
+            )
+        if not any(item.source == "BVNK" for item in items):
+            items.append(
+                Requirement(
+                    "waiting",
+                    "BVNK asks for more; resync to see what"
+                    if customer.status == S.INFO_REQUIRED
+                    else "BVNK asks for an action; resync to see what",
+                    "BVNK",
+                    action="Resync from BVNK",
+                    post_url=reverse("customers:resync", args=[pk]),
+                    permission="customers.operate_customer",
+                )
+            )
+    elif customer.status in BVNK_STATUSES and not operations:
+        label = "Being sent to BVNK" if customer.status == S.SUBMITTING else "BVNK is reviewing"
+        items.append(Requirement("waiting", label, "BVNK"))
+    return items
+
+
+def _document_item(customer: Customer, label: str) -> Requirement:
+    # Documents BVNK asks for after the submission go through BVNK's hosted verification
+    # when it offered one; otherwise they are sent with the submission pipeline.
+    if customer.verification_url:
+        return Requirement(
+            "document",
+            f"Upload {label}",
+            "BVNK",
+            action="Upload on BVNK's page",
+            url=customer.verification_url,
+            external=True,
+        )
+    return Requirement(
+        "document",
+        f"Upload {label}",
+        "BVNK",
+        hint="The portal sends documents with the submission; send this one through BVNK.",
+    )
+
+
+ACTIONS = {"step": "Complete", "document": "Upload", "submission": "Correct"}
+
+
+def _draft_items(customer: Customer, progress: onboarding.Progress) -> list[Requirement]:
+    """The onboarding steps' missing items (local rules and BVNK's refusal), as requirements."""
+    items: list[Requirement] = []
+    pk = customer.pk
+    session = progress.latest_session
+    expired = (
+        session is not None
+        and session.status != AgreementSession.Status.SIGNED
+        and session.is_expired
+    )
+    for step, problems in progress.all_missing():
+        url = reverse("customers:onboarding-step", args=[pk, step.slug])
+        for problem in problems:
+            source = "BVNK" if problem.startswith("BVNK") else "Portal"
+            if step.kind == "agreement" and expired and source == "Portal":
+                items.append(
+                    Requirement(
+                        "agreement",
+                        "The agreement session expired before it was signed",
+                        source,
+                        action="Restart agreement session",
+                        post_url=reverse("customers:agreement-restart", args=[pk]),
+                        permission="customers.add_agreementsession",
+                    )
+                )
+                continue
+            if step.kind == "agreement":
+                kind, action = "agreement", "Sign" if session is None else "Re-sign"
+            else:
+                kind = "document" if step.kind == "documents" else "step"
+                kind = "submission" if source == "BVNK" else kind
+                action = ACTIONS[kind]
+            items.append(
+                Requirement(
+                    kind,
+                    f"{step.title}: {problem}",
+                    source,
+                    action=action,
+                    url=url,
+                    permission="customers.change_customer",
+                )
+            )
+    return items
+
+
+# -- the stored summary ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Summary:
+    text: str
+    waiting_on: str
+    needs_attention: bool
+
+
+def summarise(customer: Customer, *, operations: list[BvnkOperation] | None = None) -> Summary:
+    """Work out the one-line summary the My customers list shows for a customer."""
+    operations = attention_operations(customer) if operations is None else operations
+    refused = refused_message(customer)
+    attention = bool(operations or refused)
+    status = customer.status
+    if operations:
+        text = operation_label(operations[0])
+        if len(operations) > 1:
+            text += f" (+{len(operations) - 1} more)"
+    elif refused:
+        text = f"Submission refused: {refused}"
+    elif status == S.DRAFT:
+        progress = onboarding.Progress(customer)
+        todo = [step for step, _ in progress.all_missing()]
+        text = f"Draft: {_count(len(todo), 'step')} to complete" if todo else "Ready to submit"
+    elif status in PARTNER_STATUSES:
+        parts = []
+        if documents := len(customer.outstanding_documents):
+            parts.append(_count(documents, "document"))
+        if questionnaires := len(customer.questionnaire_codes):
+            parts.append(_count(questionnaires, "questionnaire"))
+        if parts:
+            text = ", ".join(parts) + " missing"
+        elif customer.verification_url:
+            text = "Identity verification to complete"
+        else:
+            text = (
+                "BVNK needs more information"
+                if status == S.INFO_REQUIRED
+                else "BVNK asks for an action"
+            )
+    elif status == S.SUBMITTING:
+        text = "Being sent to BVNK"
+    elif status == S.PENDING:
+        text = "Waiting for BVNK review"
+    elif status == S.REJECTED:
+        text = "Rejected by BVNK"
+    else:
+        text = ""
+    if attention or status in PARTNER_STATUSES:
+        waiting = WaitingOn.PARTNER
+    elif status in BVNK_STATUSES:
+        waiting = WaitingOn.BVNK
+    else:
+        waiting = WaitingOn.NOBODY
+    return Summary(text=text[:200], waiting_on=waiting, needs_attention=attention)
+
+
+def summary_refresh(customer: Customer | int) -> Summary:
+    """Recompute and store a customer's summary. Called by the services (the write path)."""
+    pk = customer if isinstance(customer, int) else customer.pk
+    fresh = Customer.objects.get(pk=pk)
+    summary = summarise(fresh)
+    if (fresh.blocking_summary, fresh.waiting_on, fresh.needs_attention) != (
+        summary.text,
+        summary.waiting_on,
+        summary.needs_attention,
+    ):
+        # Not through save(): a derived cache is no change to the customer (updated_at).
+        Customer.objects.filter(pk=pk).update(
+            blocking_summary=summary.text,
+            waiting_on=summary.waiting_on,
+            needs_attention=summary.needs_attention,
+        )
+    if not isinstance(customer, int):
+        customer.blocking_summary = summary.text
+        customer.waiting_on = summary.waiting_on
+        customer.needs_attention = summary.needs_attention
+    return summary

@@ -1,0 +1,28 @@
+"""The customer page's list of operations sent (or being sent) to BVNK."""
+
+from __future__ import annotations
+
+from django import template
+
+from customers.models import BvnkOperation, Customer
+
+register = template.Library()
+
+State = BvnkOperation.State
+
+
+@register.simple_tag
+def customer_operations(customer: Customer, limit: int = 25) -> list[BvnkOperation]:
+    """The customer's latest operations, each with `can_retry` set (one query)."""
+    operations = list(
+        customer.operations.select_related("document__associate", "created_by", "retried_by")[
+            :limit
+        ]
+    )
+    for operation in operations:
+        # A create BVNK refused is corrected and submitted again, not retried.
+        operation.can_retry = operation.state in (State.FAILED, State.NEEDS_ATTENTION) and (  # type: ignore[attr-defined]
+            operation.kind != BvnkOperation.Kind.CREATE_CUSTOMER
+            or customer.status == Customer.Status.SUBMITTING
+        )
+    return operations

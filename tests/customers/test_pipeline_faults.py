@@ -1,0 +1,358 @@
+"""The submission pipeline against real failures: worker processes killed, Redis shut down,
+PostgreSQL restarted, and BVNK (the emulator) failing in every way its switches allow.
+
+Each test ends with exactly one customer at the emulator per submission, the same
+idempotency key (and body) on every attempt, and the operation in the state it should be.
+They need PostgreSQL and Redis: a worker process cannot open the SQLite test database.
+The worker runs with short timings (a 6-second lease, sweeps every half second, backoffs
+under a second) so the whole file takes about a minute and a half. Tests marked
+`disruptive` stop services other test runs on this machine share, briefly, and always
+start them again.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from django.db import InterfaceError, OperationalError, close_old_connections, connections
+from django.urls import reverse
+
+from customers import outbox, services
+from customers.models import BvnkOperation, Customer
+from tests.customers.outbox_support import (
+    create_calls,
+    create_requests,
+    emulator_customers,
+    fault,
+    ready_to_submit,
+    submit,
+)
+from tests.support import (
+    Worker,
+    point_broker_at,
+    postgresql_restart,
+    redis_flush,
+    redis_shutdown,
+    redis_start,
+    require_services,
+    wait_until,
+)
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.emulator]
+
+State = BvnkOperation.State
+REDIS_DB = 12  # the webhook tests use 13, other runs 0
+# Short, but nested as the system check demands: two calls at their timeouts (5 s) and
+# the hard time limit (5 s) < the lease (6 s) < the broker's visibility timeout (20 s).
+WORKER_ENV = {
+    "BVNK_CONNECT_TIMEOUT": "0.5",
+    "BVNK_READ_TIMEOUT": "2",
+    "CELERY_TASK_SOFT_TIME_LIMIT": "4",
+    "CELERY_TASK_TIME_LIMIT": "5",
+    "BVNK_OPERATION_LEASE_SECONDS": "6",
+    "CELERY_VISIBILITY_TIMEOUT": "20",
+    "BVNK_OPERATION_BACKOFF_SECONDS": "0.2",
+    "BVNK_OPERATION_BACKOFF_MAX_SECONDS": "1",
+    "BVNK_OPERATION_MAX_ATTEMPTS": "8",
+    "BVNK_OPERATION_MAX_LOST_CLAIMS": "3",
+    "BVNK_OPERATION_SWEEP_SECONDS": "0.5",
+    "BVNK_OPERATION_REDRIVE_SECONDS": "3",
+    "BVNK_OPERATION_WAIT_SECONDS": "1",
+    "BVNK_WEBHOOK_SWEEP_SECONDS": "5",
+}
+
+
+@pytest.fixture
+def pipeline(
+    transactional_db: None,
+    bvnk_emulator: Any,
+    settings: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[SimpleNamespace]:
+    """Workers on the test database and an isolated Redis database; BVNK is the emulator."""
+    broker = require_services(REDIS_DB)
+    redis_flush(broker)
+    point_broker_at(monkeypatch, broker)
+    monkeypatch.setattr(outbox, "_broker_paused_until", 0.0)
+    bvnk_emulator.control("faults", method="DELETE")
+    workers: list[Worker] = []
+
+    def start(
+        *,
+        emulator: Any = bvnk_emulator,
+        pool: str = "threads",
+        concurrency: int = 4,
+        include: tuple[str, ...] = (),
+        **env: str,
+    ) -> Worker:
+        worker = Worker(
+            tmp_path,
+            broker,
+            pool=pool,
+            concurrency=concurrency,
+            queues="celery,bvnk",
+            include=include,
+            **{
+                **WORKER_ENV,
+                "BVNK_BASE_URL": emulator.url,
+                "BVNK_HAWK_AUTH_ID": emulator.auth_id,
+                "BVNK_HAWK_SECRET": emulator.secret,
+                "PRIVATE_MEDIA_ROOT": str(settings.PRIVATE_MEDIA_ROOT),
+                **env,
+            },
+        )
+        workers.append(worker)
+        return worker
+
+    yield SimpleNamespace(start=start, emulator=bvnk_emulator, broker=broker, workers=workers)
+    for worker in workers:
+        worker.stop()
+    bvnk_emulator.control("faults", method="DELETE")
+
+
+def fresh(operation: BvnkOperation) -> BvnkOperation:
+    """The operation as the database has it now (reconnecting after an outage)."""
+    for _ in range(50):
+        try:
+            return BvnkOperation.objects.get(pk=operation.pk)
+        except (OperationalError, InterfaceError):
+            connections.close_all()
+            time.sleep(0.2)
+    raise AssertionError("the database did not come back")
+
+
+def settles(
+    operation: BvnkOperation, *states: str, timeout: float = 30, workers: Any = ()
+) -> BvnkOperation:
+    """Wait until the operation reaches one of `states`; show the workers' logs if not."""
+    try:
+        wait_until(lambda: fresh(operation).state in states, timeout=timeout, interval=0.1)
+    except AssertionError:
+        logs = "\n".join(worker.output()[-4000:] for worker in workers)
+        raise AssertionError(f"{fresh(operation)} did not reach {states}:\n{logs}") from None
+    return fresh(operation)
+
+
+def exactly_once(emulator: Any, customer: Customer, operation: BvnkOperation) -> list[Any]:
+    """One customer at BVNK; every create attempt with the operation's key and body."""
+    assert len(emulator_customers(emulator, customer)) == 1
+    sent = create_requests(emulator, customer)
+    assert sent, "no create reached the emulator"
+    assert {entry["idempotencyKey"] for entry in sent} == {operation.idempotency_key}
+    assert len({entry["bodySha256"] for entry in sent}) == 1
+    return sent
+
+
+def pid_of(operation: BvnkOperation) -> int:
+    """The process holding the operation's claim (claimed_by ends with "pid N")."""
+    return int(fresh(operation).claimed_by.rsplit(" ", 1)[-1])
+
+
+# -- 1, 2: workers die ----------------------------------------------------------------------
+
+
+def test_1_pool_process_killed_mid_create(pipeline: Any) -> None:
+    customer = ready_to_submit(pipeline.emulator, documents=False)
+    pipeline.start(pool="prefork", concurrency=1)
+    fault(pipeline.emulator, "slow", delay=1.5)
+    operation = submit(customer)
+    wait_until(lambda: fresh(operation).state == State.IN_FLIGHT, timeout=15)
+    time.sleep(0.5)  # the POST is at the emulator now
+    os.kill(pid_of(operation), signal.SIGKILL)
+    # The master hands the message back (reject_on_worker_lost); a new pool process
+    # takes over the dead claim and repeats the create with the same key.
+    operation = settles(operation, State.DONE, workers=pipeline.workers)
+    assert (operation.lost_claims, operation.attempts) == (1, 2)
+    exactly_once(pipeline.emulator, customer, operation)
+    assert create_calls(pipeline.emulator, customer)["succeeded"] == 1
+    customer.refresh_from_db()
+    assert customer.status == "INFO_REQUIRED" and customer.bvnk_reference
+
+
+def test_2_whole_worker_killed_and_a_new_one_started(pipeline: Any) -> None:
+    customer = ready_to_submit(pipeline.emulator, documents=False)
+    first = pipeline.start()
+    fault(pipeline.emulator, "slow", delay=1.5)
+    operation = submit(customer)
+    wait_until(lambda: fresh(operation).state == State.IN_FLIGHT, timeout=15)
+    time.sleep(0.5)
+    first.kill()  # no warm shutdown: the message stays unacknowledged in Redis
+    pipeline.start()
+    # The claim's lease runs out; the new worker's sweeper sends it again, same key.
+    operation = settles(operation, State.DONE, workers=pipeline.workers)
+    assert operation.lost_claims == 1
+    exactly_once(pipeline.emulator, customer, operation)
+    assert create_calls(pipeline.emulator, customer)["succeeded"] == 1
+
+
+# -- 3, 4: the broker and the database go away ------------------------------------------------
+
+
+@pytest.mark.disruptive
+def test_3_redis_shut_down_with_operations_queued(pipeline: Any) -> None:
+    customers = [ready_to_submit(pipeline.emulator, documents=False) for _ in range(5)]
+    pipeline.start(concurrency=2)
+    fault(pipeline.emulator, "slow", delay=1.5, count=2)  # two in flight, three queued
+    operations = [submit(customer) for customer in customers]
+    wait_until(lambda: BvnkOperation.objects.filter(state=State.IN_FLIGHT).count() == 2, timeout=15)
+    try:
+        redis_shutdown(pipeline.broker)  # `redis-cli shutdown nosave`: the queue is gone
+        late = ready_to_submit(pipeline.emulator, documents=False)
+        started = time.monotonic()
+        late_operation = submit(late)  # the publish fails fast; the sweeper sends it later
+        assert time.monotonic() - started < 5
+        assert fresh(late_operation).enqueued_at is None
+        time.sleep(1)
+    finally:
+        redis_start(pipeline.broker)
+    for customer, operation in [*zip(customers, operations, strict=True), (late, late_operation)]:
+        operation = settles(operation, State.DONE, timeout=45, workers=pipeline.workers)
+        assert operation.attempts == 1  # none was sent twice
+        exactly_once(pipeline.emulator, customer, operation)
+    # The lost messages came back through the sweeper, published again from the rows.
+    assert "Sweep: published" in pipeline.workers[0].output()
+
+
+@pytest.mark.disruptive
+def test_4_postgresql_restarted_while_operations_flow(pipeline: Any) -> None:
+    customers = [ready_to_submit(pipeline.emulator) for _ in range(4)]  # with documents
+    pipeline.start()
+    fault(pipeline.emulator, "slow", delay=1, count=2)
+    operations = [submit(customer) for customer in customers]
+    wait_until(lambda: BvnkOperation.objects.filter(state=State.IN_FLIGHT).exists(), timeout=15)
+    connections.close_all()
+    postgresql_restart()
+    connections.close_all()
+    for operation in operations:
+        settles(operation, State.DONE, timeout=45, workers=pipeline.workers)
+    # Everything the creates queued (two documents each) went too, each once.
+    wait_until(
+        lambda: (
+            not BvnkOperation.objects.filter(state__in=(State.PENDING, State.IN_FLIGHT)).exists()
+        ),
+        timeout=45,
+    )
+    assert set(BvnkOperation.objects.values_list("state", flat=True)) == {State.DONE}
+    for customer, operation in zip(customers, operations, strict=True):
+        exactly_once(pipeline.emulator, customer, fresh(operation))
+        customer.refresh_from_db()
+        remote = pipeline.emulator.get(
+            "/platform/v1/customers/documents",
+            params={"customerReference": customer.bvnk_reference},
+        ).json()
+        remote = remote.get("content", remote) if isinstance(remote, dict) else remote
+        assert len(remote) == customer.documents.count() == 2
+    close_old_connections()
+
+
+# -- 5-9: BVNK fails --------------------------------------------------------------------------
+
+
+def test_5_three_500s_then_200(pipeline: Any) -> None:
+    customer = ready_to_submit(pipeline.emulator, documents=False)
+    pipeline.start()
+    fault(pipeline.emulator, "500", count=3)
+    operation = settles(submit(customer), State.DONE, workers=pipeline.workers)
+    assert operation.attempts == 4
+    sent = exactly_once(pipeline.emulator, customer, operation)
+    assert [entry["status"] for entry in sent] == [500, 500, 500, 201]
+
+
+def test_6_429_with_retry_after(pipeline: Any) -> None:
+    customer = ready_to_submit(pipeline.emulator, documents=False)
+    pipeline.start()
+    fault(pipeline.emulator, "429", retryAfter=2)
+    operation = settles(submit(customer), State.DONE, workers=pipeline.workers)
+    sent = exactly_once(pipeline.emulator, customer, operation)
+    assert [entry["status"] for entry in sent] == [429, 201]
+    first, second = (datetime.fromisoformat(entry["at"].replace("Z", "+00:00")) for entry in sent)
+    assert (second - first).total_seconds() >= 2  # Retry-After honoured, not the 0.2 s backoff
+
+
+def test_7_create_succeeds_but_the_answer_is_lost(pipeline: Any) -> None:
+    customer = ready_to_submit(pipeline.emulator, documents=False)
+    pipeline.start()
+    fault(pipeline.emulator, "slow_response", delay=3)  # past the 2 s read timeout
+    operation = settles(submit(customer), State.DONE, workers=pipeline.workers)
+    assert operation.attempts == 2 and operation.result["reference"]
+    exactly_once(pipeline.emulator, customer, operation)
+    # Recovered by repeating the same key and body (decision 6), not by a second create.
+    assert create_calls(pipeline.emulator, customer) == {"succeeded": 1, "replayed": 1}
+
+
+def test_8_connection_refused(pipeline: Any, make_emulator: Callable[..., Any], settings) -> None:
+    emulator = make_emulator(BVNK_EMULATOR_FAST="1")
+    settings.BVNK_BASE_URL = emulator.url
+    settings.BVNK_HAWK_AUTH_ID, settings.BVNK_HAWK_SECRET = emulator.auth_id, emulator.secret
+    customer = ready_to_submit(emulator, documents=False)
+    pipeline.start(emulator=emulator)
+    emulator.stop()  # nothing listens on its port now
+    operation = submit(customer)
+    wait_until(lambda: fresh(operation).attempts >= 2, timeout=20)
+    refused = fresh(operation)
+    assert refused.state in (State.PENDING, State.IN_FLIGHT)
+    assert refused.error_code == "CONNECTION_ERROR"
+    emulator.restart()  # same port, same data
+    operation = settles(operation, State.DONE, workers=pipeline.workers)
+    exactly_once(emulator, customer, operation)
+
+
+def test_9_a_400_with_field_errors(pipeline: Any, client: Any, agent: Any) -> None:
+    customer = ready_to_submit(pipeline.emulator, tax_number="INVALID")
+    pipeline.start()
+    refused = settles(submit(customer, agent), State.FAILED, workers=pipeline.workers)
+    assert refused.attempts == 1  # no retry
+    assert "individual.taxIdentification.number" in refused.field_errors
+    customer.refresh_from_db()
+    assert customer.status == "DRAFT" and not emulator_customers(pipeline.emulator, customer)
+    client.force_login(agent)
+    page = client.get(reverse("customers:onboarding-step", args=[customer.pk, "tax"]))
+    assert "Tax identification number is invalid" in page.content.decode()
+
+    services.onboarding_save_step(
+        customer=customer, step="tax", values={"tax_number": "123-45-6789"}, actor=agent,
+        complete=True,
+    )  # fmt: skip
+    corrected = settles(submit(customer, agent), State.DONE, workers=pipeline.workers)
+    assert corrected.idempotency_key != refused.idempotency_key  # a corrected body, a new key
+    assert len(emulator_customers(pipeline.emulator, customer)) == 1
+
+
+# -- 10: a poison task ------------------------------------------------------------------------
+
+
+def test_10_a_task_that_kills_its_worker_every_time(pipeline: Any, lead: Any) -> None:
+    customer = ready_to_submit(pipeline.emulator, documents=False)
+    poisoned = pipeline.start(
+        pool="prefork",
+        concurrency=1,
+        include=("tests.customers.poison_worker",),
+        POISON_EXTERNAL_REFERENCES=str(customer.external_reference),
+    )
+    operation = submit(customer)
+    operation = settles(operation, State.NEEDS_ATTENTION, workers=pipeline.workers)
+    assert operation.lost_claims == 3 and "without finishing" in operation.note
+    # Every claim got as far as BVNK, with the same key: one customer there, the rest replays.
+    exactly_once(pipeline.emulator, customer, operation)
+    assert create_calls(pipeline.emulator, customer) == {"succeeded": 1, "replayed": 2}
+    customer.refresh_from_db()
+    assert customer.status == "SUBMITTING" and customer.needs_attention
+
+    # Once the cause is fixed (a healthy worker), staff retry it: same key, replayed.
+    poisoned.stop()
+    pipeline.start()
+    services.operation_retry(operation, actor=lead)
+    operation = settles(operation, State.DONE, workers=pipeline.workers)
+    exactly_once(pipeline.emulator, customer, operation)
+    assert create_calls(pipeline.emulator, customer) == {"succeeded": 1, "replayed": 3}
+    customer.refresh_from_db()
+    assert customer.status == "INFO_REQUIRED" and not customer.needs_attention

@@ -1,0 +1,95 @@
+"""The customer page's timeline: every source merged, newest first, in bounded queries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from customers import audit, services, timeline
+from customers.models import BvnkCall, BvnkOperation, StatusChange, WebhookEvent
+from tests.conftest import make_company
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
+
+
+def history(customer, agent, *, start: dt.datetime, n: int = 1) -> None:
+    """n of each kind of entry, a minute apart, after `start`."""
+    for i in range(n):
+        at = start + dt.timedelta(minutes=10 * i)
+        BvnkCall.objects.create(
+            customer=customer,
+            started_at=at + dt.timedelta(minutes=1),
+            method="POST",
+            path="/platform/v1/customers",
+            action="customer.create",
+            status_code=503,
+            error="Service unavailable",
+            triggered_by="task: submit customer",
+        )
+        WebhookEvent.objects.create(
+            event_id=f"evt-{uuid.uuid4()}",
+            event_type="bvnk:platform:customer:status-change",
+            status=WebhookEvent.Status.PROCESSED,
+            outcome="SUBMITTING -> INFO_REQUIRED.",
+            body="{}",
+            customer=customer,
+            received_at=at + dt.timedelta(minutes=2),
+        )
+        BvnkOperation.objects.create(
+            customer=customer,
+            kind=BvnkOperation.Kind.CREATE_CUSTOMER,
+            state=BvnkOperation.State.NEEDS_ATTENTION,
+            idempotency_key=str(uuid.uuid4()),
+            last_error="Timed out",
+            attempts=3,
+            created_by=agent,
+        )
+        audit.record(
+            actor=agent, action=audit.Action.ACTION, summary="Resynced from BVNK", customer=customer
+        )
+
+
+def test_entries_from_every_source_newest_first(agent) -> None:
+    customer = make_company()
+    services.customer_change_status(
+        customer, "SUBMITTING", source=StatusChange.Source.STAFF, actor=agent
+    )
+    history(customer, agent, start=timezone.now() - dt.timedelta(hours=1))
+    entries = timeline.customer_timeline(customer)
+    kinds = {entry.kind for entry in entries}
+    assert kinds == {"status", "call", "operation", "event", "staff"}
+    assert [e.at for e in entries] == sorted((e.at for e in entries), reverse=True)
+    status = next(e for e in entries if e.kind == "status")
+    assert status.title == "Draft →" and status.highlight == "Submitting"
+    assert status.who == agent.username
+    call = next(e for e in entries if e.kind == "call")
+    assert call.failed and call.who == "task: submit customer" and "503" in call.title
+    event = next(e for e in entries if e.kind == "event")
+    assert event.who == "BVNK webhook"
+    operation = next(e for e in entries if e.kind == "operation")
+    assert operation.failed and operation.who == agent.username
+    assert "3 attempts" in operation.reference
+    staff = next(e for e in entries if e.kind == "staff")
+    assert staff.who == agent.username and staff.title == "Resynced from BVNK"
+
+
+def test_page_queries_do_not_grow_with_history(client, viewer, agent) -> None:
+    customer = make_company()
+    client.force_login(viewer)
+    url = reverse("customers:detail", args=[customer.pk])
+    history(customer, agent, start=timezone.now() - dt.timedelta(days=2))
+    client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    history(customer, agent, start=timezone.now() - dt.timedelta(days=1), n=30)
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(url)
+    assert len(many) == len(few)
+    assert len(response.context["timeline"]) == timeline.LIMIT
+    assert "Timed out" in response.content.decode()
