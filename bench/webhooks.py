@@ -349,8 +349,11 @@ def main() -> int:
         ok = {">=": value >= goal, "<=": value <= goal, "<": value < goal, "==": value == goal}[op]
         failed += not ok
         print(f"  {name:<42} {value:>9.2f}   goal {op} {goal:<6} {'ok' if ok else 'MISSED'}")
-    if expected_events is not None and events != expected_events:
-        print(f"  stored events {events} != deliveries of unique events {expected_events}")
+    # Up to one request per connection is still in flight when wrk stops counting.
+    if expected_events is not None and not (
+        expected_events <= events <= expected_events + args.connections
+    ):
+        print(f"  stored events {events}, but {expected_events} unique deliveries were answered")
         failed += 1
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
