@@ -13,7 +13,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import (
     FileResponse,
-    Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseBase,
@@ -117,28 +116,7 @@ def document_download(request: HttpRequest, pk: int, document_pk: int) -> FileRe
     """Send a document as an attachment: never cached, never sniffed, always audited."""
     customer = _customer(request, pk)
     document = get_object_or_404(ComplianceDocument, pk=document_pk, customer=customer)
-    documents.ensure_released(document)  # not while quarantined by the malware scan
-    try:
-        handle = document.file.open("rb")
-    except FileNotFoundError as missing:
-        raise Http404("The stored file is missing.") from missing
-    audit.record(
-        actor=request.user,
-        action=audit.Action.DOWNLOAD,
-        summary=f"Downloaded {document.kind_label} ({document.original_name})",
-        customer=customer,
-        details={"document": document.pk, "sha256": document.sha256},
-        request=request,
-    )
-    response = FileResponse(
-        handle,
-        as_attachment=True,
-        filename=document.original_name,
-        content_type=document.content_type,
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "no-store, private"
-    return response
+    return documents.file_response(request, document, inline=False)
 
 
 # -- questionnaires ------------------------------------------------------------------------

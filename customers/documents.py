@@ -26,6 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
+from django.http import FileResponse, Http404, HttpRequest
 from django.template.defaultfilters import filesizeformat
 
 from . import scanning
@@ -285,3 +286,42 @@ class DocumentSizeLimitHandler(FileUploadHandler):
 
     def file_complete(self, file_size: int) -> None:
         return None
+
+
+def file_response(request: HttpRequest, document: Any, *, inline: bool) -> FileResponse:
+    """Stream a stored document to staff: audited, never cached, never sniffed.
+
+    `inline` shows it in the browser (preview), otherwise it is an attachment (download).
+    Refuses a document the malware scan still holds in quarantine.
+    """
+    from . import audit  # audit imports the models, which import this module
+
+    ensure_released(document)
+    try:
+        handle = document.file.open("rb")
+    except FileNotFoundError as missing:
+        raise Http404("The stored file is missing.") from missing
+    verb = "Previewed" if inline else "Downloaded"
+    audit.record(
+        actor=request.user,
+        action=audit.Action.DOWNLOAD,
+        summary=f"{verb} {document.kind_label} ({document.original_name})",
+        customer=document.customer,
+        details={"document": document.pk, "sha256": document.sha256},
+        request=request,
+    )
+    response = FileResponse(
+        handle,
+        as_attachment=not inline,
+        filename=document.original_name,
+        content_type=document.content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "no-store, private"
+    if inline and document.content_type != "application/pdf":
+        # An image needs nothing else. (A sandbox would stop browsers' PDF viewers.)
+        response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
+    elif inline:
+        # Only this: a browser's PDF viewer is a plugin that the portal's policy would stop.
+        response["Content-Security-Policy"] = "frame-ancestors 'none'"
+    return response

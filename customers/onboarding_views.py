@@ -18,7 +18,7 @@ from django.urls import path, reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import audit, documents, onboarding, services
+from . import documents, onboarding, services
 from .bvnk.errors import BvnkError
 from .documents import DocumentSizeLimitHandler
 from .forms import (
@@ -414,34 +414,7 @@ def document_preview(request: HttpRequest, pk: int, document_pk: int) -> FileRes
     document = get_object_or_404(
         ComplianceDocument.objects.select_related("customer"), pk=document_pk, customer_id=pk
     )
-    documents.ensure_released(document)
-    try:
-        handle = document.file.open("rb")
-    except FileNotFoundError as missing:
-        raise Http404("The stored file is missing.") from missing
-    audit.record(
-        actor=request.user,
-        action=audit.Action.DOWNLOAD,
-        summary=f"Previewed {document.kind_label} ({document.original_name})",
-        customer=document.customer,
-        details={"document": document.pk, "sha256": document.sha256},
-        request=request,
-    )
-    response = FileResponse(
-        handle,
-        content_type=document.content_type,
-        as_attachment=False,
-        filename=document.original_name,
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "no-store, private"
-    if document.content_type != "application/pdf":
-        # An image needs nothing else. (A sandbox would stop browsers' PDF viewers.)
-        response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
-    else:
-        # Only this: a browser's PDF viewer is a plugin that the portal's policy would stop.
-        response["Content-Security-Policy"] = "frame-ancestors 'none'"
-    return response
+    return documents.file_response(request, document, inline=True)
 
 
 # -- agreement, submission, updates --------------------------------------------------------
