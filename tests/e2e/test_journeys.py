@@ -174,6 +174,20 @@ def test_individual_us_resident_to_verified(page: Page, stack: Stack) -> None:
     for status in ("Submitting", "Info required", "Pending review", "Verified"):
         expect(timeline.get_by_text(status).first).to_be_visible()
 
+    # Journey 7: the customer moved; the new address reaches BVNK with a PUT.
+    page.get_by_role("link", name="Edit details").click()
+    fill(page, {"address_line1": "500 Congress Avenue", "postal_code": "78701"})
+    submit(page, page.get_by_role("button", name="Save and send to BVNK"))
+    check_accessibility(page)
+    reference = created[0]["reference"]
+
+    def put_reached_bvnk() -> bool:
+        return any(r["path"].endswith(reference) for r in stack.emulator.requests_log(method="PUT"))
+
+    assert wait_for(put_reached_bvnk, timeout=30)
+    answer = stack.emulator.get(f"/platform/v1/customers/{reference}").json()
+    assert answer["individual"]["person"]["address"]["addressLine1"] == "500 Congress Avenue"
+
 
 def test_leave_a_company_draft_and_resume_it(page: Page, stack: Stack) -> None:
     login(page, "agent")
