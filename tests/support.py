@@ -11,10 +11,8 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,6 +21,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.db import connection
+
+from tests.emulator_server import free_port  # noqa: F401 - re-exported for the fault tests
+from tests.emulator_server import wait_until as _wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 REDIS_START = [
@@ -45,21 +46,9 @@ REDIS_START = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
+    """Poll like the emulator fixtures do, with the longer default worker tests need."""
+    return _wait_until(predicate, timeout, interval)
 
 
 def child_env(**overrides: str) -> dict[str, str]:
