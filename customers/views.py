@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -27,6 +28,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
             ),
             "form": listing.form,
             "saved_views": dashboard.saved_views_for(request.user),
+            "live_seconds": settings.LIVE_REFRESH_SECONDS,
         },
     )
 

@@ -2,7 +2,8 @@
 
 - RequestIdMiddleware: every request gets an id (a trusted proxy's X-Request-Id, else a
   new one), echoed in the response, put in every log line and shown on error pages.
-- SessionLifetimeMiddleware: logged out after SESSION_IDLE_SECONDS without a request, and
+- SessionLifetimeMiddleware: logged out after SESSION_IDLE_SECONDS without a request (a
+  page refreshing itself does not count), and
   SESSION_COOKIE_AGE after logging in whatever the activity. (Django's own expiry moves
   forward with every write to the session, so it is no absolute limit.)
 - OTPRequiredMiddleware: with OTP_REQUIRED, a logged-in user sees nothing but the
@@ -91,9 +92,16 @@ class SessionLifetimeMiddleware:
                     + ". Log in again to continue.",
                 )
                 return redirect_to_login(request.get_full_path())
-            if now - seen >= _SEEN_RESOLUTION or SEEN_AT not in session:
+            # A page refreshing itself (static/js/live.js) is not a person's activity.
+            due = now - seen >= _SEEN_RESOLUTION or SEEN_AT not in session
+            if due and not is_live_refresh(request):
                 session[SEEN_AT] = now
         return self.get_response(request)
+
+
+def is_live_refresh(request: HttpRequest) -> bool:
+    """Whether the browser asked on its own, to keep a page current (static/js/live.js)."""
+    return request.headers.get("X-Portal-Live") == "1"
 
 
 def is_verified(user: Any) -> bool:

@@ -323,6 +323,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 # Logged out after this long without a request (30 minutes), and SESSION_COOKIE_AGE after
 # logging in whatever the activity (portal/security.py).
 SESSION_IDLE_SECONDS = env.int("SESSION_IDLE_SECONDS", default=30 * 60)
+# My customers refreshes its rows and tab counts this often while open (static/js/live.js).
+LIVE_REFRESH_SECONDS = env.int("LIVE_REFRESH_SECONDS", default=15)
 # No inline scripts or styles anywhere; forms post to the portal, and the agreement step's
 # redirect (a form's target as far as the browser is concerned) to BVNK's hosted page.
 CONTENT_SECURITY_POLICY = {
@@ -375,6 +377,8 @@ if env.str("EMAIL_URL", default=""):
     EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS"))
     EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL"))
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+# Where django.core.mail.backends.filebased.EmailBackend keeps each message (staging, tests).
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="portal@localhost")
 # Notifications (customers/notifications.py): besides the customer's owner, these addresses
 # get every status email and the team digest.

@@ -133,6 +133,16 @@ def test_rows_say_what_blocks_and_for_how_long(client, viewer, mix) -> None:
     assert 'class="attention"' in html
 
 
+def test_rows_and_counts_keep_themselves_current(client, viewer, mix, settings) -> None:
+    """The regions static/js/live.js refreshes are there, with the configured pace."""
+    settings.LIVE_REFRESH_SECONDS = 7
+    client.force_login(viewer)
+    html = client.get(reverse("customers:list"), {"q": "no such customer"}).content.decode()
+    assert 'id="status-tabs" data-live="7"' in html
+    assert 'id="customer-results" data-live="7"' in html  # present with no rows as well
+    assert "/static/js/live.js" in html
+
+
 def test_keyset_pages_forwards_and_back(client, viewer) -> None:
     for n in range(60):
         make_company(legal_name=f"Company {n:02d}")

@@ -49,6 +49,19 @@ def test_idle_timeout(client, member, settings) -> None:
         assert "logged out after a period of inactivity" in page
 
 
+def test_a_page_refreshing_itself_is_not_activity(client, member) -> None:
+    with time_machine.travel(START, tick=False) as clock:
+        password_login(client, member.username)
+        for _ in range(7):  # My customers left open: it refreshes itself for 35 minutes
+            clock.shift(dt.timedelta(minutes=5))
+            refresh = client.get("/customers/", headers={"X-Portal-Live": "1"})
+            if refresh.status_code != 200:
+                break
+        assert refresh.status_code == 302 and refresh["Location"].startswith("/login/")
+        page = client.get(refresh["Location"]).content.decode()
+        assert "logged out after a period of inactivity" in page
+
+
 def test_absolute_lifetime_whatever_the_activity(client, member) -> None:
     with time_machine.travel(START, tick=False) as clock:
         password_login(client, member.username)

@@ -1,0 +1,43 @@
+// Keeps the regions marked data-live (with an id) current without a reload: every few
+// seconds it fetches this same page and swaps in each region's new content. A region
+// holding the keyboard focus is left alone until the focus moves on. The fetches say so
+// in a header, so they do not count as activity for the idle logout; once the session has
+// ended, the page reloads (to the login page) instead of going on showing customers.
+(function () {
+  "use strict";
+  var regions = document.querySelectorAll("[data-live][id]");
+  if (!regions.length) return;
+  var seconds = Math.max(1, Number(regions[0].getAttribute("data-live")) || 15);
+  var busy = false;
+
+  function swap(html) {
+    var fresh = new DOMParser().parseFromString(html, "text/html");
+    document.querySelectorAll("[data-live][id]").forEach(function (region) {
+      var update = fresh.getElementById(region.id);
+      if (!update || region.contains(document.activeElement)) return;
+      if (update.innerHTML !== region.innerHTML) region.innerHTML = update.innerHTML;
+    });
+  }
+
+  function refresh() {
+    if (busy || document.hidden) return;
+    busy = true;
+    // A redirect means the session ended: reload, so the login page (and its message
+    // saying why) replaces this one.
+    var options = { headers: { "X-Portal-Live": "1" }, credentials: "same-origin", redirect: "manual" };
+    fetch(window.location.href, options)
+      .then(function (response) {
+        if (response.type === "opaqueredirect" || response.status === 403) {
+          window.location.reload();
+          return null;
+        }
+        return response.ok ? response.text() : null;
+      })
+      .then(function (html) { if (html) swap(html); })
+      .catch(function () { /* offline for a moment: the next tick tries again */ })
+      .then(function () { busy = false; });
+  }
+
+  window.setInterval(refresh, seconds * 1000);
+  document.addEventListener("visibilitychange", refresh);
+})();
