@@ -108,6 +108,7 @@ class Stack:
             "BVNK_WEBHOOK_SECRET": self.emulator.webhook_secret,
             "BVNK_AGREEMENT_URL": f"{self.emulator.url}/agreements",
             "BVNK_WEBHOOK_SWEEP_SECONDS": "0.5",
+            "LIVE_REFRESH_SECONDS": "2",
             "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
             "EMAIL_FILE_PATH": str(self.tmp / "mail"),
             "LOG_LEVEL": "WARNING",
