@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from bvnk_emulator import reference_data as ref
@@ -212,7 +214,7 @@ class Lifecycle:
             return customer
         if not forced and status not in ALLOWED_TRANSITIONS[current]:
             raise InvalidTransition(f"{current} -> {status} is not allowed")
-        with self.store.transaction():
+        with self.store.transaction(), self.announcing_changes(customer["reference"]):
             state = dict(customer["state"])
             if status == ACTIONS_REQUIRED:
                 state["actionsSince"] = time.time()
@@ -260,6 +262,16 @@ class Lifecycle:
             ),
             customer_reference=customer["reference"],
         )
+
+    @contextmanager
+    def announcing_changes(self, reference: str) -> Iterator[None]:
+        """Send a `customer:update` when the work inside changes what BVNK asks for, so a
+        partner never keeps showing a request BVNK has dropped."""
+        before = self.info_required(self.customer(reference))
+        yield
+        customer = self.customer(reference)
+        if self.info_required(customer) != before:
+            self.emit_update(customer)
 
     def reevaluate(self, reference: str) -> Row:
         """Move to PENDING once nothing is outstanding."""

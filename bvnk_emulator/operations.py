@@ -293,7 +293,7 @@ class Operations:
 
     def upload_documents(self, reference: str, body: Any) -> list[Json]:
         """Accept documents for asynchronous review (4.1)."""
-        with self.store.transaction():
+        with self.store.transaction(), self.lifecycle.announcing_changes(reference):
             customer = self.lifecycle.customer(reference)
             _require_collecting(customer, "Documents")
             documents = validate_documents(body, shapes.person_references(customer))

@@ -190,6 +190,8 @@ def test_individual_us_resident_to_verified(page: Page, stack: Stack) -> None:
     timeline = page.locator("section", has=page.get_by_role("heading", name="Timeline"))
     for status in ("Submitting", "Info required", "Pending review", "Verified"):
         expect(timeline.get_by_text(status).first).to_be_visible()
+    expect(page.get_by_text("Documents BVNK asks for")).to_have_count(0)  # BVNK's update said so
+    expect(page.get_by_text("Nothing is outstanding.")).to_be_visible()
 
     # Journey 7: the customer moved; the new address reaches BVNK with a PUT.
     page.get_by_role("link", name="Edit details").click()

@@ -151,7 +151,9 @@ def test_rejectdoc_is_rejected_and_stays_required(emulator_reset: EmulatorProces
     body = emulator.get(f"{CUSTOMERS}/{reference}").json()
     assert body["status"] == "INFO_REQUIRED"
     assert [d["type"] for d in body["infoRequired"]["documents"]] == ["PASSPORT"]
-    updates = emulator.webhooks.wait_for(1, "bvnk:platform:customer:update")
+    # One update when the upload covered everything, one when the review rejected a file.
+    updates = emulator.webhooks.wait_for(2, "bvnk:platform:customer:update")
+    assert updates[0].json()["data"]["infoRequired"]["documents"] == []
     assert updates[-1].json()["data"]["infoRequired"]["documents"][0]["type"] == "PASSPORT"
     assert {e.json()["data"]["status"] for e in events} == {"APPROVED", "REJECTED"}
 
