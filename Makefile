@@ -37,8 +37,8 @@ format: $(INSTALLED)  ## Format the code with ruff
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-worker: $(INSTALLED)  ## Run a Celery worker alone (default queue and the "bvnk" sends)
-	$(BIN)/celery -A portal worker -Q celery,bvnk --pool threads --concurrency 12 --loglevel INFO
+worker: $(INSTALLED)  ## Run a Celery worker with beat alone (default queue and the "bvnk" sends)
+	$(BIN)/celery -A portal worker --beat --schedule var/celerybeat-schedule -Q celery,bvnk --pool threads --concurrency 12 --loglevel INFO
 
 bench: $(INSTALLED)  ## Run every benchmark under bench/ (PostgreSQL and Redis; bench/README.md)
 	@status=0; for script in bench/*.py; do echo "==> $$script"; $(BIN)/python $$script || status=1; done; exit $$status

@@ -113,6 +113,17 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'portal.sqlite3'}")
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default serves the web, the worker's threads and webhooks at once: WAL
+    # lets reads go on beside a write, and a transaction that will write takes the write
+    # lock when it begins (waiting up to `timeout` seconds for it) instead of failing with
+    # "database is locked" when it upgrades from reading.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        **DATABASES["default"].get("OPTIONS", {}),
+    }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 # Reconnect transparently after a database restart instead of failing the next request.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

@@ -1,7 +1,8 @@
 """Run the whole portal locally on embedded defaults: `make run`.
 
 Migrates, creates the demo logins, then runs the BVNK emulator, a Celery worker (with
-beat) and the Django development server until Ctrl-C, which stops all of them.
+beat) and the Django development server until Ctrl-C, which stops all of them. The
+worker may be stopped on its own (work waits for it) and started again with `make worker`.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def main() -> int:
         "web": [python, "manage.py", "runserver", "127.0.0.1:8000"],
     }
     running = {name: subprocess.Popen(cmd, env=env) for name, cmd in processes.items()}
+    stopped: set[str] = set()
     time.sleep(2)
     print(
         f"\n  Portal:   {PORTAL_URL}\n  Emulator: http://127.0.0.1:8001/_emulator/deliveries\n"
@@ -68,9 +70,18 @@ def main() -> int:
         flush=True,
     )
     try:
-        while all(proc.poll() is None for proc in running.values()):
+        while running["web"].poll() is None and running["emulator"].poll() is None:
+            if running["worker"].poll() is not None and "worker" not in stopped:
+                # Work waits in the outbox and the broker; nothing is lost meanwhile.
+                stopped.add("worker")
+                print(
+                    "\n  The worker stopped. Submissions wait until one runs again: "
+                    "`make worker` in another terminal.\n",
+                    file=sys.stderr,
+                    flush=True,
+                )
             time.sleep(0.5)
-        failed = [name for name, proc in running.items() if proc.poll() is not None]
+        failed = [name for name in ("web", "emulator") if running[name].poll() is not None]
         print(f"Stopped because {', '.join(failed)} exited.", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -80,6 +80,43 @@ def test_settings_only_come_from_the_environment() -> None:
         assert f"`{name}`" in readme, f"{name} missing from the README's settings table"
 
 
+_CONCURRENT_WRITES = """
+import threading, time
+from django.contrib.sessions.models import Session
+from django.db import connection, transaction
+from django.utils import timezone
+
+errors = []
+
+def read_then_write(n):
+    try:
+        with transaction.atomic():
+            Session.objects.count()
+            time.sleep(0.3)  # both have read before either writes
+            Session.objects.create(session_key=f"k{n}", session_data="", expire_date=timezone.now())
+    except Exception as exc:
+        errors.append(repr(exc))
+    finally:
+        connection.close()
+
+threads = [threading.Thread(target=read_then_write, args=(n,)) for n in range(4)]
+for t in threads: t.start()
+for t in threads: t.join()
+with connection.cursor() as cursor:
+    cursor.execute("PRAGMA journal_mode")
+    print(cursor.fetchone()[0], Session.objects.count(), errors)
+"""
+
+
+def test_the_embedded_database_takes_concurrent_writers(tmp_path) -> None:
+    """make run's SQLite serves web, worker threads and webhooks at once without
+    "database is locked": WAL, and write transactions that wait for the lock."""
+    env = {"DEBUG": "true", "DATABASE_URL": f"sqlite:///{tmp_path / 'portal.sqlite3'}"}
+    assert manage("migrate", "-v0", env=env).returncode == 0
+    result = manage("shell", "-c", _CONCURRENT_WRITES, env=env)
+    assert result.stdout.splitlines()[-1] == "wal 4 []", result.stdout + result.stderr
+
+
 def test_no_atomic_requests(settings) -> None:
     assert not settings.DATABASES["default"].get("ATOMIC_REQUESTS")
     assert settings.DATABASES["default"]["CONN_HEALTH_CHECKS"]
