@@ -11,7 +11,11 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
+from django.utils import timezone
+
+from portal.security import is_live_refresh
 
 from .models import AuditEvent, Customer
 
@@ -114,7 +118,18 @@ def record(
 
 
 def record_view(request: HttpRequest, customer: Customer, *, what: str = "customer page") -> None:
-    """Note that a user saw a customer's personal data."""
+    """Note that a user saw a customer's personal data.
+
+    A page refreshing itself (static/js/live.js) adds no row while the user's own view of
+    the customer is recent; the refresh header alone never keeps a view out of the log.
+    """
+    if is_live_refresh(request):
+        since = timezone.now() - dt.timedelta(seconds=settings.SESSION_IDLE_SECONDS)
+        recent = AuditEvent.objects.filter(
+            actor_id=request.user.pk, customer=customer, action=Action.VIEW, at__gte=since
+        )
+        if recent.exists():
+            return
     record(
         actor=request.user,
         action=Action.VIEW,

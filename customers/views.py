@@ -11,6 +11,11 @@ from django.views.decorators.http import require_GET
 from . import audit, dashboard, onboarding, onboarding_views, requirements, timeline
 from .models import Customer
 
+S = Customer.Status
+# BVNK may still move these customers on, so their page keeps itself current
+# (static/js/live.js); a draft is the partner's to change, the other two are final.
+STILL_CHANGING = frozenset(S) - {S.DRAFT, S.REJECTED, S.TERMINATED}
+
 
 @login_required
 @permission_required("customers.view_customer", raise_exception=True)
@@ -44,6 +49,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     progress = onboarding.Progress(customer) if customer.status == Customer.Status.DRAFT else None
     operations = requirements.attention_operations(customer)
     can_audit = request.user.has_perm("customers.view_auditevent")
+    still_changing = customer.status in STILL_CHANGING
     return render(
         request,
         "customers/customer_detail.html",
@@ -57,5 +63,6 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "timeline": timeline.customer_timeline(customer),
             "audit_events": customer.audit_events.all()[:20] if can_audit else None,
             "details_form": onboarding_views.details_form(request, customer),
+            "live_seconds": settings.LIVE_REFRESH_SECONDS if still_changing else 0,
         },
     )

@@ -1,5 +1,6 @@
 // Keeps the regions marked data-live (with an id) current without a reload: every few
-// seconds it fetches this same page and swaps in each region's new content. A region
+// seconds it fetches this same page and swaps in each region's new content (My customers,
+// and a customer's page while it waits on BVNK). A region
 // holding the keyboard focus is left alone until the focus moves on. The fetches say so
 // in a header, so they do not count as activity for the idle logout; once the session has
 // ended, the page reloads (to the login page) instead of going on showing customers.
@@ -9,14 +10,19 @@
   if (!regions.length) return;
   var seconds = Math.max(1, Number(regions[0].getAttribute("data-live")) || 15);
   var busy = false;
+  var timer = null;
 
+  // A region the new page no longer marks live (the customer's wait is over) gets its
+  // last content and is left alone from then on; with none left, the refreshing stops.
   function swap(html) {
     var fresh = new DOMParser().parseFromString(html, "text/html");
     document.querySelectorAll("[data-live][id]").forEach(function (region) {
       var update = fresh.getElementById(region.id);
       if (!update || region.contains(document.activeElement)) return;
       if (update.innerHTML !== region.innerHTML) region.innerHTML = update.innerHTML;
+      if (!update.hasAttribute("data-live")) region.removeAttribute("data-live");
     });
+    if (!document.querySelector("[data-live][id]")) window.clearInterval(timer);
   }
 
   function refresh() {
@@ -38,6 +44,6 @@
       .then(function () { busy = false; });
   }
 
-  window.setInterval(refresh, seconds * 1000);
+  timer = window.setInterval(refresh, seconds * 1000);
   document.addEventListener("visibilitychange", refresh);
 })();

@@ -116,6 +116,37 @@ def test_detail_shows_associates_documents_and_timeline(client, viewer, agent) -
     assert "BVNK webhook" in html and "evt-1" in html and agent.username in html
 
 
+def test_a_customer_page_keeps_itself_current_while_bvnk_may_move_it(client, viewer, agent) -> None:
+    company = make_company(legal_name="Waiting Ltd")
+    page = reverse("customers:detail", args=[company.pk])
+    client.force_login(viewer)
+    assert "data-live" not in client.get(page).content.decode(), "a draft is the partner's"
+
+    customer_change_status(company, "SUBMITTING", source=StatusChange.Source.STAFF, actor=agent)
+    html = client.get(page).content.decode()
+    for region in ("customer-state", "checklist", "summary", "documents", "timeline"):
+        assert f'id="{region}" data-live="15"' in html
+    assert "/static/js/live.js" in html
+
+    viewed = company.audit_events.filter(action="VIEW").count()
+    assert client.get(page, headers={"X-Portal-Live": "1"}).status_code == 200
+    assert company.audit_events.filter(action="VIEW").count() == viewed, (
+        "a page refreshing itself is not a new view of personal data"
+    )
+    other = make_company(legal_name="Never Opened Ltd")
+    customer_change_status(other, "SUBMITTING", source=StatusChange.Source.STAFF, actor=agent)
+    other_page = reverse("customers:detail", args=[other.pk])
+    client.get(other_page, headers={"X-Portal-Live": "1"})
+    assert other.audit_events.filter(action="VIEW").count() == 1, (
+        "the header alone cannot keep a view out of the audit log"
+    )
+
+    customer_change_status(company, "INFO_REQUIRED", source=StatusChange.Source.WEBHOOK)
+    customer_change_status(company, "PENDING", source=StatusChange.Source.WEBHOOK)
+    customer_change_status(company, "REJECTED", source=StatusChange.Source.WEBHOOK)
+    assert "data-live" not in client.get(page).content.decode(), "rejected is final"
+
+
 def test_unknown_customer_is_404(client, viewer) -> None:
     client.force_login(viewer)
     assert client.get(reverse("customers:detail", args=[999999])).status_code == 404
