@@ -1,8 +1,9 @@
 // Keeps the regions marked data-live (with an id) current without a reload: every few
 // seconds it fetches this same page and swaps in each region's new content (My customers,
-// and a customer's page while it waits on BVNK). A region
-// holding the keyboard focus is left alone until the focus moves on. The fetches say so
-// in a header, so they do not count as activity for the idle logout; once the session has
+// and a customer's page while it waits on BVNK). A region holding the keyboard focus is
+// left alone until the focus moves on, and one with a form the person has typed into is
+// never replaced: what they typed matters more than what changed. The fetches say so in
+// a header, so they do not count as activity for the idle logout; once the session has
 // ended, the page reloads (to the login page) instead of going on showing customers.
 (function () {
   "use strict";
@@ -11,6 +12,11 @@
   var seconds = Math.max(1, Number(regions[0].getAttribute("data-live")) || 15);
   var busy = false;
   var timer = null;
+  var edited = new Set();
+  document.addEventListener("input", function (event) {
+    var region = event.target.closest && event.target.closest("[data-live][id]");
+    if (region) edited.add(region);
+  });
 
   // A region the new page no longer marks live (the customer's wait is over) gets its
   // last content and is left alone from then on; with none left, the refreshing stops.
@@ -18,7 +24,7 @@
     var fresh = new DOMParser().parseFromString(html, "text/html");
     document.querySelectorAll("[data-live][id]").forEach(function (region) {
       var update = fresh.getElementById(region.id);
-      if (!update || region.contains(document.activeElement)) return;
+      if (!update || region.contains(document.activeElement) || edited.has(region)) return;
       if (update.innerHTML !== region.innerHTML) region.innerHTML = update.innerHTML;
       if (!update.hasAttribute("data-live")) region.removeAttribute("data-live");
     });

@@ -124,7 +124,8 @@ def test_a_customer_page_keeps_itself_current_while_bvnk_may_move_it(client, vie
 
     customer_change_status(company, "SUBMITTING", source=StatusChange.Source.STAFF, actor=agent)
     html = client.get(page).content.decode()
-    for region in ("customer-state", "checklist", "summary", "documents", "timeline"):
+    regions = ("customer-state", "checklist", "summary", "documents", "timeline", "update-details")
+    for region in regions:
         assert f'id="{region}" data-live="15"' in html
     assert "/static/js/live.js" in html
 

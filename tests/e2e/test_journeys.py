@@ -100,13 +100,10 @@ def status_of(page: Page) -> str:
 
 
 def wait_for_status(page: Page, expected: str, timeout: float = 60) -> None:
-    """Reload the customer page now and then, as a person waiting on BVNK would."""
-
-    def reached() -> bool:
-        page.reload()
-        return status_of(page) == expected
-
-    assert wait_for(reached, timeout=timeout, interval=1.0), f"still {status_of(page)}"
+    """Watch the customer's page, which keeps itself current while BVNK works: no reload."""
+    page.evaluate("window.notReloaded = true")
+    expect(page.locator(".page-head .status").first).to_have_text(expected, timeout=timeout * 1000)
+    assert page.evaluate("window.notReloaded === true"), "the page changed without a reload"
     check_accessibility(page)
 
 
