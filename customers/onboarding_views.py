@@ -18,7 +18,7 @@ from django.urls import path, reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import documents, onboarding, services
+from . import documents, onboarding, refusals, services
 from .bvnk.errors import BvnkError
 from .documents import DocumentSizeLimitHandler
 from .forms import (
@@ -469,7 +469,7 @@ def details_form(request: HttpRequest, customer: Customer) -> CustomerDetailsFor
         return None
     if customer.status not in services.UPDATABLE_STATUSES:
         return None
-    return CustomerDetailsForm(instance=customer, bvnk_errors=onboarding.update_refusal(customer))
+    return CustomerDetailsForm(instance=customer, bvnk_errors=refusals.update_refusal(customer))
 
 
 @login_required
