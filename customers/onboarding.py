@@ -23,6 +23,14 @@ from django.utils.formats import date_format
 from . import forms as f
 from . import payloads
 from .bvnk.errors import BvnkError
+from .company_forms import AssociateForm, CompanyAddressForm, CompanyDetailsForm, same_person
+from .individual_forms import (
+    AddressForm,
+    ContactForm,
+    DueDiligenceForm,
+    PersonalDetailsForm,
+    TaxForm,
+)
 from .models import AgreementSession, Associate, Customer
 from .slots import SELF, Slot, SlotGroup, company_group, person_group
 
@@ -54,14 +62,14 @@ COMPANY_STEPS = (
         "company",
         "Company details",
         "form",
-        f.CompanyDetailsForm,
+        CompanyDetailsForm,
         intro="The legal entity, as registered.",
     ),
     Step(
         "address",
         "Addresses",
         "form",
-        f.CompanyAddressForm,
+        CompanyAddressForm,
         intro="The registered address, and where the company operates if that differs.",
         fieldsets=(
             ("Registered address", f.ADDRESS_FIELDS),
@@ -92,17 +100,17 @@ INDIVIDUAL_STEPS = (
         "personal",
         "Personal details",
         "form",
-        f.PersonalDetailsForm,
+        PersonalDetailsForm,
         intro="As shown on the person's identity document.",
     ),
-    Step("contact", "Contact", "form", f.ContactForm),
-    Step("address", "Address", "form", f.AddressForm, intro="Where the person lives."),
-    Step("tax", "Tax identification", "form", f.TaxForm),
+    Step("contact", "Contact", "form", ContactForm),
+    Step("address", "Address", "form", AddressForm, intro="Where the person lives."),
+    Step("tax", "Tax identification", "form", TaxForm),
     Step(
         "due-diligence",
         "Due diligence",
         "form",
-        f.DueDiligenceForm,
+        DueDiligenceForm,
         intro="BVNK's customer due diligence questions.",
     ),
     Step(
@@ -176,10 +184,10 @@ def form_kwargs(
     customer: Customer, step: Step, references: ReferenceLists | None = None
 ) -> dict[str, Any]:
     """Return what a step's form needs besides the draft (lists, residence)."""
-    if step.form_class is f.CompanyDetailsForm:
+    if step.form_class is CompanyDetailsForm:
         references = references or ReferenceLists(None, None)
         return {"industries": references.industries, "volumes": references.volumes}
-    if step.form_class is f.DueDiligenceForm:
+    if step.form_class is DueDiligenceForm:
         return {"us_resident": is_us_resident(customer)}
     return {}
 
@@ -243,7 +251,7 @@ def associate_rule_problems(associates: Sequence[Associate]) -> list[str]:
     seen: list[Associate] = []
     for associate in associates:
         if any(
-            f.same_person(other, associate.first_name, associate.last_name, associate.date_of_birth)
+            same_person(other, associate.first_name, associate.last_name, associate.date_of_birth)
             for other in seen
         ):
             problems.append(f"{associate.full_name} is listed twice; keep one entry.")
@@ -354,7 +362,7 @@ class Progress:
             for associate in self.associates:
                 problems += [
                     f"{associate.full_name or 'An associate'}: {problem}"
-                    for problem in form_problems(f.AssociateForm, associate)
+                    for problem in form_problems(AssociateForm, associate)
                 ]
             return problems
         if step.kind == "documents":

@@ -20,14 +20,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from . import documents, onboarding, refusals, services
 from .bvnk.errors import BvnkError
+from .company_forms import AssociateForm, CompanyDetailsForm
 from .documents import DocumentSizeLimitHandler
-from .forms import (
-    AssociateForm,
-    CompanyDetailsForm,
-    CustomerDetailsForm,
-    DocumentUploadForm,
-    OnboardingStartForm,
-)
+from .forms import CustomerDetailsForm, DocumentUploadForm, OnboardingStartForm
 from .models import AgreementSession, Associate, ComplianceDocument, Customer, InvalidTransition
 from .payloads import IncompleteCustomer
 

@@ -590,7 +590,7 @@ def _match_people(
     associates: list[Associate], persons: tuple[bvnk_types.PersonRef, ...]
 ) -> dict[int, str]:
     """Pair associates with BVNK's person references: by name and birth date, else order."""
-    from .forms import same_person
+    from .company_forms import same_person
 
     matched: dict[int, str] = {}
     left = list(persons)
