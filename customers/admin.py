@@ -16,7 +16,7 @@ from django.utils.text import smart_split, unescape_string_literal
 
 from . import audit, crypto, inbox, services
 from .bvnk.errors import BvnkError
-from .dashboard import EstimatedCountPaginator
+from .counting import EstimatedCountPaginator
 from .models import (
     AgreementSession,
     Associate,

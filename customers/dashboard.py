@@ -7,10 +7,14 @@ Built to stay fast with a million customers on PostgreSQL:
   sort backed by an index), so no page needs COUNT(*) or a large OFFSET;
 - counts are exact up to `COUNT_CAP` (one query of capped sub-counts) and estimated
   beyond it from PostgreSQL's statistics (pg_stats for the tabs, EXPLAIN for a filtered
-  list), so a page runs the same queries at ten rows and at a million;
+  list), so a page runs the same queries at ten rows and at a million (the counting is in
+  `customers/counting.py`, shared with the admin's paginator);
 - search is `icontains` on the denormalised `search_name` and on `email`, which
   PostgreSQL serves from trigram GIN indexes on UPPER(...) (migration 0006), plus exact
   matches on both references.
+
+Saved views are here too; the CSV export's columns and cells are in
+`customers/csv_export.py`.
 """
 
 from __future__ import annotations
@@ -20,15 +24,13 @@ import binascii
 import datetime as dt
 import json
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlencode
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.core.paginator import Paginator
-from django.db import connection
 from django.db.models import F, Func, Q, QuerySet, Value
 from django.db.models.expressions import OrderBy
 from django.db.models.fields import CharField
@@ -36,13 +38,12 @@ from django.http import QueryDict
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from . import roles
+from . import counting, roles
+from .forms import DateInput
 from .models import Customer, SavedView
 
 S = Customer.Status
 
-# Counts up to this are exact; above it the page says "about N" from statistics.
-COUNT_CAP = 1000
 PAGE_SIZES = (25, 50, 100)
 
 
@@ -104,10 +105,6 @@ DEFAULT_SORT = SORTS[0]
 
 
 # -- filters -----------------------------------------------------------------------------
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
 
 
 class CustomerFilterForm(forms.Form):
@@ -358,115 +355,6 @@ def keyset_page(
 # -- counts --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Count:
-    """An exact count up to the cap; above it an estimate (None when there is none), or
-    for a search only what is known: more than the rows shown (`at_least`)."""
-
-    exact: int | None
-    estimate: int | None = None
-    at_least: int | None = None
-
-    @property
-    def capped(self) -> bool:
-        return self.exact is None
-
-    def __str__(self) -> str:
-        if self.exact is not None:
-            return f"{self.exact:,}"
-        if self.estimate is not None:
-            return f"≈ {_round(max(self.estimate, COUNT_CAP + 1))}"
-        return f"{COUNT_CAP:,}+"
-
-
-def _round(n: int) -> str:
-    """Round an estimate to what it is worth: 1,234,567 -> "1.2M", 123,456 -> "123k"."""
-    if n >= 1_000_000:
-        return f"{n / 1_000_000:.1f}M"
-    if n >= 10_000:
-        return f"{round(n / 1000)}k"
-    return f"{round(n, -2):,}"
-
-
-def capped_counts(
-    querysets: Sequence[QuerySet[Customer] | None], cap: int = COUNT_CAP
-) -> list[int | None]:
-    """Count each queryset up to cap + 1 rows (index-only scans), all in one query.
-
-    A None (a count not needed) stays None. The query runs even when nothing is to be
-    counted, so a page makes the same queries whatever the data.
-    """
-    parts: list[str] = []
-    params: list[Any] = []
-    for index, queryset in enumerate(querysets):
-        if queryset is None:
-            parts.append("NULL")
-            continue
-        if queryset.query.is_empty():
-            parts.append("0")
-            continue
-        sql, query_params = queryset.order_by().values("pk")[: cap + 1].query.sql_with_params()
-        # Only the ORM's own SQL is interpolated; values travel as parameters.
-        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS capped_{index})")  # noqa: S608
-        params.extend(query_params)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT " + ", ".join(parts or ["NULL"]), params)
-        row = cursor.fetchone()
-    return [None if value is None else int(value) for value in row]
-
-
-def _pg_array(text: str | None) -> list[str]:
-    """Parse pg_stats' most_common_vals (anyarray as text); the values here are plain."""
-    if not text:
-        return []
-    return [item.strip('"') for item in text.strip("{}").split(",") if item]
-
-
-def column_estimates() -> dict[tuple[str, str], int]:
-    """Estimated rows per (column, value) for `status` and `needs_attention`, from pg_stats.
-
-    One catalogue query, fresh after each (auto)ANALYZE; {} on other databases or before
-    the table was analysed.
-    """
-    if connection.vendor != "postgresql":
-        return {}
-    table = Customer._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT (SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)),
-                   attname, most_common_vals::text, most_common_freqs
-            FROM (SELECT 1) AS one
-            LEFT JOIN pg_stats ON schemaname = current_schema() AND tablename = %s
-                AND attname IN ('status', 'needs_attention')
-            """,
-            [table, table],
-        )
-        rows = cursor.fetchall()
-    estimates: dict[tuple[str, str], int] = {}
-    for reltuples, column, values, freqs in rows:
-        if reltuples is None or reltuples < 0:
-            continue
-        estimates[("*", "*")] = int(reltuples)
-        if column:
-            for value, freq in zip(_pg_array(values), freqs or [], strict=False):
-                estimates[(column, value)] = int(reltuples * freq)
-    return estimates
-
-
-def explain_estimate(queryset: QuerySet[Customer]) -> int | None:
-    """PostgreSQL's planner estimate of a queryset's rows (EXPLAIN, nothing executed)."""
-    if connection.vendor != "postgresql" or queryset.query.is_empty():
-        return None
-    sql, params = queryset.order_by().values("pk").query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
-        plan = cursor.fetchone()[0]
-    if isinstance(plan, str):
-        plan = json.loads(plan)
-    return int(plan[0]["Plan"]["Plan Rows"])
-
-
 def _tab_estimate(tab: Tab, estimates: dict[tuple[str, str], int]) -> int | None:
     if tab.key == "":
         return estimates.get(("*", "*"))
@@ -550,8 +438,8 @@ class Listing:
     form: CustomerFilterForm
     sort: Sort
     page: Page
-    tabs: list[tuple[Tab, Count, str]]  # tab, its count, its link
-    total: Count
+    tabs: list[tuple[Tab, counting.Count, str]]  # tab, its count, its link
+    total: counting.Count
     size: int
 
 
@@ -599,7 +487,7 @@ def customer_listing(user: Any, params: QueryDict) -> Listing:
         before=params.get("before", ""),
     )
     # Tab counts cover the whole scope; the total covers the filters as they are.
-    stats = column_estimates()
+    stats = counting.column_estimates()
     tab_estimates = [_tab_estimate(tab, stats) for tab in TABS]
     querysets: list[QuerySet[Customer] | None] = [scope.filter(tab.condition) for tab in TABS]
     unfiltered = not any(values.get(name) for name in CustomerFilterForm.FILTER_NAMES)
@@ -609,16 +497,18 @@ def customer_listing(user: Any, params: QueryDict) -> Listing:
         # matches come from a trigram index scan, which costs the same again to count.
         total_estimate, total_queryset = None, None
     else:
-        total_estimate, total_queryset = explain_estimate(filtered), filtered
+        total_estimate, total_queryset = counting.explain_estimate(filtered), filtered
     estimates = [*tab_estimates, total_estimate]
-    counted = capped_counts(
+    counted = counting.capped_counts(
         [
-            None if (guess or 0) >= COUNT_CAP * TRUST_ESTIMATE else queryset
+            None if (guess or 0) >= counting.COUNT_CAP * TRUST_ESTIMATE else queryset
             for queryset, guess in zip([*querysets, total_queryset], estimates, strict=True)
         ]
     )
     counts = [
-        Count(n) if n is not None and n <= COUNT_CAP else Count(None, guess)
+        counting.Count(n)
+        if n is not None and n <= counting.COUNT_CAP
+        else counting.Count(None, guess)
         for n, guess in zip(counted, estimates, strict=True)
     ]
     if unfiltered:
@@ -626,7 +516,7 @@ def customer_listing(user: Any, params: QueryDict) -> Listing:
     elif searching:
         shown = len(page.rows)
         whole = page.is_first and not page.next_cursor
-        counts[-1] = Count(shown) if whole else Count(None, at_least=shown)
+        counts[-1] = counting.Count(shown) if whole else counting.Count(None, at_least=shown)
     tabs = [
         (tab, count, form.query_string(tab=tab.key, status=""))
         for tab, count in zip(TABS, counts, strict=False)
@@ -671,84 +561,3 @@ def saved_view_save(*, user: Any, name: str, query: str) -> SavedView:
 
 def saved_view_delete(*, view: SavedView) -> None:
     view.delete()
-
-
-# -- the admin's paginator -------------------------------------------------------------
-
-
-class EstimatedCountPaginator(Paginator):
-    """A paginator that counts exactly up to a cap and estimates beyond it (PostgreSQL).
-
-    The admin shows "about N" pages on big tables instead of COUNT(*)-ing a million rows
-    on every changelist; on SQLite the count stays exact.
-    """
-
-    cap = 10_000
-
-    @cached_property
-    def count(self) -> int:
-        queryset = self.object_list
-        if not isinstance(queryset, QuerySet):
-            return len(queryset)
-        (n,) = capped_counts([queryset], cap=self.cap)
-        estimate = explain_estimate(queryset)
-        if n is not None and n <= self.cap:
-            return n
-        if estimate is None:
-            return queryset.count()
-        return max(estimate, self.cap + 1)
-
-
-# -- export ------------------------------------------------------------------------------
-
-EXPORT_COLUMNS = (
-    "Name",
-    "Type",
-    "Status",
-    "In status since",
-    "Waiting on",
-    "What is blocking",
-    "Needs attention",
-    "Email",
-    "Our reference",
-    "BVNK reference",
-    "Created",
-    "Created by",
-    "Link",
-)
-# Spreadsheet apps run a cell starting with one of these as a formula (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
-
-
-def safe_cell(value: Any) -> str:
-    """Return a CSV cell a spreadsheet shows as text, never runs as a formula (OWASP)."""
-    text = "" if value is None else str(value)
-    if text.startswith(FORMULA_STARTS):
-        return "'" + text
-    return text
-
-
-def export_rows(
-    queryset: QuerySet[Customer], *, link: Any, chunk_size: int = 2000
-) -> Iterator[list[str]]:
-    """Yield the header, then one row per customer, reading `chunk_size` rows at a time."""
-    yield list(EXPORT_COLUMNS)
-    for customer in queryset.iterator(chunk_size=chunk_size):
-        yield [
-            safe_cell(value)
-            for value in (
-                str(customer),
-                customer.get_type_display(),
-                customer.get_status_display(),
-                customer.status_changed_at.isoformat(),
-                customer.get_waiting_on_display() if customer.waiting_on else "",
-                customer.blocking_summary,
-                "yes" if customer.needs_attention else "",
-                customer.email,
-                customer.external_reference,
-                customer.bvnk_reference or "",
-                customer.created_at.isoformat(),
-                customer.created_by.get_username() if customer.created_by else "",
-                link(customer),
-            )
-        ]

@@ -23,7 +23,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import audit, dashboard, documents, questionnaires, services
+from . import audit, csv_export, dashboard, documents, questionnaires, services
 from .bvnk.errors import BvnkError
 from .models import AgreementSession, BvnkOperation, ComplianceDocument, Customer, SavedView
 from .payloads import IncompleteCustomer
@@ -68,7 +68,7 @@ def customer_export(request: HttpRequest) -> StreamingHttpResponse:
         return pattern.replace(str(marker), str(customer.pk))
 
     writer = csv.writer(_Echo())
-    lines = (writer.writerow(row) for row in dashboard.export_rows(queryset, link=link))
+    lines = (writer.writerow(row) for row in csv_export.export_rows(queryset, link=link))
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="customers-{stamp}.csv"'

@@ -1,30 +1,38 @@
-"""The onboarding journeys: their steps, what each still needs, and BVNK's errors mapped back.
+"""The onboarding journeys: their steps, what each still needs, and the review page's rows.
 
 A step is complete when nothing is missing from it. What is missing is worked out from
 the stored draft every time (never stored), by the same forms that validate the pages, so
-the stepper, "Resume" and the review page can never disagree with the forms.
+the stepper, "Resume" and the review page can never disagree with the forms. The documents
+steps are built from `customers/slots.py`; BVNK's refusals are mapped onto the steps by
+`customers/refusals.py`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.core.cache import cache
-from django.core.exceptions import NON_FIELD_ERRORS
 from django.db.models import Model
 from django.utils.formats import date_format
 
 from . import forms as f
 from . import payloads
-from .bvnk import wire
 from .bvnk.errors import BvnkError
-from .models import AgreementSession, Associate, ComplianceDocument, Customer
+from .company_forms import AssociateForm, CompanyAddressForm, CompanyDetailsForm, same_person
+from .individual_forms import (
+    AddressForm,
+    ContactForm,
+    DueDiligenceForm,
+    PersonalDetailsForm,
+    TaxForm,
+)
+from .models import AgreementSession, Associate, Customer
+from .slots import SELF, Slot, SlotGroup, company_group, person_group
 
 logger = logging.getLogger(__name__)
 
@@ -54,14 +62,14 @@ COMPANY_STEPS = (
         "company",
         "Company details",
         "form",
-        f.CompanyDetailsForm,
+        CompanyDetailsForm,
         intro="The legal entity, as registered.",
     ),
     Step(
         "address",
         "Addresses",
         "form",
-        f.CompanyAddressForm,
+        CompanyAddressForm,
         intro="The registered address, and where the company operates if that differs.",
         fieldsets=(
             ("Registered address", f.ADDRESS_FIELDS),
@@ -92,17 +100,17 @@ INDIVIDUAL_STEPS = (
         "personal",
         "Personal details",
         "form",
-        f.PersonalDetailsForm,
+        PersonalDetailsForm,
         intro="As shown on the person's identity document.",
     ),
-    Step("contact", "Contact", "form", f.ContactForm),
-    Step("address", "Address", "form", f.AddressForm, intro="Where the person lives."),
-    Step("tax", "Tax identification", "form", f.TaxForm),
+    Step("contact", "Contact", "form", ContactForm),
+    Step("address", "Address", "form", AddressForm, intro="Where the person lives."),
+    Step("tax", "Tax identification", "form", TaxForm),
     Step(
         "due-diligence",
         "Due diligence",
         "form",
-        f.DueDiligenceForm,
+        DueDiligenceForm,
         intro="BVNK's customer due diligence questions.",
     ),
     Step(
@@ -176,154 +184,12 @@ def form_kwargs(
     customer: Customer, step: Step, references: ReferenceLists | None = None
 ) -> dict[str, Any]:
     """Return what a step's form needs besides the draft (lists, residence)."""
-    if step.form_class is f.CompanyDetailsForm:
+    if step.form_class is CompanyDetailsForm:
         references = references or ReferenceLists(None, None)
         return {"industries": references.industries, "volumes": references.volumes}
-    if step.form_class is f.DueDiligenceForm:
+    if step.form_class is DueDiligenceForm:
         return {"us_resident": is_us_resident(customer)}
     return {}
-
-
-# -- documents -------------------------------------------------------------------------
-
-COMPANY = "company"
-SELF = "self"
-ANY_IDENTITY = ("PASSPORT", "ID_CARD", "DRIVER_LICENSE")
-PROOF_OF_RESIDENCE = ("PROOF_OF_RESIDENCE", "")
-SELFIE = ("SELFIE", "")
-
-
-@dataclass
-class Slot:
-    """One document a customer may need, and the file stored for it, if any."""
-
-    owner: str  # "company", "self" or "associate-<pk>"
-    document_type: str
-    sub_type: str
-    label: str
-    required: bool
-    associate: Associate | None = None
-    document: ComplianceDocument | None = None
-    hint: str = ""
-    alternative: bool = False  # One of several identity documents, any of which will do.
-
-    @property
-    def key(self) -> str:
-        return f"{self.owner}:{self.document_type}:{self.sub_type}"
-
-    @property
-    def html_id(self) -> str:
-        return "slot-" + re.sub(r"[^a-z0-9]+", "-", self.key.lower()).strip("-")
-
-
-@dataclass
-class SlotGroup:
-    """The slots of one owner: the company, the individual or one associate."""
-
-    title: str
-    hint: str
-    slots: list[Slot]
-    missing: list[str] = field(default_factory=list)
-    others: list[ComplianceDocument] = field(default_factory=list)
-
-
-def _sides(kind: str) -> list[str]:
-    return ["FRONT_SIDE", "BACK_SIDE"] if kind in wire.TWO_SIDED_DOCUMENT_TYPES else ["FRONT_SIDE"]
-
-
-def _owner(document: ComplianceDocument) -> str:
-    if document.associate_id:
-        return f"associate-{document.associate_id}"
-    return COMPANY if document.document_type in {t for t, _ in wire.COMPANY_DOCUMENTS} else SELF
-
-
-def _attach(slots: list[Slot], documents: Iterable[ComplianceDocument]) -> None:
-    by_key = {slot.key: slot for slot in slots}
-    for document in documents:
-        key = f"{_owner(document)}:{document.document_type}:{document.document_sub_type}"
-        if key in by_key:
-            by_key[key].document = document
-
-
-def company_group(
-    customer: Customer, associates: Sequence[Associate], documents: Sequence[ComplianceDocument]
-) -> SlotGroup:
-    signers_only = [a for a in associates if a.is_signer and not a.is_controlling_person]
-    slots = [
-        Slot(COMPANY, kind, sub, label, required=kind != "POWER_OF_ATTORNEY")
-        for (kind, sub), label in wire.COMPANY_DOCUMENTS.items()
-    ]
-    attorney = slots[-1]
-    if signers_only:
-        attorney.required = True
-        names = ", ".join(a.full_name for a in signers_only)
-        attorney.hint = f"Needed: {names} signs for the company but is not a controlling person."
-    else:
-        attorney.hint = "Only needed when a signer is not a controlling person."
-    mine = [d for d in documents if _owner(d) == COMPANY]
-    _attach(slots, mine)
-    group = SlotGroup(
-        title="Company documents",
-        hint="Scans of the company's formation documents.",
-        slots=slots,
-    )
-    group.missing = [slot.label for slot in slots if slot.required and slot.document is None]
-    return group
-
-
-def person_group(
-    title: str,
-    owner: str,
-    associate: Associate | None,
-    id_type: str,
-    documents: Sequence[ComplianceDocument],
-) -> SlotGroup:
-    kinds = [id_type] if id_type else list(ANY_IDENTITY)
-    slots = [
-        Slot(
-            owner,
-            kind,
-            side,
-            wire.PERSON_DOCUMENTS[(kind, side)],
-            required=bool(id_type),
-            associate=associate,
-            alternative=not id_type,
-        )
-        for kind in kinds
-        for side in _sides(kind)
-    ]
-    slots.append(
-        Slot(owner, *PROOF_OF_RESIDENCE, "Proof of address", True, associate,
-             hint="A utility bill or bank statement from the last three months.")
-    )  # fmt: skip
-    slots.append(
-        Slot(owner, *SELFIE, "Selfie", False, associate, hint="Only if BVNK asks for one.")
-    )
-    mine = [d for d in documents if _owner(d) == owner]
-    _attach(slots, mine)
-    stored = {id(slot.document) for slot in slots if slot.document}
-    group = SlotGroup(
-        title=title,
-        hint=(
-            f"{wire.PERSON_DOCUMENTS[(id_type, 'FRONT_SIDE')].split(' (')[0]}"
-            + (", both sides." if id_type in wire.TWO_SIDED_DOCUMENT_TYPES else ".")
-            if id_type
-            else "A passport, or both sides of an ID card or driving licence."
-        ),
-        slots=slots,
-        others=[d for d in mine if id(d) not in stored],
-    )
-    have = {(s.document_type, s.sub_type) for s in slots if s.document}
-    if not any(all((kind, side) in have for side in _sides(kind)) for kind in kinds):
-        if id_type:
-            group.missing += [s.label for s in slots[: len(_sides(id_type))] if not s.document]
-        else:
-            group.missing.append(
-                "An identity document (a passport, or both sides of an ID card or driving licence)"
-            )
-    if PROOF_OF_RESIDENCE not in have:
-        group.missing.append("Proof of address")
-    return group
 
 
 # -- progress: what each step still needs ----------------------------------------------
@@ -385,7 +251,7 @@ def associate_rule_problems(associates: Sequence[Associate]) -> list[str]:
     seen: list[Associate] = []
     for associate in associates:
         if any(
-            f.same_person(other, associate.first_name, associate.last_name, associate.date_of_birth)
+            same_person(other, associate.first_name, associate.last_name, associate.date_of_birth)
             for other in seen
         ):
             problems.append(f"{associate.full_name} is listed twice; keep one entry.")
@@ -496,7 +362,7 @@ class Progress:
             for associate in self.associates:
                 problems += [
                     f"{associate.full_name or 'An associate'}: {problem}"
-                    for problem in form_problems(f.AssociateForm, associate)
+                    for problem in form_problems(AssociateForm, associate)
                 ]
             return problems
         if step.kind == "documents":
@@ -593,208 +459,3 @@ def review_rows(
         for bound in form
         if bound.name not in hidden
     ]
-
-
-# -- BVNK's field errors back onto steps -------------------------------------------------
-
-_ADDRESS_KEYS = {
-    "addressLine1": "address_line1",
-    "addressLine2": "address_line2",
-    "city": "city",
-    "postalCode": "postal_code",
-    "stateCode": "state_code",
-    "countryCode": "country",
-}
-ErrorTarget = tuple[str, str]  # (step slug, form field name or NON_FIELD_ERRORS)
-
-
-def _with_address(
-    fields: dict[str, ErrorTarget], key: str, step: str, prefix: str = ""
-) -> dict[str, ErrorTarget]:
-    fields = dict(fields)
-    fields[key] = (step, NON_FIELD_ERRORS)
-    for wire_key, name in _ADDRESS_KEYS.items():
-        fields[f"{key}.{wire_key}"] = (step, f"{prefix}{name}")
-    return fields
-
-
-# Paths of the create body (section 2.3/2.4) -> the step and field that hold the value.
-COMPANY_PATHS: dict[str, ErrorTarget] = _with_address(
-    _with_address(
-        {
-            "company.name": ("company", "legal_name"),
-            "company.description": ("company", "description"),
-            "company.entityType": ("company", "entity_type"),
-            "company.taxResidenceCountryCode": ("company", "tax_residence_country"),
-            "company.registrationNumber": ("company", "registration_number"),
-            "company.taxNumber": ("company", "tax_number"),
-            "company.industryReference": ("company", "industry_reference"),
-            "company.monthlyExpectedVolumesReference": ("company", "monthly_volumes_reference"),
-            "company.incorporationDate": ("company", "incorporation_date"),
-            "company.website": ("company", "website"),
-            "company.associates": ("associates", NON_FIELD_ERRORS),
-            "signedAgreementSessionReference": ("agreement", NON_FIELD_ERRORS),
-        },
-        "company.address",
-        "address",
-    ),
-    "company.operationalAddress",
-    "address",
-    "operational_",
-)
-ASSOCIATE_PATHS: dict[str, str] = {
-    "firstName": "first_name",
-    "lastName": "last_name",
-    "dateOfBirth": "date_of_birth",
-    "nationality": "nationality",
-    "birthCountryCode": "birth_country",
-    "contactInfo": "email",
-    "contactInfo.emailAddress": "email",
-    "contactInfo.phoneNumber": "phone",
-    "taxIdentification": "tax_number",
-    "taxIdentification.number": "tax_number",
-    "taxIdentification.taxResidenceCountryCode": "tax_residence_country",
-    "documentNumber": "id_document_number",
-    "documentInfo": "id_document_type",
-    "documentInfo.number": "id_document_number",
-    "documentInfo.type": "id_document_type",
-    "documentInfo.issuingCountryCode": "id_document_issuing_country",
-    f"documentInfo.{wire.DOCUMENT_INFO_EXPIRY_KEY}": "id_document_expiry",
-    "titles": "roles",
-    wire.ASSOCIATE_OWNERSHIP_PERCENTAGE_KEY: "ownership_percentage",
-    "address": NON_FIELD_ERRORS,
-    **{f"address.{key}": name for key, name in _ADDRESS_KEYS.items()},
-}
-INDIVIDUAL_PATHS: dict[str, ErrorTarget] = _with_address(
-    {
-        "individual.firstName": ("personal", "first_name"),
-        "individual.lastName": ("personal", "last_name"),
-        "individual.dateOfBirth": ("personal", "date_of_birth"),
-        "individual.nationality": ("personal", "nationality"),
-        "individual.birthCountryCode": ("personal", "birth_country"),
-        "individual.emailAddress": ("contact", "email"),
-        "individual.phoneNumber": ("contact", "phone"),
-        "individual.taxIdentification": ("tax", NON_FIELD_ERRORS),
-        "individual.taxIdentification.number": ("tax", "tax_number"),
-        "individual.taxIdentification.taxResidenceCountryCode": ("tax", "tax_residence_country"),
-        "individual.cdd": ("due-diligence", NON_FIELD_ERRORS),
-        "individual.cdd.employmentStatus": ("due-diligence", "employment_status"),
-        "individual.cdd.sourceOfFunds": ("due-diligence", "source_of_funds"),
-        "individual.cdd.pepStatus": ("due-diligence", "pep_status"),
-        "individual.cdd.intendedUseOfAccount": ("due-diligence", "intended_use"),
-        "individual.cdd.expectedMonthlyVolume": ("due-diligence", "expected_monthly_volume"),
-        "individual.cdd.expectedMonthlyVolume.amount": (
-            "due-diligence",
-            "expected_monthly_volume",
-        ),
-        "individual.cdd.expectedMonthlyVolume.currency": (
-            "due-diligence",
-            "expected_volume_currency",
-        ),
-        "individual.cdd.estimatedYearlyIncome": ("due-diligence", "estimated_yearly_income"),
-        "individual.cdd.employmentIndustrySector": ("due-diligence", "industry_sector"),
-        "signedAgreementSessionReference": ("agreement", NON_FIELD_ERRORS),
-    },
-    "individual.address",
-    "address",
-)
-_ASSOCIATE_PATH = re.compile(r"^company\.associates\[(\d+)\](?:\.(.+))?$")
-
-
-def _message(path: str, message: str, on_field: bool) -> str:
-    # A message on its field reads on its own; elsewhere it needs the field's name.
-    return message if on_field else f"{path.rsplit('.', 1)[-1]}: {message}"
-
-
-def map_bvnk_errors(
-    customer: Customer,
-    field_errors: dict[str, list[str]],
-    associates: Sequence[Associate],
-) -> dict[str, Any]:
-    """Sort BVNK's `details.errors` onto the steps, associates and fields that hold them.
-
-    `associates` must be in the order they were sent, so `associates[i]` names the right
-    person even if the list changes later. Paths the portal does not know go to "other"
-    and are shown on the review page.
-    """
-    table = COMPANY_PATHS if customer.is_company else INDIVIDUAL_PATHS
-    steps: dict[str, dict[str, list[str]]] = {}
-    people: dict[str, dict[str, list[str]]] = {}
-    other: dict[str, list[str]] = {}
-    for path, messages in field_errors.items():
-        messages = messages or ["is invalid"]
-        match = _ASSOCIATE_PATH.match(path) if customer.is_company else None
-        if match and int(match.group(1)) < len(associates):
-            inner = match.group(2) or ""
-            name = ASSOCIATE_PATHS.get(inner, NON_FIELD_ERRORS)
-            bucket = people.setdefault(str(associates[int(match.group(1))].pk), {})
-            bucket.setdefault(name, []).extend(
-                _message(inner or "associate", m, name != NON_FIELD_ERRORS) for m in messages
-            )
-        elif path in table:
-            step, name = table[path]
-            steps.setdefault(step, {}).setdefault(name, []).extend(
-                _message(path, m, name != NON_FIELD_ERRORS) for m in messages
-            )
-        else:
-            other.setdefault(path, []).extend(messages)
-    return {"steps": steps, "associates": people, "other": other}
-
-
-def without_step_errors(errors: dict[str, Any], step: str) -> dict[str, Any]:
-    """Return the stored errors minus one step's (after that step was saved again)."""
-    if step not in errors.get("steps", {}):
-        return errors
-    return {**errors, "steps": {k: v for k, v in errors["steps"].items() if k != step}}
-
-
-def without_associate_errors(errors: dict[str, Any], pk: int) -> dict[str, Any]:
-    if str(pk) not in errors.get("associates", {}):
-        return errors
-    people = {k: v for k, v in errors["associates"].items() if k != str(pk)}
-    return {**errors, "associates": people}
-
-
-# Paths of the update body (decision 3) -> the fields of the customer page's details form.
-UPDATE_PATHS: dict[str, str] = {
-    "contactInfo": NON_FIELD_ERRORS,
-    "contactInfo.emailAddress": "email",
-    "contactInfo.phoneNumber": "phone",
-    "dateOfBirth": "date_of_birth",
-    "address": NON_FIELD_ERRORS,
-    **{f"address.{key}": name for key, name in _ADDRESS_KEYS.items()},
-}
-
-
-def map_update_errors(field_errors: dict[str, list[str]]) -> dict[str, list[str]]:
-    """Sort BVNK's refusal of an update onto the details form's fields."""
-    mapped: dict[str, list[str]] = {}
-    for path, messages in field_errors.items():
-        name = UPDATE_PATHS.get(path, NON_FIELD_ERRORS)
-        mapped.setdefault(name, []).extend(
-            _message(path, message, name != NON_FIELD_ERRORS)
-            for message in messages or ["is invalid"]
-        )
-    return mapped
-
-
-def update_refusal(customer: Customer) -> dict[str, list[str]]:
-    """BVNK's refusal of the customer's latest update, on the details form's fields.
-
-    Empty unless the latest update operation FAILED; a correction saved since is a newer
-    operation (with a new key), so the errors go away as soon as it is queued.
-    """
-    from .models import BvnkOperation
-
-    latest = (
-        customer.operations.filter(kind=BvnkOperation.Kind.UPDATE_CUSTOMER)
-        .order_by("-created_at", "-pk")
-        .first()
-    )
-    if latest is None or latest.state != BvnkOperation.State.FAILED:
-        return {}
-    errors = map_update_errors(latest.field_errors)
-    errors.setdefault(NON_FIELD_ERRORS, []).insert(
-        0, "BVNK refused the last update of these details: correct them and save again."
-    )
-    return errors

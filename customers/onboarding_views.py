@@ -18,16 +18,11 @@ from django.urls import path, reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import documents, onboarding, services
+from . import documents, onboarding, refusals, services
 from .bvnk.errors import BvnkError
+from .company_forms import AssociateForm, CompanyDetailsForm
 from .documents import DocumentSizeLimitHandler
-from .forms import (
-    AssociateForm,
-    CompanyDetailsForm,
-    CustomerDetailsForm,
-    DocumentUploadForm,
-    OnboardingStartForm,
-)
+from .forms import CustomerDetailsForm, DocumentUploadForm, OnboardingStartForm
 from .models import AgreementSession, Associate, ComplianceDocument, Customer, InvalidTransition
 from .payloads import IncompleteCustomer
 
@@ -469,7 +464,7 @@ def details_form(request: HttpRequest, customer: Customer) -> CustomerDetailsFor
         return None
     if customer.status not in services.UPDATABLE_STATUSES:
         return None
-    return CustomerDetailsForm(instance=customer, bvnk_errors=onboarding.update_refusal(customer))
+    return CustomerDetailsForm(instance=customer, bvnk_errors=refusals.update_refusal(customer))
 
 
 @login_required

@@ -16,7 +16,7 @@ from django.db.models import Case, F, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from . import audit, notifications, onboarding, payloads, requirements
+from . import audit, notifications, onboarding, payloads, refusals, requirements, slots
 from .bvnk import types as bvnk_types
 from .bvnk.client import BvnkClient, CallRecord, config_from_settings, idempotency_key
 from .bvnk.errors import BvnkError
@@ -295,7 +295,7 @@ def onboarding_save_step(
             setattr(locked, name, value)
         if complete:
             _store_errors(
-                locked, onboarding.without_step_errors(locked.submission_errors, step), fields
+                locked, refusals.without_step_errors(locked.submission_errors, step), fields
             )
         locked.save(update_fields=[*fields, "updated_at"])
         _audit_changes(actor, locked, f"Saved the {step} step", old, values)
@@ -321,8 +321,8 @@ def associate_save(
             setattr(associate, name, value)
         associate.save()
         fields: list[str] = []
-        errors = onboarding.without_associate_errors(locked.submission_errors, associate.pk)
-        _store_errors(locked, onboarding.without_step_errors(errors, "associates"), fields)
+        errors = refusals.without_associate_errors(locked.submission_errors, associate.pk)
+        _store_errors(locked, refusals.without_step_errors(errors, "associates"), fields)
         locked.save(update_fields=[*fields, "updated_at"])
         what = "Added" if adding else "Changed"
         _audit_changes(actor, locked, f"{what} associate {associate.pk}", old, values)
@@ -339,8 +339,8 @@ def associate_delete(*, associate: Associate, actor: Any) -> None:
         pk = associate.pk
         associate.delete()
         fields: list[str] = []
-        errors = onboarding.without_associate_errors(locked.submission_errors, pk)
-        _store_errors(locked, onboarding.without_step_errors(errors, "associates"), fields)
+        errors = refusals.without_associate_errors(locked.submission_errors, pk)
+        _store_errors(locked, refusals.without_step_errors(errors, "associates"), fields)
         locked.save(update_fields=[*fields, "updated_at"])
         _delete_files_on_commit(names)
         audit.record(
@@ -356,7 +356,7 @@ def associate_delete(*, associate: Associate, actor: Any) -> None:
 def document_store(
     *,
     customer: Customer,
-    slot: onboarding.Slot,
+    slot: slots.Slot,
     upload: Any,
     checked: CheckedFile,
     actor: Any,
@@ -518,7 +518,7 @@ def agreement_session_confirm(*, session: AgreementSession, actor: Any) -> Agree
             fields: list[str] = []
             _store_errors(
                 locked,
-                onboarding.without_step_errors(locked.submission_errors, "agreement"),
+                refusals.without_step_errors(locked.submission_errors, "agreement"),
                 fields,
             )
             if fields:
@@ -590,7 +590,7 @@ def _match_people(
     associates: list[Associate], persons: tuple[bvnk_types.PersonRef, ...]
 ) -> dict[int, str]:
     """Pair associates with BVNK's person references: by name and birth date, else order."""
-    from .forms import same_person
+    from .company_forms import same_person
 
     matched: dict[int, str] = {}
     left = list(persons)
@@ -682,7 +682,7 @@ def customer_submission_refused(
     message: str = "",
 ) -> None:
     """Send a refused submission back to DRAFT with BVNK's errors on the right steps."""
-    errors = onboarding.map_bvnk_errors(customer, error.field_errors if error else {}, associates)
+    errors = refusals.map_bvnk_errors(customer, error.field_errors if error else {}, associates)
     errors.update(
         message=error.message if error else message,
         code=error.code if error else "",

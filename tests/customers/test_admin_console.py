@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from customers import dashboard, services
+from customers import counting, services
 from customers.bvnk.errors import BvnkError
 from customers.models import AuditEvent, BvnkOperation, Customer, StatusChange, WebhookEvent
 from tests.conftest import make_company, make_individual
@@ -42,7 +42,7 @@ def test_search_matches_words_emails_and_whole_references(client, lead) -> None:
 
 
 def test_the_changelist_does_not_count_the_table(client, lead, monkeypatch) -> None:
-    monkeypatch.setattr(dashboard.EstimatedCountPaginator, "cap", 5)
+    monkeypatch.setattr(counting.EstimatedCountPaginator, "cap", 5)
     customer_admin = admin.site._registry[Customer]
     assert customer_admin.show_full_result_count is False
     assert customer_admin.show_facets == admin.ShowFacets.NEVER

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import time_machine
 
-from customers import forms
+from customers import company_forms, forms, individual_forms
 from customers.models import Associate, Customer
 from tests.customers.conftest import INDUSTRIES, INDUSTRY, VOLUME, VOLUMES, adult_birth_date
 
@@ -52,10 +52,10 @@ COMPANY = {
 }
 
 
-def company_form(data: dict[str, Any], **kwargs: Any) -> forms.CompanyDetailsForm:
+def company_form(data: dict[str, Any], **kwargs: Any) -> company_forms.CompanyDetailsForm:
     kwargs.setdefault("industries", INDUSTRIES)
     kwargs.setdefault("volumes", VOLUMES)
-    return forms.CompanyDetailsForm(data, instance=company(), **kwargs)
+    return company_forms.CompanyDetailsForm(data, instance=company(), **kwargs)
 
 
 def test_company_details_valid_and_website_assumes_https() -> None:
@@ -100,10 +100,10 @@ def test_us_company_may_give_an_ein_instead_of_a_registration_number() -> None:
 def test_when_bvnk_lists_are_down_the_stored_choice_is_kept_and_help_says_why() -> None:
     customer = company()
     customer.industry_reference = INDUSTRY
-    form = forms.CompanyDetailsForm(instance=customer, industries=None, volumes=None)
+    form = company_forms.CompanyDetailsForm(instance=customer, industries=None, volumes=None)
     assert (INDUSTRY, INDUSTRY) in form.fields["industry_reference"].choices
     assert "could not be loaded" in form.fields["monthly_volumes_reference"].help_text
-    refused = forms.CompanyDetailsForm(
+    refused = company_forms.CompanyDetailsForm(
         {**COMPANY, "monthly_volumes_reference": VOLUME},
         instance=customer,
         industries=None,
@@ -122,7 +122,7 @@ def test_lenient_mode_keeps_partial_input_but_still_checks_formats() -> None:
 
 def test_forms_never_touch_the_customer_they_were_given() -> None:
     customer = company()
-    company_form_ = forms.CompanyDetailsForm(
+    company_form_ = company_forms.CompanyDetailsForm(
         {**COMPANY, "legal_name": "Changed"},
         instance=customer,
         industries=INDUSTRIES,
@@ -155,13 +155,13 @@ ADDRESS = {
     ],
 )
 def test_address_invalid(change, field, message) -> None:
-    form = forms.AddressForm({**ADDRESS, **change}, instance=individual())
+    form = individual_forms.AddressForm({**ADDRESS, **change}, instance=individual())
     found = errors(form)
     assert message in " ".join(found[field]), found
 
 
 def test_a_state_is_dropped_from_addresses_outside_the_us() -> None:
-    form = forms.AddressForm(
+    form = individual_forms.AddressForm(
         {**ADDRESS, "country": "GB", "postal_code": "EC2V 8AU"}, instance=individual()
     )
     assert form.is_valid(), form.errors
@@ -170,13 +170,15 @@ def test_a_state_is_dropped_from_addresses_outside_the_us() -> None:
 
 def test_company_operating_address_is_optional_but_complete_when_given() -> None:
     data = {**ADDRESS, **{f"operational_{k}": "" for k in ADDRESS}}
-    form = forms.CompanyAddressForm(data, instance=company())
+    form = company_forms.CompanyAddressForm(data, instance=company())
     assert form.is_valid(), form.errors
-    form = forms.CompanyAddressForm({**data, "has_operational_address": "on"}, instance=company())
+    form = company_forms.CompanyAddressForm(
+        {**data, "has_operational_address": "on"}, instance=company()
+    )
     found = errors(form)
     assert {"operational_address_line1", "operational_city", "operational_country"} <= set(found)
     operating = {f"operational_{k}": v for k, v in ADDRESS.items()}
-    form = forms.CompanyAddressForm(
+    form = company_forms.CompanyAddressForm(
         {**ADDRESS, **operating, "has_operational_address": "on"}, instance=company()
     )
     assert form.is_valid(), form.errors
@@ -187,10 +189,13 @@ def test_unticking_the_operating_address_clears_it() -> None:
     customer = company()
     customer.operational_address_line1 = "Old depot"
     data = {**ADDRESS, "operational_address_line1": "Old depot", "operational_city": "Leeds"}
-    form = forms.CompanyAddressForm(data, instance=customer)
+    form = company_forms.CompanyAddressForm(data, instance=customer)
     assert form.is_valid(), form.errors
     assert form.values()["operational_address_line1"] == "" == form.values()["operational_city"]
-    assert forms.CompanyAddressForm(instance=customer).initial["has_operational_address"] is True
+    assert (
+        company_forms.CompanyAddressForm(instance=customer).initial["has_operational_address"]
+        is True
+    )
 
 
 # -- individual steps ---------------------------------------------------------------------
@@ -205,7 +210,7 @@ PERSONAL = {
 
 
 def test_personal_details_valid() -> None:
-    form = forms.PersonalDetailsForm(PERSONAL, instance=individual())
+    form = individual_forms.PersonalDetailsForm(PERSONAL, instance=individual())
     assert form.is_valid(), form.errors
 
 
@@ -218,20 +223,22 @@ def test_personal_details_valid() -> None:
     ],
 )
 def test_people_must_be_adults(born, message) -> None:
-    form = forms.PersonalDetailsForm({**PERSONAL, "date_of_birth": born}, instance=individual())
+    form = individual_forms.PersonalDetailsForm(
+        {**PERSONAL, "date_of_birth": born}, instance=individual()
+    )
     (found,) = errors(form)["date_of_birth"]
     assert message in found
 
 
 def test_an_eighteenth_birthday_today_is_old_enough() -> None:
-    form = forms.PersonalDetailsForm(
+    form = individual_forms.PersonalDetailsForm(
         {**PERSONAL, "date_of_birth": "2008-11-27"}, instance=individual()
     )
     assert form.is_valid(), form.errors
 
 
 def test_personal_details_all_required() -> None:
-    found = errors(forms.PersonalDetailsForm({}, instance=individual()))
+    found = errors(individual_forms.PersonalDetailsForm({}, instance=individual()))
     assert set(found) == set(PERSONAL)
     assert found["nationality"] == ["Choose the nationality."]
 
@@ -246,12 +253,12 @@ def test_personal_details_all_required() -> None:
     ],
 )
 def test_contact_invalid(data, field, message) -> None:
-    found = errors(forms.ContactForm(data, instance=individual()))
+    found = errors(individual_forms.ContactForm(data, instance=individual()))
     assert message in " ".join(found[field])
 
 
 def test_contact_valid() -> None:
-    form = forms.ContactForm(
+    form = individual_forms.ContactForm(
         {"email": "jane@example.com", "phone": "+447911123456"}, instance=individual()
     )
     assert form.is_valid(), form.errors
@@ -259,10 +266,12 @@ def test_contact_valid() -> None:
 
 def test_tax_needs_number_and_country() -> None:
     found = errors(
-        forms.TaxForm({"tax_number": "", "tax_residence_country": ""}, instance=individual())
+        individual_forms.TaxForm(
+            {"tax_number": "", "tax_residence_country": ""}, instance=individual()
+        )
     )
     assert set(found) == {"tax_number", "tax_residence_country"}
-    form = forms.TaxForm(
+    form = individual_forms.TaxForm(
         {"tax_number": "123-45-6789", "tax_residence_country": "US"}, instance=individual()
     )
     assert form.is_valid()
@@ -279,17 +288,17 @@ CDD = {
 
 
 def test_due_diligence_for_a_us_resident_asks_income_and_sector() -> None:
-    found = errors(forms.DueDiligenceForm(CDD, instance=individual(), us_resident=True))
+    found = errors(individual_forms.DueDiligenceForm(CDD, instance=individual(), us_resident=True))
     assert set(found) == {"estimated_yearly_income", "industry_sector"}
     data = {**CDD, "estimated_yearly_income": "INCOME_50K_TO_100K", "industry_sector": "MINING"}
-    form = forms.DueDiligenceForm(data, instance=individual(), us_resident=True)
+    form = individual_forms.DueDiligenceForm(data, instance=individual(), us_resident=True)
     assert form.is_valid(), form.errors
     assert form.values()["expected_monthly_volume"] == Decimal("2500.50")
 
 
 def test_due_diligence_elsewhere_drops_the_us_questions() -> None:
     customer = individual(estimated_yearly_income="INCOME_0_TO_50K", industry_sector="MINING")
-    form = forms.DueDiligenceForm(CDD, instance=customer, us_resident=False)
+    form = individual_forms.DueDiligenceForm(CDD, instance=customer, us_resident=False)
     assert "industry_sector" not in form.fields
     assert form.is_valid(), form.errors
     assert form.values()["estimated_yearly_income"] == "" == form.values()["industry_sector"]
@@ -307,7 +316,9 @@ def test_due_diligence_elsewhere_drops_the_us_questions() -> None:
     ],
 )
 def test_due_diligence_invalid(change, field) -> None:
-    form = forms.DueDiligenceForm({**CDD, **change}, instance=individual(), us_resident=False)
+    form = individual_forms.DueDiligenceForm(
+        {**CDD, **change}, instance=individual(), us_resident=False
+    )
     assert field in errors(form)
 
 
@@ -344,8 +355,8 @@ def person(**change: Any) -> dict[str, Any]:
 
 def associate_form(
     data: dict[str, Any], others: list[Associate] | None = None
-) -> forms.AssociateForm:
-    return forms.AssociateForm(data, others=others or [])
+) -> company_forms.AssociateForm:
+    return company_forms.AssociateForm(data, others=others or [])
 
 
 def test_associate_valid_roles_become_flags() -> None:
@@ -414,7 +425,7 @@ def test_the_same_person_cannot_be_added_twice() -> None:
 
 
 def test_errors_are_tied_to_their_fields() -> None:
-    form = forms.ContactForm({"email": "nope", "phone": ""}, instance=individual())
+    form = individual_forms.ContactForm({"email": "nope", "phone": ""}, instance=individual())
     form.is_valid()
     html = str(form["email"])
     assert 'aria-invalid="true"' in html and 'aria-describedby="id_email_error"' in html
@@ -422,7 +433,7 @@ def test_errors_are_tied_to_their_fields() -> None:
 
 
 def test_bvnk_errors_show_on_an_unbound_form() -> None:
-    form = forms.TaxForm(
+    form = individual_forms.TaxForm(
         instance=individual(tax_number="INVALID"),
         bvnk_errors={
             "tax_number": ["BVNK: Tax identification number is invalid"],

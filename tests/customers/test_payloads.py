@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from customers import onboarding, payloads
+from customers import payloads, refusals
 from customers.models import Customer
 from tests.customers.conftest import (
     INDUSTRY,
@@ -232,7 +232,7 @@ def test_company_error_paths_map_to_steps_associates_and_fields() -> None:
     customer = company_draft()
     first = add_associate(customer, "Ada")
     second = add_associate(customer, "Ben")
-    mapped = onboarding.map_bvnk_errors(
+    mapped = refusals.map_bvnk_errors(
         customer,
         {
             "company.registrationNumber": ["Registration number is invalid"],
@@ -268,7 +268,7 @@ def test_company_error_paths_map_to_steps_associates_and_fields() -> None:
 
 def test_individual_error_paths_map_to_steps_and_fields() -> None:
     customer = individual_draft()
-    mapped = onboarding.map_bvnk_errors(
+    mapped = refusals.map_bvnk_errors(
         customer,
         {
             "individual.address.stateCode": ["must be a US state code: ZZ"],

@@ -1,0 +1,154 @@
+"""Document slots: each document a customer or associate may need, and the file stored for it.
+
+The documents steps, the upload service (`services.document_store`) and the review page
+all work slot by slot; the slots depend only on the models and BVNK's document types
+(`customers/bvnk/wire.py`), so the steps in `customers/onboarding.py` build on them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from .bvnk import wire
+from .models import Associate, ComplianceDocument, Customer
+
+COMPANY = "company"
+SELF = "self"
+ANY_IDENTITY = ("PASSPORT", "ID_CARD", "DRIVER_LICENSE")
+PROOF_OF_RESIDENCE = ("PROOF_OF_RESIDENCE", "")
+SELFIE = ("SELFIE", "")
+
+
+@dataclass
+class Slot:
+    """One document a customer may need, and the file stored for it, if any."""
+
+    owner: str  # "company", "self" or "associate-<pk>"
+    document_type: str
+    sub_type: str
+    label: str
+    required: bool
+    associate: Associate | None = None
+    document: ComplianceDocument | None = None
+    hint: str = ""
+    alternative: bool = False  # One of several identity documents, any of which will do.
+
+    @property
+    def key(self) -> str:
+        return f"{self.owner}:{self.document_type}:{self.sub_type}"
+
+    @property
+    def html_id(self) -> str:
+        return "slot-" + re.sub(r"[^a-z0-9]+", "-", self.key.lower()).strip("-")
+
+
+@dataclass
+class SlotGroup:
+    """The slots of one owner: the company, the individual or one associate."""
+
+    title: str
+    hint: str
+    slots: list[Slot]
+    missing: list[str] = field(default_factory=list)
+    others: list[ComplianceDocument] = field(default_factory=list)
+
+
+def _sides(kind: str) -> list[str]:
+    return ["FRONT_SIDE", "BACK_SIDE"] if kind in wire.TWO_SIDED_DOCUMENT_TYPES else ["FRONT_SIDE"]
+
+
+def _owner(document: ComplianceDocument) -> str:
+    if document.associate_id:
+        return f"associate-{document.associate_id}"
+    return COMPANY if document.document_type in {t for t, _ in wire.COMPANY_DOCUMENTS} else SELF
+
+
+def _attach(slots: list[Slot], documents: Iterable[ComplianceDocument]) -> None:
+    by_key = {slot.key: slot for slot in slots}
+    for document in documents:
+        key = f"{_owner(document)}:{document.document_type}:{document.document_sub_type}"
+        if key in by_key:
+            by_key[key].document = document
+
+
+def company_group(
+    customer: Customer, associates: Sequence[Associate], documents: Sequence[ComplianceDocument]
+) -> SlotGroup:
+    signers_only = [a for a in associates if a.is_signer and not a.is_controlling_person]
+    slots = [
+        Slot(COMPANY, kind, sub, label, required=kind != "POWER_OF_ATTORNEY")
+        for (kind, sub), label in wire.COMPANY_DOCUMENTS.items()
+    ]
+    attorney = slots[-1]
+    if signers_only:
+        attorney.required = True
+        names = ", ".join(a.full_name for a in signers_only)
+        attorney.hint = f"Needed: {names} signs for the company but is not a controlling person."
+    else:
+        attorney.hint = "Only needed when a signer is not a controlling person."
+    mine = [d for d in documents if _owner(d) == COMPANY]
+    _attach(slots, mine)
+    group = SlotGroup(
+        title="Company documents",
+        hint="Scans of the company's formation documents.",
+        slots=slots,
+    )
+    group.missing = [slot.label for slot in slots if slot.required and slot.document is None]
+    return group
+
+
+def person_group(
+    title: str,
+    owner: str,
+    associate: Associate | None,
+    id_type: str,
+    documents: Sequence[ComplianceDocument],
+) -> SlotGroup:
+    kinds = [id_type] if id_type else list(ANY_IDENTITY)
+    slots = [
+        Slot(
+            owner,
+            kind,
+            side,
+            wire.PERSON_DOCUMENTS[(kind, side)],
+            required=bool(id_type),
+            associate=associate,
+            alternative=not id_type,
+        )
+        for kind in kinds
+        for side in _sides(kind)
+    ]
+    slots.append(
+        Slot(owner, *PROOF_OF_RESIDENCE, "Proof of address", True, associate,
+             hint="A utility bill or bank statement from the last three months.")
+    )  # fmt: skip
+    slots.append(
+        Slot(owner, *SELFIE, "Selfie", False, associate, hint="Only if BVNK asks for one.")
+    )
+    mine = [d for d in documents if _owner(d) == owner]
+    _attach(slots, mine)
+    stored = {id(slot.document) for slot in slots if slot.document}
+    group = SlotGroup(
+        title=title,
+        hint=(
+            f"{wire.PERSON_DOCUMENTS[(id_type, 'FRONT_SIDE')].split(' (')[0]}"
+            + (", both sides." if id_type in wire.TWO_SIDED_DOCUMENT_TYPES else ".")
+            if id_type
+            else "A passport, or both sides of an ID card or driving licence."
+        ),
+        slots=slots,
+        others=[d for d in mine if id(d) not in stored],
+    )
+    have = {(s.document_type, s.sub_type) for s in slots if s.document}
+    if not any(all((kind, side) in have for side in _sides(kind)) for kind in kinds):
+        if id_type:
+            group.missing += [s.label for s in slots[: len(_sides(id_type))] if not s.document]
+        else:
+            group.missing.append(
+                "An identity document (a passport, or both sides of an ID card or driving licence)"
+            )
+    if PROOF_OF_RESIDENCE not in have:
+        group.missing.append("Proof of address")
+    return group
