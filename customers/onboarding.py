@@ -32,7 +32,7 @@ from .individual_forms import (
     TaxForm,
 )
 from .models import AgreementSession, Associate, Customer
-from .slots import SELF, Slot, SlotGroup, company_group, person_group
+from .slots import SELF, SlotGroup, company_group, person_group
 
 logger = logging.getLogger(__name__)
 
@@ -329,16 +329,6 @@ class Progress:
             return [person_group(self.customer.full_name or "The customer", SELF, None, "",
                                  self.documents)]  # fmt: skip
         return []
-
-    def slots(self) -> dict[str, Slot]:
-        """Every slot of every documents step, by key."""
-        return {
-            slot.key: slot
-            for step in self.steps
-            if step.kind == "documents"
-            for group in self.document_groups(step)
-            for slot in group.slots
-        }
 
     def associate_errors(self, associate: Associate) -> dict[str, list[str]]:
         errors: dict[str, list[str]] = self.errors.get("associates", {}).get(str(associate.pk), {})

@@ -15,7 +15,7 @@ from typing import Any
 from django.core.exceptions import NON_FIELD_ERRORS
 
 from .bvnk import wire
-from .models import Associate, Customer
+from .models import Associate, BvnkOperation, Customer
 
 _ADDRESS_KEYS = {
     "addressLine1": "address_line1",
@@ -204,8 +204,6 @@ def update_refusal(customer: Customer) -> dict[str, list[str]]:
     Empty unless the latest update operation FAILED; a correction saved since is a newer
     operation (with a new key), so the errors go away as soon as it is queued.
     """
-    from .models import BvnkOperation
-
     latest = (
         customer.operations.filter(kind=BvnkOperation.Kind.UPDATE_CUSTOMER)
         .order_by("-created_at", "-pk")
