@@ -45,7 +45,7 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from . import services
@@ -101,17 +101,10 @@ def operation_add(
     """
     now = timezone.now()
     replaced = [op for op in supersedes if op.state in (State.PENDING, *ATTENTION)]
-    operation = BvnkOperation.objects.create(
-        customer=customer,
-        kind=kind,
-        idempotency_key=key,
-        payload=payload,
-        document=document,
-        created_by=actor if getattr(actor, "pk", None) else None,
-        next_attempt_at=now,
-        enqueued_at=now,
-        created_at=now,
+    operation = _new_operation(
+        customer=customer, kind=kind, key=key, payload=payload, actor=actor, document=document
     )
+    operation.save(force_insert=True)
     if replaced:
         BvnkOperation.objects.filter(
             pk__in=[op.pk for op in replaced], state__in=(State.PENDING, *ATTENTION)
@@ -124,6 +117,30 @@ def operation_add(
         if any(op.state in ATTENTION for op in replaced):
             refresh_summary(customer.pk)
     return operation
+
+
+def _new_operation(
+    *,
+    customer: Customer,
+    kind: str,
+    key: str,
+    payload: dict[str, Any],
+    actor: Any = None,
+    document: ComplianceDocument | None = None,
+) -> BvnkOperation:
+    """An operation due now, not saved yet (`operation_add` and `queue_documents` save it)."""
+    now = timezone.now()
+    return BvnkOperation(
+        customer=customer,
+        kind=kind,
+        idempotency_key=key,
+        payload=payload,
+        document=document,
+        created_by=actor if getattr(actor, "pk", None) else None,
+        next_attempt_at=now,
+        enqueued_at=now,
+        created_at=now,
+    )
 
 
 def enqueue_after_commit(operations: Iterable[BvnkOperation | int]) -> None:
@@ -232,14 +249,15 @@ def operation_send(
         return state
     deadline = time.monotonic() + settings.CELERY_TASK_SOFT_TIME_LIMIT / 2
     for _ in range(FOLLOW_LIMIT):
-        following = _next_due(customer_id)
+        # Loaded as a claim loads it, so claiming it reads nothing more.
+        following = _due(customer_id, _claimable()).first()
         if following is None:
             return state
         if time.monotonic() > deadline:
             break
         # No task id: only the first claim is the broker's message; a follower whose
         # worker dies is sent again once its lease runs out.
-        _, went = _send_one(following[0], task_id="", worker=worker, wake=False)
+        _, went = _send_one(following, task_id="", worker=worker, wake=False)
         if went is None:
             return state  # someone else has it
     with contextlib.suppress(OperationalError, InterfaceError):
@@ -248,14 +266,16 @@ def operation_send(
 
 
 def _send_one(
-    operation_id: int, *, task_id: str, worker: str, wake: bool
+    operation: int | BvnkOperation, *, task_id: str, worker: str, wake: bool
 ) -> tuple[str | None, int | None]:
     """Claim, send, record one operation; return its state and (if claimed) its customer."""
     try:
-        claim = _claim(operation_id, task_id=task_id, worker=worker)
+        claim = _claim(operation, task_id=task_id, worker=worker)
     except (OperationalError, InterfaceError) as exc:
         logger.warning(
-            "Operation %s: database unavailable (%s); left to the sweeper", operation_id, exc
+            "Operation %s: database unavailable (%s); left to the sweeper",
+            getattr(operation, "pk", operation),
+            exc,
         )
         return None, None
     if claim is None:
@@ -366,17 +386,24 @@ CLAIM_FIELDS = (
 )
 
 
-def _claim(operation_id: int, *, task_id: str, worker: str) -> Claim | None:
-    """Take the operation for one attempt with a conditional UPDATE; None if not ours to send."""
+def _claimable() -> QuerySet[BvnkOperation]:
+    """Operations loaded as a claim needs them (CLAIM_FIELDS)."""
+    return BvnkOperation.objects.select_related(
+        "customer", "document__associate", "created_by"
+    ).only(*CLAIM_FIELDS)
+
+
+def _claim(operation: int | BvnkOperation, *, task_id: str, worker: str) -> Claim | None:
+    """Take the operation for one attempt with a conditional UPDATE; None if not ours to send.
+
+    `operation`: its id, or the operation as `_claimable` loaded it a moment ago.
+    """
     now = timezone.now()
-    operation = (
-        BvnkOperation.objects.select_related("customer", "document__associate", "created_by")
-        .only(*CLAIM_FIELDS)
-        .filter(pk=operation_id)
-        .first()
-    )
-    if operation is None:
-        return None
+    if isinstance(operation, int):
+        loaded = _claimable().filter(pk=operation).first()
+        if loaded is None:
+            return None
+        operation = loaded
     extra: dict[str, Any] = {}
     if operation.state == State.IN_FLIGHT:
         # A claim without an outcome: its lease ran out, or this is the broker handing the
@@ -575,16 +602,17 @@ def _record_broken(claim: Claim, note: str) -> str | None:
     return State.NEEDS_ATTENTION
 
 
+def _due(customer_id: int, rows: QuerySet[BvnkOperation] | None = None) -> QuerySet[BvnkOperation]:
+    """The customer's due operations (of `rows`, a queryset), the next one first."""
+    rows = BvnkOperation.objects.all() if rows is None else rows
+    return rows.filter(
+        customer_id=customer_id, state=State.PENDING, next_attempt_at__lte=timezone.now()
+    ).order_by("next_attempt_at", "pk")
+
+
 def _next_due(customer_id: int) -> tuple[int, datetime | None] | None:
     """The customer's next due operation: its id and when it was last published."""
-    return (
-        BvnkOperation.objects.filter(
-            customer_id=customer_id, state=State.PENDING, next_attempt_at__lte=timezone.now()
-        )
-        .order_by("next_attempt_at", "pk")
-        .values_list("pk", "enqueued_at")
-        .first()
-    )
+    return _due(customer_id).values_list("pk", "enqueued_at").first()
 
 
 def wake_next(customer_id: int) -> None:
@@ -659,8 +687,9 @@ def queue_documents(customer: Customer, *, actor: Any = None) -> list[BvnkOperat
     documents = customer.documents.filter(bvnk_reference__isnull=True, operations__isnull=True)
     # Never a file the malware scan holds (submission waits for it; this is a backstop).
     documents = documents.exclude(scan_status__in=["PENDING", "INFECTED"])
-    queued = [
-        operation_add(
+    # New operations supersede nothing: one INSERT for them all.
+    return BvnkOperation.objects.bulk_create(
+        _new_operation(
             customer=customer,
             kind=Kind.UPLOAD_DOCUMENT,
             # One key per document: it is uploaded once, whatever happens on the way.
@@ -670,8 +699,7 @@ def queue_documents(customer: Customer, *, actor: Any = None) -> list[BvnkOperat
             document=doc,
         )
         for doc in documents.order_by("created_at", "pk")
-    ]
-    return queued
+    )
 
 
 def _send_document(operation: BvnkOperation, client: BvnkClient) -> Outcome:

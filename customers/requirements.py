@@ -6,8 +6,9 @@ own onboarding rules for drafts (customers/onboarding.py, the same code the step
 
 The checklist is computed when a customer page is shown. The one-line summary, the
 "waiting on" side and the needs-attention flag are stored on the customer by
-`summary_refresh`, which the services call whenever an input changes, so the My customers
-list shows them without a query per row.
+`summary_store`, which the services call once per change on the row they locked
+(`summary_refresh` reads the row first), so the My customers list shows them without a
+query per row.
 """
 
 from __future__ import annotations
@@ -309,23 +310,35 @@ def summarise(customer: Customer, *, operations: list[BvnkOperation] | None = No
 
 
 def summary_refresh(customer: Customer | int) -> Summary:
-    """Recompute and store a customer's summary. Called by the services (the write path)."""
+    """Recompute and store a customer's summary, reading its row first."""
     pk = customer if isinstance(customer, int) else customer.pk
-    fresh = Customer.objects.get(pk=pk)
-    summary = summarise(fresh)
-    if (fresh.blocking_summary, fresh.waiting_on, fresh.needs_attention) != (
+    summary = summary_store(Customer.objects.get(pk=pk))
+    if not isinstance(customer, int):
+        customer.blocking_summary = summary.text
+        customer.waiting_on = summary.waiting_on
+        customer.needs_attention = summary.needs_attention
+    return summary
+
+
+def summary_store(locked: Customer) -> Summary:
+    """Recompute and store the summary of a row the caller holds locked and up to date.
+
+    The services call it once, at the end of their transaction, on the row they locked:
+    reading the row again would only cost a query.
+    """
+    summary = summarise(locked)
+    if (locked.blocking_summary, locked.waiting_on, locked.needs_attention) != (
         summary.text,
         summary.waiting_on,
         summary.needs_attention,
     ):
         # Not through save(): a derived cache is no change to the customer (updated_at).
-        Customer.objects.filter(pk=pk).update(
+        Customer.objects.filter(pk=locked.pk).update(
             blocking_summary=summary.text,
             waiting_on=summary.waiting_on,
             needs_attention=summary.needs_attention,
         )
-    if not isinstance(customer, int):
-        customer.blocking_summary = summary.text
-        customer.waiting_on = summary.waiting_on
-        customer.needs_attention = summary.needs_attention
+        locked.blocking_summary = summary.text
+        locked.waiting_on = summary.waiting_on
+        locked.needs_attention = summary.needs_attention
     return summary

@@ -80,20 +80,48 @@ def customer_change_status(
     Raises InvalidTransition for a move the transition table refuses.
     """
     with transaction.atomic():
-        locked = Customer.objects.select_for_update().get(pk=customer.pk)
-        if locked.status == new_status:
-            return None
-        change = locked.transition_to(
+        locked = _lock(customer)
+        change = _change_status(
+            locked,
             new_status,
             source=source,
             actor=actor,
             source_reference=source_reference,
             reason=reason,
         )
-        requirements.summary_refresh(locked)
-        notifications.status_change_queue(change)
+        if change is not None:
+            requirements.summary_store(locked)
     customer.status = locked.status
     customer.status_changed_at = locked.status_changed_at
+    return change
+
+
+def _lock(customer: Customer) -> Customer:
+    """Lock the customer's row (inside a transaction) and load it as it is now.
+
+    A service locks once and hands the locked row to the `_` helpers below, which do
+    their part without locking or reading it again; the service stores the summary
+    (`requirements.summary_store`) once, at the end.
+    """
+    return Customer.objects.select_for_update().get(pk=customer.pk)
+
+
+def _change_status(
+    locked: Customer,
+    new_status: str,
+    *,
+    source: str,
+    actor: Any = None,
+    source_reference: str = "",
+    reason: str = "",
+) -> StatusChange | None:
+    """`customer_change_status` on a locked row; the caller stores the summary."""
+    if locked.status == new_status:
+        return None
+    change = locked.transition_to(
+        new_status, source=source, actor=actor, source_reference=source_reference, reason=reason
+    )
+    notifications.status_change_queue(change)
     return change
 
 
@@ -116,17 +144,40 @@ def customer_apply_bvnk_status(
     Raises InvalidTransition.
     """
     with transaction.atomic():
-        locked = Customer.objects.select_for_update().get(pk=customer.pk)
-        if locked.bvnk_status_at is not None and observed_at <= locked.bvnk_status_at:
-            return None
-        change = customer_change_status(
-            locked, status, source=source, source_reference=source_reference, reason=reason
+        locked = _lock(customer)
+        change = _apply_bvnk_status(
+            locked,
+            status,
+            observed_at=observed_at,
+            source=source,
+            source_reference=source_reference,
+            reason=reason,
         )
-        locked.bvnk_status_at = observed_at
-        locked.save(update_fields=["bvnk_status_at", "updated_at"])
+        if change is not None:
+            requirements.summary_store(locked)
     customer.status = locked.status
     customer.status_changed_at = locked.status_changed_at
     customer.bvnk_status_at = locked.bvnk_status_at
+    return change
+
+
+def _apply_bvnk_status(
+    locked: Customer,
+    status: str,
+    *,
+    observed_at: datetime,
+    source: str,
+    source_reference: str = "",
+    reason: str = "",
+) -> StatusChange | None:
+    """`customer_apply_bvnk_status` on a locked row; the caller stores the summary."""
+    if locked.bvnk_status_at is not None and observed_at <= locked.bvnk_status_at:
+        return None
+    change = _change_status(
+        locked, status, source=source, source_reference=source_reference, reason=reason
+    )
+    locked.bvnk_status_at = observed_at
+    locked.save(update_fields=["bvnk_status_at", "updated_at"])
     return change
 
 
@@ -143,22 +194,47 @@ def customer_record_bvnk_details(
     A None argument leaves its field alone. Returns whether anything was written.
     """
     with transaction.atomic():
-        locked = Customer.objects.select_for_update().get(pk=customer.pk)
-        if locked.bvnk_synced_at is not None and observed_at < locked.bvnk_synced_at:
+        locked = _lock(customer)
+        values = _record_bvnk_details(
+            locked,
+            observed_at=observed_at,
+            info_required=info_required,
+            verification_url=verification_url,
+            data=data,
+        )
+        if values is None:
             return False
-        values: dict[str, Any] = {"bvnk_synced_at": observed_at}
-        if info_required is not None:
-            values["info_required"] = info_required
-        if verification_url is not None:
-            values["verification_url"] = _link(verification_url)
-        if data is not None:
-            values["bvnk_data"] = data
-        for name, value in values.items():
-            setattr(locked, name, value)
-            setattr(customer, name, value)
-        locked.save(update_fields=[*values, "updated_at"])
-        requirements.summary_refresh(locked)
+        requirements.summary_store(locked)
+    for name, value in values.items():
+        setattr(customer, name, value)
     return True
+
+
+def _record_bvnk_details(
+    locked: Customer,
+    *,
+    observed_at: datetime,
+    info_required: dict[str, Any] | None = None,
+    verification_url: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any] | None:
+    """`customer_record_bvnk_details` on a locked row; return the values written, if any.
+
+    The caller stores the summary.
+    """
+    if locked.bvnk_synced_at is not None and observed_at < locked.bvnk_synced_at:
+        return None
+    values: dict[str, Any] = {"bvnk_synced_at": observed_at}
+    if info_required is not None:
+        values["info_required"] = info_required
+    if verification_url is not None:
+        values["verification_url"] = _link(verification_url)
+    if data is not None:
+        values["bvnk_data"] = data
+    for name, value in values.items():
+        setattr(locked, name, value)
+    locked.save(update_fields=[*values, "updated_at"])
+    return values
 
 
 def _link(url: str) -> str:
@@ -299,7 +375,7 @@ def onboarding_save_step(
             )
         locked.save(update_fields=[*fields, "updated_at"])
         _audit_changes(actor, locked, f"Saved the {step} step", old, values)
-        requirements.summary_refresh(locked)
+        requirements.summary_store(locked)
     for name in [*fields, "updated_at"]:
         setattr(customer, name, getattr(locked, name))
     logger.info("Draft %s: step %s saved by %s", customer.pk, step, getattr(actor, "pk", None))
@@ -326,7 +402,7 @@ def associate_save(
         locked.save(update_fields=[*fields, "updated_at"])
         what = "Added" if adding else "Changed"
         _audit_changes(actor, locked, f"{what} associate {associate.pk}", old, values)
-        requirements.summary_refresh(locked)
+        requirements.summary_store(locked)
     logger.info("Draft %s: associate %s saved by %s", locked.pk, associate.pk, actor)
     return associate
 
@@ -349,7 +425,7 @@ def associate_delete(*, associate: Associate, actor: Any) -> None:
             summary=f"Removed associate {pk} and their documents",
             customer=locked,
         )
-        requirements.summary_refresh(locked)
+        requirements.summary_store(locked)
     logger.info("Draft %s: associate %s removed by %s", locked.pk, pk, actor)
 
 
@@ -404,7 +480,7 @@ def document_store(
             customer=locked,
             details={"document": document.pk, "replaced": [old.pk for old in previous]},
         )
-        requirements.summary_refresh(locked)
+        requirements.summary_store(locked)
     return document
 
 
@@ -424,7 +500,7 @@ def document_delete(*, document: ComplianceDocument, actor: Any) -> None:
             customer=locked,
             details={"document": pk},
         )
-        requirements.summary_refresh(locked)
+        requirements.summary_store(locked)
     logger.info("Draft %s: document removed by %s", locked.pk, actor)
 
 
@@ -548,13 +624,14 @@ def customer_submit(*, customer: Customer, actor: Any) -> None:
         locked.submission_count += 1
         locked.submission_errors = {}
         locked.save(update_fields=["submission_count", "submission_errors", "updated_at"])
-        customer_change_status(
+        _change_status(
             locked,
             Customer.Status.SUBMITTING,
             source=StatusChange.Source.STAFF,
             actor=actor,
             reason=f"Submitted to BVNK (submission {locked.submission_count}).",
         )
+        requirements.summary_store(locked)
         audit.record(
             actor=actor,
             action=audit.Action.ACTION,
@@ -641,13 +718,17 @@ def customer_record_created(
     remote: bvnk_types.Customer | None,
     created: bvnk_types.CustomerCreated | None,
 ) -> None:
-    """Store what BVNK holds for a just-created customer and leave SUBMITTING."""
+    """Store what BVNK holds for a just-created customer and leave SUBMITTING.
+
+    One lock and one summary for the lot: the details and the status are written by the
+    helpers of `customer_record_bvnk_details` and `customer_apply_bvnk_status`.
+    """
     now = timezone.now()
     with transaction.atomic():
-        locked = Customer.objects.select_for_update().get(pk=customer.pk)
+        locked = _lock(customer)
         if remote is not None:
             customer_record_people(locked, remote)
-            customer_record_bvnk_details(
+            _record_bvnk_details(
                 locked,
                 observed_at=now,
                 info_required=remote.info_required,
@@ -655,7 +736,7 @@ def customer_record_created(
                 data=remote.raw,
             )
         elif created is not None and created.questionnaire_codes:
-            customer_record_bvnk_details(
+            _record_bvnk_details(
                 locked,
                 observed_at=now,
                 info_required={"questionnaireCodes": list(created.questionnaire_codes)},
@@ -663,7 +744,7 @@ def customer_record_created(
         status = (remote.status if remote else "") or (created.status if created else "")
         if status not in Customer.Status.values or not locked.can_transition_to(status):
             status = Customer.Status.INFO_REQUIRED  # Decision 2: a create starts there.
-        customer_apply_bvnk_status(
+        _apply_bvnk_status(
             locked,
             status,
             observed_at=now,
@@ -671,7 +752,14 @@ def customer_record_created(
             source_reference=str(locked.bvnk_reference),
             reason=f"Created at BVNK (submission {locked.submission_count}).",
         )
-    customer.refresh_from_db()
+        requirements.summary_store(locked)
+    _copy_row(locked, customer)
+
+
+def _copy_row(locked: Customer, customer: Customer) -> None:
+    """Give the caller's instance the row as the service left it, without reading it again."""
+    for field in Customer._meta.concrete_fields:
+        setattr(customer, field.attname, getattr(locked, field.attname))
 
 
 def customer_submission_refused(
@@ -691,10 +779,10 @@ def customer_submission_refused(
         at=timezone.now().isoformat(),
     )
     with transaction.atomic():
-        locked = Customer.objects.select_for_update().get(pk=customer.pk)
+        locked = _lock(customer)
         locked.submission_errors = errors
         locked.save(update_fields=["submission_errors", "updated_at"])
-        customer_change_status(
+        _change_status(
             locked,
             Customer.Status.DRAFT,
             source=StatusChange.Source.SUBMISSION,
@@ -702,7 +790,8 @@ def customer_submission_refused(
             reason=f"BVNK refused submission {locked.submission_count}: "
             + (error.summary() if error else message),
         )
-    customer.refresh_from_db()
+        requirements.summary_store(locked)
+    _copy_row(locked, customer)
 
 
 def customer_update_details(*, customer: Customer, values: dict[str, Any], actor: Any) -> list[str]:

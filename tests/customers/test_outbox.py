@@ -530,3 +530,32 @@ def test_a_task_goes_on_with_the_customers_next_operations(bvnk_emulator) -> Non
     assert uploads[0].completed_at <= uploads[1].claimed_at  # one after the other
     assert [op.task_id for op in uploads] == ["", ""]  # not the broker's message
     outbox.enqueue.assert_not_called()  # nothing left to publish
+
+
+# -- cost: statements per operation (deterministic, unlike timings) ------------------------
+
+# A worker's path for one customer, as the pipeline benchmark sends it (bench/README.md):
+# 20 + 2 x 7 + 1 statements in a worker. Inside a test's transaction the claim's UPDATE
+# runs in a savepoint (two more statements a claim). Raise these only for a reason.
+CREATE_STATEMENTS = 22  # claim, POST, reference, GET, then recording BVNK's answer
+FOLLOW_ON_STATEMENTS = 9  # loading the next operation, claiming it, a document's upload
+
+
+def test_recording_a_create_locks_the_customer_once_and_stores_one_summary(
+    bvnk_emulator, django_assert_max_num_queries
+) -> None:
+    customer = ready_to_submit(bvnk_emulator)
+    operation = submit(customer)
+    with django_assert_max_num_queries(
+        CREATE_STATEMENTS + 2 * FOLLOW_ON_STATEMENTS + 1  # + the last look for a next one
+    ) as captured:
+        state = outbox.operation_send(
+            operation_id=operation.pk, task_id="t", worker="w", follow=True
+        )
+    assert state == State.DONE
+    statements = [query["sql"] for query in captured.captured_queries]
+    locks = [sql for sql in statements if "FOR UPDATE" in sql]
+    assert len(locks) == 1 and '"customers_customer"' in locks[0]
+    summaries = [sql for sql in statements if sql.startswith('UPDATE "customers_customer" SET')]
+    assert len([sql for sql in summaries if '"blocking_summary"' in sql]) == 1
+    assert customer.operations.filter(state=State.DONE).count() == 3
