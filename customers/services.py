@@ -18,7 +18,13 @@ from django.utils import timezone
 
 from . import audit, notifications, onboarding, payloads, refusals, requirements, slots
 from .bvnk import types as bvnk_types
-from .bvnk.client import BvnkClient, CallRecord, config_from_settings, idempotency_key
+from .bvnk.client import (
+    BvnkClient,
+    CallRecord,
+    config_from_settings,
+    idempotency_key,
+    thread_session,
+)
 from .bvnk.errors import BvnkError
 from .documents import CheckedFile
 from .models import (
@@ -55,7 +61,7 @@ def bvnk_client(
             triggered_by=triggered_by[:100],
         )
 
-    return BvnkClient(config_from_settings(), observer=record)
+    return BvnkClient(config_from_settings(), session=thread_session(), observer=record)
 
 
 def customer_create_draft(*, customer_type: str, actor: Any) -> Customer:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json as jsonlib
 import logging
+import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -124,6 +126,21 @@ class CallRecord:
 
 Observer = Callable[[CallRecord], None]
 
+_local = threading.local()
+
+
+def thread_session() -> requests.Session:
+    """This thread's HTTP session, kept between clients so that calls reuse open
+    connections to BVNK (and their TLS handshakes) instead of opening one per client.
+
+    One per process as well: a session inherited across fork would share its sockets.
+    """
+    pid = os.getpid()
+    held: tuple[int, requests.Session] | None = getattr(_local, "session", None)
+    if held is None or held[0] != pid:
+        held = _local.session = (pid, requests.Session())
+    return held[1]
+
 
 class BvnkClient:
     """Typed calls to the BVNK v1 customers API (../shared/bvnk-api.md).
@@ -145,12 +162,14 @@ class BvnkClient:
     ) -> None:
         self._config = config
         self._base_url = config.base_url.rstrip("/")
+        self._owns_session = session is None
         self._session = session or requests.Session()
         self._observer = observer
 
     def close(self) -> None:
-        """Close the underlying HTTP session."""
-        self._session.close()
+        """Close the HTTP session if the client made it (a session passed in is shared)."""
+        if self._owns_session:
+            self._session.close()
 
     def __enter__(self) -> BvnkClient:
         return self
