@@ -37,7 +37,15 @@ from functools import cache, partial
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, connections, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    connections,
+    transaction,
+)
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
@@ -167,18 +175,40 @@ def _store(event: WebhookEvent) -> tuple[int, bool]:
     """
     fields = _insert_fields()
     params = [field.get_db_prep_save(getattr(event, field.attname), connection) for field in fields]
+    # CONN_HEALTH_CHECKS would spend a round trip (`SELECT 1`) on every delivery before
+    # this statement. The statement is idempotent, so run it on the persistent connection
+    # without that check and, if the connection turns out to be dead (PostgreSQL
+    # restarted, an idle connection cut), run it once more on a new one. Inside a
+    # transaction nothing is retried: the caller's transaction is gone with the connection.
+    persistent = connection.connection is not None and not connection.in_atomic_block
+    if persistent:
+        # Django's own flag (django-stubs does not declare it): checked for this request.
+        connection.health_check_done = True  # type: ignore[attr-defined]
+    try:
+        return _execute_store(params, event.event_id)
+    except (OperationalError, InterfaceError):
+        if not persistent or connection.is_usable():
+            raise  # a new connection failed, or the error is not the connection's
+        logger.info("Stale database connection; storing the BVNK webhook event on a new one")
+        connection.close()
+        # If the first attempt committed before the connection died, this finds its row
+        # and reports a repeat; the sweeper hands the event to a worker either way.
+        return _execute_store(params, event.event_id)
+
+
+def _execute_store(params: list[Any], event_id: str) -> tuple[int, bool]:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # One statement answers both cases. The SELECT sees the table as it was when
             # the statement began, so it finds only an event stored before this delivery.
-            cursor.execute(_store_sql(connection.vendor), [*params, event.event_id])
+            cursor.execute(_store_sql(connection.vendor), [*params, event_id])
             rows = cursor.fetchall()
         else:
             cursor.execute(_store_sql(connection.vendor), params)
             rows = [(row[0], True) for row in cursor.fetchall()]
         if not rows:
             # A repeat (or, on PostgreSQL, a twin delivery committed meanwhile).
-            cursor.execute(_select_sql(), [event.event_id])
+            cursor.execute(_select_sql(), [event_id])
             rows = [(cursor.fetchone()[0], False)]
     pk, created = rows[0]
     return int(pk), bool(created)
