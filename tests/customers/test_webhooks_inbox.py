@@ -164,6 +164,19 @@ def test_without_event_id_the_body_hash_dedupes(client: Any, customer: Customer)
     assert WebhookEvent.objects.count() == 2
 
 
+def test_the_store_statement_is_prepared_once_per_connection(client: Any) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    for seconds in range(3):
+        receive(client, status_event(REF, "PENDING", seconds))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ['WITH new AS (INSERT INTO "customers_webhookevent"%'],
+        )
+        assert cursor.fetchone()[0] == 1
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_cut_database_connection_is_replaced_without_an_error(client: Any) -> None:
     """A PostgreSQL restart cuts the persistent connection; the next delivery still gets 200."""
