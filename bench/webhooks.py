@@ -6,7 +6,7 @@ Starts gunicorn on a fresh PostgreSQL database, then in one run measures with wr
   - re-deliveries of events already stored (the duplicate path);
   - deliveries with a bad signature (refused with 401);
 and, at a constant rate of half the unique-ingest rate (wrk2-style, over as many
-connections as wrk used, the two sides taking turns), the p99 and p99.9 latency of the
+connections as wrk used, the two sides taking turns of a second), the p99 and p99.9 latency of the
 webhook and of the trivial view, measured from each request's scheduled send time, so
 a slow answer cannot hide the requests queued behind it.
 
@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-webhook-secret"
 WEBHOOK_PATH = "/webhooks/bvnk/"
 TRIVIAL_PATH = "/healthz"
-LATENCY_ROUNDS = 2
+LATENCY_ROUNDS = 10  # turns of each side in the latency phase
 
 WRK_SCRIPT = r"""
 local sigs, bodies, threads = {}, {}, {}
@@ -181,29 +181,54 @@ def wrk(url: str, *, duration: int, connections: int, threads: int, script: Path
     }
 
 
-async def constant_rate(
-    port: int, requests: list[bytes], rate: float, duration: float, connections: int
-) -> list[float]:
-    """Send requests at a fixed total rate over `connections` keep-alive connections, as
-    wrk2 does; return latencies (s) measured from each request's scheduled send time.
+Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
-    Connection c sends requests c, c + connections, ...; one that is still waiting for
+
+async def latency_rounds(
+    port: int, webhooks: list[bytes], trivial: bytes, rate: float, seconds: float, connections: int
+) -> tuple[list[float], list[float]]:
+    """Measure the webhook and the trivial view in turns, LATENCY_ROUNDS times each, at
+    `rate` requests/s for `seconds` a turn; return each side's latencies (s).
+
+    Short turns make both sides meet the same disturbances (other work on the machine, a
+    checkpoint); in long ones a burst of it lands on one side only. Both use the same
+    keep-alive connections, opened once.
+    """
+    streams = [await asyncio.open_connection("127.0.0.1", port) for _ in range(connections)]
+    per_turn = int(rate * seconds)
+    hook: list[float] = []
+    plain: list[float] = []
+    for turn in range(LATENCY_ROUNDS):
+        hook += await constant_rate(port, streams, webhooks[turn * per_turn :], rate, seconds)
+        plain += await constant_rate(port, streams, [trivial], rate, seconds)
+    for _, writer in streams:
+        writer.close()
+    return hook, plain
+
+
+async def constant_rate(
+    port: int, streams: list[Stream], requests: list[bytes], rate: float, duration: float
+) -> list[float]:
+    """Send requests at a fixed total rate over the keep-alive `streams`, as wrk2 does;
+    return latencies (s) measured from each request's scheduled send time.
+
+    Connection c sends requests c, c + len(streams), ...; one that is still waiting for
     its previous answer sends late, and the wait counts (no coordinated omission). A
-    fixed set of connections, opened first and used in turn, spreads the load over
-    gunicorn's workers as wrk's run does. (The generator this replaces reused a pool
-    last-in first-out, so most requests went down a few connections, to few workers,
-    and it opened hundreds more once answers queued: 434 at 760 webhooks/s.)
+    fixed set of connections used in turn spreads the load over gunicorn's workers as
+    wrk's run does. (The generator this replaces reused a pool last-in first-out, so
+    most requests went down a few connections, to few workers, and it opened hundreds
+    more once answers queued: 434 at 760 webhooks/s.)
     """
     loop = asyncio.get_running_loop()
     latencies: list[float] = []
     failures = 0
     total = int(rate * duration)
+    start = loop.time() + 0.05
 
-    async def run(first: int) -> None:
+    async def run(c: int) -> None:
         nonlocal failures
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        await ready.wait()
-        for i in range(first, total, connections):
+        reader, writer = streams[c]
+        for i in range(c, total, len(streams)):
             scheduled = start + i / rate
             delay = scheduled - loop.time()
             if delay > 0:
@@ -218,15 +243,9 @@ async def constant_rate(
                 failures += 1
             if b"\r\nconnection: close" in head:
                 writer.close()
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.close()
+                reader, writer = streams[c] = await asyncio.open_connection("127.0.0.1", port)
 
-    ready = asyncio.Event()
-    runs = [asyncio.create_task(run(c)) for c in range(connections)]
-    await asyncio.sleep(0.2)  # every connection open before the clock starts
-    start = loop.time() + 0.05
-    ready.set()
-    await asyncio.gather(*runs)
+    await asyncio.gather(*(run(c) for c in range(len(streams))))
     if failures:
         raise RuntimeError(f"{failures} non-2xx answers in the latency run")
     return latencies
@@ -309,32 +328,20 @@ def main() -> int:
                           script_args=(str(bad_file), str(wrk_threads)), **run)  # fmt: skip
 
             # Half the unique-ingest rate, wrk2-style, over as many connections as wrk
-            # used; the webhook and the trivial view take turns, ROUNDS times each, and
-            # each side's percentiles are over all its rounds.
+            # used; the webhook and the trivial view take turns (see latency_rounds).
             rate = unique["rps"] / 2
-            per_round = args.duration // LATENCY_ROUNDS
-            fresh = [
-                raw_post(event_body(str(uuid.uuid4())))
-                for _ in range(int(rate * per_round * LATENCY_ROUNDS) + 1)
-            ]
-            hook_latency: list[float] = []
-            trivial_latency: list[float] = []
-            for round_ in range(LATENCY_ROUNDS):
-                bodies = fresh[round_ * int(rate * per_round) :]
-                hook_latency += asyncio.run(
-                    constant_rate(port, bodies, rate, per_round, args.connections)
-                )
-                trivial_latency += asyncio.run(
-                    constant_rate(port, [raw_get(TRIVIAL_PATH)], rate, per_round, args.connections)
-                )
+            per_turn = args.duration / LATENCY_ROUNDS
+            sent = LATENCY_ROUNDS * int(rate * per_turn)
+            fresh = [raw_post(event_body(str(uuid.uuid4()))) for _ in range(sent + 1)]
+            hook_latency, trivial_latency = asyncio.run(
+                latency_rounds(port, fresh, raw_get(TRIVIAL_PATH), rate, per_turn, args.connections)
+            )
 
         with psycopg.connect(database_url) as conn:
             events = conn.execute("SELECT count(*) FROM customers_webhookevent").fetchone()[0]
 
     expected_events = (
-        min(unique["requests"], len(unique_bodies)) + LATENCY_ROUNDS * int(rate * per_round)
-        if not unique["wrapped"]
-        else None
+        min(unique["requests"], len(unique_bodies)) + sent if not unique["wrapped"] else None
     )
     figures = {
         "trivial_rps": trivial["rps"],
