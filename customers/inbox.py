@@ -26,18 +26,32 @@ import hashlib
 import json
 import logging
 import math
+import sys
 import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache, partial
 from typing import Any
 
+import psycopg
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, connections, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    connections,
+    transaction,
+)
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
@@ -165,23 +179,76 @@ def _store(event: WebhookEvent) -> tuple[int, bool]:
     round trip. A repeat writes nothing (so costs no WAL flush) and is only counted.
     Concurrent identical deliveries make one row: the others wait for it and do nothing.
     """
+    db = connections[DEFAULT_DB_ALIAS]  # looked up once: each use of the proxy costs a lookup
     fields = _insert_fields()
-    params = [field.get_db_prep_save(getattr(event, field.attname), connection) for field in fields]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+    params = [field.get_db_prep_save(getattr(event, field.attname), db) for field in fields]
+    # CONN_HEALTH_CHECKS would spend a round trip (`SELECT 1`) on every delivery before
+    # this statement. The statement is idempotent, so run it on the persistent connection
+    # without that check and, if the connection turns out to be dead (PostgreSQL
+    # restarted, an idle connection cut), run it once more on a new one. Inside a
+    # transaction nothing is retried: the caller's transaction is gone with the connection.
+    persistent = db.connection is not None and not db.in_atomic_block
+    if persistent:
+        # Django's own flag (django-stubs does not declare it): checked for this request.
+        db.health_check_done = True  # type: ignore[attr-defined]
+    try:
+        return _execute_store(db, params, event.event_id)
+    except (OperationalError, InterfaceError):
+        if not persistent or db.is_usable():
+            raise  # a new connection failed, or the error is not the connection's
+        logger.info("Stale database connection; storing the BVNK webhook event on a new one")
+        db.close()
+        # If the first attempt committed before the connection died, this finds its row
+        # and reports a repeat; the sweeper hands the event to a worker either way.
+        return _execute_store(db, params, event.event_id)
+
+
+def _execute_store(db: BaseDatabaseWrapper, params: list[Any], event_id: str) -> tuple[int, bool]:
+    postgresql = db.vendor == "postgresql"
+    with _prepared_cursor(db) if postgresql else db.cursor() as cursor:
+        if postgresql:
             # One statement answers both cases. The SELECT sees the table as it was when
             # the statement began, so it finds only an event stored before this delivery.
-            cursor.execute(_store_sql(connection.vendor), [*params, event.event_id])
+            cursor.execute(_store_sql(db.vendor), [*params, event_id])
             rows = cursor.fetchall()
         else:
-            cursor.execute(_store_sql(connection.vendor), params)
+            cursor.execute(_store_sql(db.vendor), params)
             rows = [(row[0], True) for row in cursor.fetchall()]
         if not rows:
             # A repeat (or, on PostgreSQL, a twin delivery committed meanwhile).
-            cursor.execute(_select_sql(), [event.event_id])
+            cursor.execute(_select_sql(), [event_id])
             rows = [(cursor.fetchone()[0], False)]
     pk, created = rows[0]
     return int(pk), bool(created)
+
+
+class _PreparingCursor(psycopg.Cursor[Any]):
+    """A psycopg cursor that binds parameters on the server and prepares every statement."""
+
+    def execute(self, query: Any, params: Any = None, **options: Any) -> Any:
+        return super().execute(query, params, prepare=True, **options)
+
+
+@contextmanager
+def _prepared_cursor(db: BaseDatabaseWrapper) -> Iterator[CursorWrapper]:
+    """Yield a Django cursor whose statements PostgreSQL parses and plans once per connection.
+
+    Django's psycopg cursors bind parameters in the client and never prepare, so PostgreSQL
+    would parse and plan the store statement (an 18-parameter CTE) for every delivery.
+    psycopg keeps the prepared statement with its connection; Django's wrapper still wraps
+    the errors and logs the queries.
+    """
+    db.ensure_connection()
+    psycopg_connection = db.connection
+    if psycopg_connection.prepare_threshold is None:
+        # Django sets None, which turns preparing off even when asked for. Its own cursors
+        # bind in the client and never prepare, so this changes nothing for them; the
+        # huge threshold keeps psycopg from preparing anything it was not asked to.
+        psycopg_connection.prepare_threshold = sys.maxsize
+    raw = _PreparingCursor(psycopg_connection)
+    wrap = db.make_debug_cursor if db.queries_logged else db.make_cursor
+    with wrap(raw) as cursor:  # type: ignore[arg-type]  # django-stubs expects a wrapper here
+        yield cursor
 
 
 @cache

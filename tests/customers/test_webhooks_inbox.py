@@ -8,10 +8,11 @@ from datetime import timedelta
 from io import StringIO
 from typing import Any
 
+import psycopg
 import pytest
 import responses
 from django.core.management import CommandError, call_command
-from django.db import OperationalError
+from django.db import OperationalError, close_old_connections, connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -34,6 +35,7 @@ from tests.customers.webhooks_support import (
     STATUS,
     UPDATE,
     at,
+    database_url,
     deliver,
     envelope,
     status_event,
@@ -159,6 +161,47 @@ def test_without_event_id_the_body_hash_dedupes(client: Any, customer: Customer)
     deliver(client, other)
     event = WebhookEvent.objects.get(event_id="sha256:" + hashlib.sha256(body).hexdigest())
     assert event.delivery_count == 2
+    assert WebhookEvent.objects.count() == 2
+
+
+def test_the_store_statement_is_prepared_once_per_connection(client: Any) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    for seconds in range(3):
+        receive(client, status_event(REF, "PENDING", seconds))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ['WITH new AS (INSERT INTO "customers_webhookevent"%'],
+        )
+        assert cursor.fetchone()[0] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cut_database_connection_is_replaced_without_an_error(client: Any) -> None:
+    """A PostgreSQL restart cuts the persistent connection; the next delivery still gets 200."""
+    if connection.vendor != "postgresql":
+        pytest.skip("cuts a PostgreSQL connection")
+    first = status_event(REF, "PENDING", 1)
+    assert deliver(client, first).status_code == 200
+    backend = connection.connection.info.backend_pid
+    with psycopg.connect(database_url(), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s, 5000)", [backend])
+    second = status_event(REF, "VERIFIED", 2)
+    assert deliver(client, second).status_code == 200
+    assert connection.connection.info.backend_pid != backend
+    assert deliver(client, first).status_code == 200  # a repeat is still recognised
+    assert WebhookEvent.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_storing_spends_no_round_trip_on_a_health_check(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert deliver(client, status_event(REF, "PENDING", 1)).status_code == 200
+    close_old_connections()  # what the start of a request does: the next use would check
+    monkeypatch.setattr(connection, "is_usable", lambda: pytest.fail("health check"))
+    assert deliver(client, status_event(REF, "VERIFIED", 2)).status_code == 200
     assert WebhookEvent.objects.count() == 2
 
 

@@ -25,6 +25,7 @@ from tests.customers.webhooks_support import (
     SECRET,
     STATUS,
     Gunicorn,
+    database_url,
     free_port,
     isolated_broker_url,
     point_broker_at,
@@ -172,6 +173,27 @@ def test_database_down_answers_503_then_the_retry_is_accepted(tmp_path: Path, cl
     )
     assert response.status_code == 200
     assert WebhookEvent.objects.get().delivery_count == 1
+
+
+def test_a_cut_database_connection_never_surfaces_as_an_error(tmp_path: Path) -> None:
+    """What a PostgreSQL restart does to gunicorn's persistent connection: cut it."""
+    server = Gunicorn(tmp_path / "gunicorn.log", DATABASE_URL=database_url(), CONN_MAX_AGE="600")
+    bodies = [status_event("ref-4", "PENDING", seconds) for seconds in range(3)]
+    try:
+        assert post(server.url + PATH, bodies[0]).status_code == 200
+        for body in bodies[1:]:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+                assert cursor.fetchone()[0] >= 1
+            assert post(server.url + PATH, body).status_code == 200
+        assert post(server.url + PATH, bodies[0]).status_code == 200
+    finally:
+        server.stop()
+    assert "Could not store" not in (tmp_path / "gunicorn.log").read_text()
+    assert WebhookEvent.objects.count() == 3
 
 
 def test_broker_down_while_1000_deliveries_arrive(
