@@ -8,16 +8,10 @@ import signal
 import sys
 from typing import Any
 
-from werkzeug.serving import WSGIRequestHandler, run_simple
+from werkzeug.serving import run_simple
 
 from bvnk_emulator.app import create_app, current_emulator
 from bvnk_emulator.config import ConfigError, EmulatorConfig
-
-
-class KeepAliveHandler(WSGIRequestHandler):
-    """HTTP/1.1, so a client keeps its connection open between calls, as with BVNK."""
-
-    protocol_version = "HTTP/1.1"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,14 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     emulator.start()
     print(config.describe(), flush=True)
     try:
-        run_simple(
-            args.host,
-            args.port,
-            app,
-            threaded=True,
-            use_reloader=False,
-            request_handler=KeepAliveHandler,
-        )
+        run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:
