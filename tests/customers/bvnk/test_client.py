@@ -6,6 +6,7 @@ import dataclasses
 import json
 import logging
 import re
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -557,3 +558,29 @@ def test_a_failing_observer_never_breaks_the_call(
 def test_config_repr_hides_the_secret() -> None:
     config = BvnkConfig(base_url=BASE, auth_id="test-id", secret="super-secret")
     assert "super-secret" not in repr(config)
+
+
+# -- connections -----------------------------------------------------------------------------
+
+
+def test_a_thread_reuses_one_session_which_clients_do_not_close(rsps) -> None:
+    """Calls reuse open connections to BVNK (and TLS handshakes) across operations."""
+    from customers.bvnk.client import thread_session
+
+    session = thread_session()
+    assert thread_session() is session
+    closed: list[bool] = []
+    session.close = lambda: closed.append(True)  # type: ignore[method-assign]
+    config = BvnkConfig(base_url=BASE, auth_id="test-id", secret="test-secret")
+    rsps.get(f"{CUSTOMERS}/{REF}", json={"reference": REF})
+    with BvnkClient(config, session=session) as bvnk:
+        bvnk.get_customer(REF)
+    assert closed == [], "a shared session outlives the client"
+    assert rsps.calls[0].request.headers["Authorization"].startswith("Hawk ")
+
+    other: list[object] = []
+    worker = threading.Thread(target=lambda: other.append(thread_session()))
+    worker.start()
+    worker.join()
+    assert other[0] is not session, "threads do not share a session"
+    del session.close  # the real close again, for the thread's later users
