@@ -80,7 +80,7 @@ def customer_update_details(*, customer: Customer, values: dict[str, Any], actor
     return changed
 
 
-# -- The submission pipeline's operations (customers/outbox.py sends them) --------------
+# -- The submission pipeline's operations (customers/outbox/ sends them) ----------------
 
 
 class OperationNotRetryable(Exception):
