@@ -126,7 +126,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 # Reconnect transparently after a database restart instead of failing the next request.
-# (The webhook store skips this check and retries its idempotent insert instead: inbox.py.)
+# (The webhook store skips this check and retries its idempotent insert: inbox/receiving.py.)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
