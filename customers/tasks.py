@@ -46,7 +46,7 @@ def queue_daily_digest() -> None:
     notifications.digest_queue()
 
 
-# The submission pipeline (customers/outbox.py). Sends go to the "bvnk" queue
+# The submission pipeline (customers/outbox/). Sends go to the "bvnk" queue
 # (settings.CELERY_TASK_ROUTES) with acks_late and reject_on_worker_lost: a worker that dies
 # mid-send gives the message back, and the claim in the row decides whether to send again.
 # Nothing here retries: back-offs live in the row's next_attempt_at, and the sweeper

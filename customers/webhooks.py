@@ -1,7 +1,7 @@
 """BVNK's webhook endpoint: cap the body, verify the signature, store, answer 200 fast.
 
 Nothing here processes an event. A verified delivery is written to the inbox
-(customers/inbox.py) in one short transaction and Celery works from there, so the answer
+(customers/inbox/) in one short transaction and Celery works from there, so the answer
 never waits on the broker or on BVNK, and BVNK's 10-second budget is never at risk.
 Answers: 200 stored (or already stored); 401 bad or missing signature (nothing stored);
 405 not a POST; 413 body over BVNK_WEBHOOK_MAX_BYTES; 503 the database is unavailable,

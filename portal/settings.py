@@ -126,7 +126,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 # Reconnect transparently after a database restart instead of failing the next request.
-# (The webhook store skips this check and retries its idempotent insert instead: inbox.py.)
+# (The webhook store skips this check and retries its idempotent insert: inbox/receiving.py.)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -282,7 +282,7 @@ BVNK_READ_TIMEOUT = env.float("BVNK_READ_TIMEOUT", default=30.0)
 BVNK_AGREEMENT_URL = env.str("BVNK_AGREEMENT_URL", default=f"{EMULATOR_URL}/agreements")
 BVNK_USE_CASE = env.str("BVNK_USE_CASE", default="EMBEDDED_FIAT_ACCOUNTS")
 
-# The submission pipeline (customers/outbox.py): every write to BVNK is a BvnkOperation row.
+# The submission pipeline (customers/outbox/): every write to BVNK is a BvnkOperation row.
 # Transient failures are retried after a full-jitter exponential backoff (base * 2^n, capped),
 # up to BVNK_OPERATION_MAX_ATTEMPTS; then the operation needs attention. Back-offs live in
 # the row (next_attempt_at), which the sweeper picks up, never in Celery countdowns.

@@ -341,7 +341,7 @@ def test_submit_marks_submitting_and_enqueues_one_task_after_commit(
 ) -> None:
     customer = complete_individual()
     client.force_login(agent)
-    with mock.patch("customers.outbox.enqueue") as enqueue:
+    with mock.patch("customers.outbox.publishing.enqueue") as enqueue:
         with django_capture_on_commit_callbacks() as callbacks:
             response = client.post(reverse("customers:onboarding-submit", args=[customer.pk]))
             enqueue.assert_not_called()  # Not before the transaction commits.
@@ -462,7 +462,7 @@ def test_update_details_saves_and_enqueues_the_put_after_commit(
         "date_of_birth": "1984-06-30",
     }
     with (
-        mock.patch("customers.outbox.enqueue") as enqueue,
+        mock.patch("customers.outbox.publishing.enqueue") as enqueue,
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = client.post(reverse("customers:update-details", args=[customer.pk]), data)

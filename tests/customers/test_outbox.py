@@ -20,6 +20,7 @@ from django.utils import timezone
 from customers import outbox, services
 from customers.bvnk.errors import BvnkError
 from customers.models import BvnkCall, BvnkOperation, ComplianceDocument, Customer
+from customers.outbox import publishing, sending
 from tests.conftest import make_individual
 from tests.customers.outbox_support import (
     create_calls,
@@ -46,7 +47,7 @@ def pipeline(settings: Any, monkeypatch: pytest.MonkeyPatch, request: Any) -> An
     """Retries due at once (zero backoff) unless a test says otherwise; no broker."""
     settings.BVNK_OPERATION_BACKOFF_SECONDS = 0
     settings.BVNK_OPERATION_MAX_ATTEMPTS = 5
-    monkeypatch.setattr(outbox, "enqueue", mock.Mock(name="enqueue"))
+    monkeypatch.setattr(publishing, "enqueue", mock.Mock(name="enqueue"))
     if "bvnk_emulator" in request.fixturenames:  # no fault left armed by an earlier test
         request.getfixturevalue("bvnk_emulator").control("faults", method="DELETE")
     return settings
@@ -202,7 +203,7 @@ def test_401_needs_attention_with_a_credentials_alert(
     customer = ready_to_submit(bvnk_emulator, documents=False)
     operation = submit(customer)
     settings.BVNK_HAWK_SECRET = "not-the-secret"
-    with caplog.at_level(logging.ERROR, logger="customers.outbox"):
+    with caplog.at_level(logging.ERROR, logger="customers.outbox.sending"):
         assert send(operation) == State.NEEDS_ATTENTION
     assert operation.is_auth_failure and operation.attempts == 1
     assert "credentials" in operation.note and "clock" in operation.note
@@ -229,9 +230,9 @@ def test_401_needs_attention_with_a_credentials_alert(
 def test_a_claim_is_taken_once(bvnk_emulator) -> None:
     customer = ready_to_submit(bvnk_emulator, documents=False)
     operation = submit(customer)
-    claim = outbox._claim(operation.pk, task_id="t1", worker="w1")
+    claim = sending._claim(operation.pk, task_id="t1", worker="w1")
     assert claim is not None
-    assert outbox._claim(operation.pk, task_id="t2", worker="w2") is None  # live lease
+    assert sending._claim(operation.pk, task_id="t2", worker="w2") is None  # live lease
     operation.refresh_from_db()
     assert (operation.state, operation.claimed_by, operation.attempts) == ("IN_FLIGHT", "w1", 1)
 
@@ -239,7 +240,7 @@ def test_a_claim_is_taken_once(bvnk_emulator) -> None:
 def test_a_redelivered_message_takes_over_its_dead_claim(bvnk_emulator) -> None:
     customer = ready_to_submit(bvnk_emulator, documents=False)
     operation = submit(customer)
-    assert outbox._claim(operation.pk, task_id="task-1", worker="w1") is not None
+    assert sending._claim(operation.pk, task_id="task-1", worker="w1") is not None
     # The same message again: the broker only does that once the worker holding it is gone.
     assert send(operation, task_id="task-1", worker="w2") == State.DONE
     assert (operation.lost_claims, operation.attempts) == (1, 2)
@@ -252,9 +253,9 @@ def test_an_expired_lease_is_taken_over_and_a_poison_operation_stops(
     customer = ready_to_submit(bvnk_emulator, documents=False)
     operation = submit(customer)
     for n in range(1, 4):
-        assert outbox._claim(operation.pk, task_id=f"t{n}", worker="dies") is not None
+        assert sending._claim(operation.pk, task_id=f"t{n}", worker="dies") is not None
         BvnkOperation.objects.filter(pk=operation.pk).update(lease_until=timezone.now())
-    assert outbox._claim(operation.pk, task_id="t4", worker="w") is None
+    assert sending._claim(operation.pk, task_id="t4", worker="w") is None
     operation.refresh_from_db()
     assert (operation.state, operation.lost_claims) == ("NEEDS_ATTENTION", 3)
     assert "without finishing" in operation.note
@@ -264,11 +265,11 @@ def test_an_expired_lease_is_taken_over_and_a_poison_operation_stops(
 def test_a_finish_after_a_takeover_is_ignored(bvnk_emulator) -> None:
     customer = ready_to_submit(bvnk_emulator, documents=False)
     operation = submit(customer)
-    stale = outbox._claim(operation.pk, task_id="a", worker="slow")
+    stale = sending._claim(operation.pk, task_id="a", worker="slow")
     assert stale is not None
     BvnkOperation.objects.filter(pk=operation.pk).update(lease_until=timezone.now())
     assert send(operation, task_id="b", worker="fast") == State.DONE
-    assert outbox._finish(stale, outbox.Outcome(State.FAILED, note="late")) is None
+    assert sending._finish(stale, sending.Outcome(State.FAILED, note="late")) is None
     operation.refresh_from_db()
     assert operation.state == State.DONE
 
@@ -280,15 +281,15 @@ def test_one_operation_in_flight_per_customer(bvnk_emulator, agent) -> None:
     first = customer.operations.get()
     answers = {"otherQuestionnaireFull": {"natureOfBusiness": {"customerBase": "B2B"}}}
     second = services.operation_submit_questionnaire(customer, answers, actor=agent)
-    assert outbox._claim(first.pk, task_id="t1", worker="w") is not None
-    assert outbox._claim(second.pk, task_id="t2", worker="w") is None  # the customer is busy
+    assert sending._claim(first.pk, task_id="t1", worker="w") is not None
+    assert sending._claim(second.pk, task_id="t2", worker="w") is None  # the customer is busy
     second.refresh_from_db()
     assert second.state == State.PENDING
     # When the first one is done, the next is published.
     BvnkOperation.objects.filter(pk=first.pk).update(state=State.DONE, claim_token="")
     outbox.wake_next(customer.pk)
-    outbox.enqueue.assert_called_with([second.pk])
-    assert outbox._claim(second.pk, task_id="t2", worker="w") is not None
+    publishing.enqueue.assert_called_with([second.pk])
+    assert sending._claim(second.pk, task_id="t2", worker="w") is not None
 
 
 # -- order: create first; documents and answers only while BVNK asks -----------------------
@@ -411,18 +412,18 @@ def test_the_sweeper_republishes_only_lost_work(settings) -> None:
     dead_claim = op(c, 5, state=State.IN_FLIGHT, enqueued_at=old, lease_until=now)
     op(c, 6, enqueued_at=None, next_attempt_at=now + timedelta(hours=1))  # backing off
     assert outbox.operations_sweep(now=now + timedelta(seconds=1)) == 3
-    published = outbox.enqueue.call_args.args[0]
+    published = publishing.enqueue.call_args.args[0]
     assert sorted(published) == sorted([never_published.pk, lost_task.pk, dead_claim.pk])
     # Published again only after the redrive delay.
-    outbox.enqueue.reset_mock()
+    publishing.enqueue.reset_mock()
     assert outbox.operations_sweep(now=now + timedelta(seconds=2)) == 0
 
 
 def test_a_broker_that_is_down_costs_a_request_one_second(settings, monkeypatch) -> None:
     from tests.customers.webhooks_support import free_port, point_broker_at
 
-    monkeypatch.setattr(outbox, "enqueue", REAL_ENQUEUE)
-    monkeypatch.setattr(outbox, "_broker_paused_until", 0.0)
+    monkeypatch.setattr(publishing, "enqueue", REAL_ENQUEUE)
+    monkeypatch.setattr(publishing, "_broker_paused_until", 0.0)
     point_broker_at(monkeypatch, f"redis://127.0.0.1:{free_port()}/0")
     customer = make_individual(bvnk_reference="ref-b", status="INFO_REQUIRED")
     operation = BvnkOperation.objects.create(
@@ -432,12 +433,12 @@ def test_a_broker_that_is_down_costs_a_request_one_second(settings, monkeypatch)
         enqueued_at=timezone.now(),
     )
     started = time.monotonic()
-    outbox.enqueue([operation.pk])
+    publishing.enqueue([operation.pk])
     assert time.monotonic() - started < 5
     operation.refresh_from_db()
     assert operation.enqueued_at is None  # the next sweep takes it
     started = time.monotonic()
-    outbox.enqueue([operation.pk])  # paused: no second wait
+    publishing.enqueue([operation.pk])  # paused: no second wait
     assert time.monotonic() - started < 0.5
 
 
@@ -472,7 +473,7 @@ def test_needs_attention_filter_on_my_customers(bvnk_emulator, client, viewer) -
     fine = make_individual(last_name="Fine")
     operation = submit(customer)
     fault(bvnk_emulator, "500", count=10)
-    with mock.patch.object(outbox, "retry_delay", return_value=0):
+    with mock.patch.object(sending, "retry_delay", return_value=0):
         outbox.operations_run_due(customer=customer)
     operation.refresh_from_db()
     assert operation.state == State.NEEDS_ATTENTION
@@ -512,7 +513,7 @@ def test_bvnk_errors_never_escape_the_outbox(bvnk_emulator) -> None:
     customer = ready_to_submit(bvnk_emulator, documents=False)
     operation = submit(customer)
     with mock.patch.object(
-        outbox, "SENDERS", {Kind.CREATE_CUSTOMER: mock.Mock(side_effect=KeyError("body"))}
+        sending, "SENDERS", {Kind.CREATE_CUSTOMER: mock.Mock(side_effect=KeyError("body"))}
     ):
         assert send(operation) == State.NEEDS_ATTENTION
     assert "KeyError" in operation.note
@@ -529,7 +530,7 @@ def test_a_task_goes_on_with_the_customers_next_operations(bvnk_emulator) -> Non
     assert [op.state for op in uploads] == ["DONE", "DONE"]
     assert uploads[0].completed_at <= uploads[1].claimed_at  # one after the other
     assert [op.task_id for op in uploads] == ["", ""]  # not the broker's message
-    outbox.enqueue.assert_not_called()  # nothing left to publish
+    publishing.enqueue.assert_not_called()  # nothing left to publish
 
 
 # -- cost: statements per operation (deterministic, unlike timings) ------------------------

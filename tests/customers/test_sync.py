@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from customers import outbox, services, sync
 from customers.models import Customer, StatusChange
+from customers.outbox import publishing
 from tests.conftest import make_individual
 from tests.customers.outbox_support import ready_to_submit, submit
 
@@ -26,7 +27,7 @@ pytestmark = [
 
 @pytest.fixture(autouse=True)
 def no_broker(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(outbox, "enqueue", mock.Mock(name="enqueue"))
+    monkeypatch.setattr(publishing, "enqueue", mock.Mock(name="enqueue"))
 
 
 def created(emulator: Any, **fields: Any) -> Customer:

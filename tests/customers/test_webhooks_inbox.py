@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from customers import inbox, tasks
+from customers.inbox import receiving
 from customers.models import (
     AgreementSession,
     BvnkCall,
@@ -265,7 +266,7 @@ def test_a_new_event_is_enqueued_after_commit(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     settings.BVNK_WEBHOOK_ENQUEUE = True
-    monkeypatch.setattr(inbox, "_broker_paused_until", 0.0)
+    monkeypatch.setattr(receiving, "_broker_paused_until", 0.0)
     sent: list[tuple[Any, ...]] = []
     monkeypatch.setattr(
         tasks.process_webhook_event, "apply_async", lambda args, **kw: sent.append(args)
@@ -288,7 +289,7 @@ def test_a_broker_failure_never_fails_the_delivery(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     settings.BVNK_WEBHOOK_ENQUEUE = True
-    monkeypatch.setattr(inbox, "_broker_paused_until", 0.0)
+    monkeypatch.setattr(receiving, "_broker_paused_until", 0.0)
     calls: list[int] = []
 
     def down(*args: Any, **kwargs: Any) -> None:

@@ -1,0 +1,232 @@
+"""What each kind of operation sends to BVNK (`SENDERS`), and what a success or refusal records.
+
+A sender returns an `Outcome` or raises `Cancel`; sending.py claims the operation, calls
+the sender and records the outcome.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from django.utils import timezone
+
+from .. import services
+from ..bvnk.client import BvnkClient, idempotency_key
+from ..bvnk.errors import BvnkError
+from ..bvnk.types import DocumentUpload, QuestionnaireAnswers, StoredBody
+from ..models import Associate, BvnkOperation, ComplianceDocument, Customer
+from .publishing import _new_operation
+
+logger = logging.getLogger(__name__)
+
+Kind = BvnkOperation.Kind
+State = BvnkOperation.State
+S = Customer.Status
+
+
+# -- what a sender returns or raises ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt came to; `then` runs in the transaction that records it."""
+
+    state: str  # DONE, FAILED, NEEDS_ATTENTION, CANCELLED or RETRY
+    note: str = ""
+    error: BvnkError | None = None
+    result: dict[str, Any] = field(default_factory=dict)
+    then: Callable[[], object] | None = None
+
+
+class Cancel(Exception):
+    """The operation no longer applies (the customer moved on); it will not be sent."""
+
+
+def questionnaire_codes(operation: BvnkOperation) -> list[str]:
+    return [str(answer.get("code")) for answer in operation.payload.get("answers", [])]
+
+
+# -- what each kind sends ---------------------------------------------------------------
+
+
+def _send_create(operation: BvnkOperation, client: BvnkClient) -> Outcome:
+    """POST the stored create (unless BVNK's reference is known already), then read it back."""
+    customer = operation.customer
+    created = None
+    if not customer.bvnk_reference:
+        created = client.create_customer(
+            StoredBody(operation.payload["body"]), idempotency_key=operation.idempotency_key
+        )
+        # Keep BVNK's reference the moment it exists: a later failure only repeats the read.
+        if Customer.objects.filter(pk=customer.pk, bvnk_reference__isnull=True).update(
+            bvnk_reference=created.reference, updated_at=timezone.now()
+        ):
+            customer.bvnk_reference = created.reference
+        else:
+            customer.refresh_from_db(fields=["bvnk_reference"])
+    reference = str(customer.bvnk_reference)
+    try:
+        remote = client.get_customer(reference)
+    except BvnkError as error:
+        if error.transient:
+            raise  # the retry skips the POST: the reference is stored
+        logger.warning("Created %s but could not read it back: %s", customer.pk, error)
+        remote = None
+    return Outcome(
+        State.DONE,
+        note=f"Created at BVNK as {reference}.",
+        result={"reference": reference, "replayed": created is None},
+        then=partial(_created, operation, remote, created),
+    )
+
+
+def _created(operation: BvnkOperation, remote: Any, created: Any) -> None:
+    customer = operation.customer
+    services.customer_record_created(customer, remote=remote, created=created)
+    queued = queue_documents(customer, actor=operation.created_by)
+    # Whatever waited for the create (answers queued meanwhile) may go now.
+    BvnkOperation.objects.filter(customer=customer, state=State.PENDING).exclude(
+        pk__in=[op.pk for op in queued]
+    ).update(next_attempt_at=timezone.now(), note="")
+
+
+def _create_refused(operation: BvnkOperation, error: BvnkError | None) -> None:
+    """Send the customer back to DRAFT with BVNK's errors on the steps and fields that hold them."""
+    ids = operation.payload.get("associates", [])
+    by_pk = {a.pk: a for a in Associate.objects.filter(pk__in=ids)}
+    associates = [by_pk[pk] for pk in ids if pk in by_pk]
+    customer = operation.customer
+    customer.refresh_from_db()
+    if customer.status == S.SUBMITTING:
+        services.customer_submission_refused(customer, error=error, associates=associates)
+
+
+def queue_documents(customer: Customer, *, actor: Any = None) -> list[BvnkOperation]:
+    """Queue an upload for each of the customer's documents BVNK does not have yet."""
+    # A document that ever had an upload operation keeps it (and its key): staff retry that.
+    documents = customer.documents.filter(bvnk_reference__isnull=True, operations__isnull=True)
+    # Never a file the malware scan holds (submission waits for it; this is a backstop).
+    documents = documents.exclude(scan_status__in=["PENDING", "INFECTED"])
+    # New operations supersede nothing: one INSERT for them all.
+    return BvnkOperation.objects.bulk_create(
+        _new_operation(
+            customer=customer,
+            kind=Kind.UPLOAD_DOCUMENT,
+            # One key per document: it is uploaded once, whatever happens on the way.
+            key=idempotency_key("document.upload", str(customer.external_reference), str(doc.pk)),
+            payload={"document": doc.pk, "sha256": doc.sha256},
+            actor=actor,
+            document=doc,
+        )
+        for doc in documents.order_by("created_at", "pk")
+    )
+
+
+def _send_document(operation: BvnkOperation, client: BvnkClient) -> Outcome:
+    document = operation.document
+    if document is None:
+        raise Cancel("The document was deleted.")
+    if document.bvnk_reference:
+        return Outcome(State.DONE, note="BVNK has this document already.")
+    person = ""
+    if document.associate is not None:
+        person = document.associate.bvnk_person_reference or _person_reference(
+            operation.customer, document.associate, client
+        )
+        if not person:
+            return Outcome(
+                State.NEEDS_ATTENTION,
+                note=f"BVNK lists no person matching {document.associate}; resync the "
+                "customer, then retry.",
+            )
+    with document.file.open("rb") as stored:
+        content = stored.read()
+    if hashlib.sha256(content).hexdigest() != document.sha256:
+        return Outcome(
+            State.NEEDS_ATTENTION, note="The stored file no longer matches its checksum."
+        )
+    upload = DocumentUpload(
+        type=document.document_type,
+        sub_type=document.document_sub_type,
+        name=document.original_name,
+        content=content,
+        customer_person_reference=person,
+    )
+    accepted = client.upload_documents(
+        str(operation.customer.bvnk_reference), [upload], idempotency_key=operation.idempotency_key
+    )
+    first = accepted[0] if accepted else None
+    reference = first.reference if first else ""
+    bvnk_status = first.status if first else ""
+    return Outcome(
+        State.DONE,
+        note="Uploaded." + (f" BVNK reference {reference}." if reference else ""),
+        result={"reference": reference, "status": bvnk_status},
+        then=partial(
+            services.document_record_upload, document, reference=reference, status=bvnk_status
+        ),
+    )
+
+
+def _person_reference(customer: Customer, associate: Associate, client: BvnkClient) -> str:
+    """Read the customer from BVNK to learn the associates' person references."""
+    remote = client.get_customer(str(customer.bvnk_reference))
+    services.customer_record_people(customer, remote)
+    associate.refresh_from_db(fields=["bvnk_person_reference"])
+    return associate.bvnk_person_reference
+
+
+def _document_refused(operation: BvnkOperation, error: BvnkError | None) -> None:
+    if operation.document is not None:
+        services.document_apply_bvnk_status(
+            operation.document, ComplianceDocument.UploadStatus.FAILED
+        )
+
+
+def _send_questionnaire(operation: BvnkOperation, client: BvnkClient) -> Outcome:
+    answers = [
+        QuestionnaireAnswers(code=answer["code"], sections=answer["sections"])
+        for answer in operation.payload["answers"]
+    ]
+    client.submit_questionnaires(
+        str(operation.customer.bvnk_reference), answers, idempotency_key=operation.idempotency_key
+    )
+    codes = ", ".join(questionnaire_codes(operation))
+    return Outcome(State.DONE, note=f"Answers to {codes} accepted; BVNK checks them next.")
+
+
+def _send_update(operation: BvnkOperation, client: BvnkClient) -> Outcome:
+    customer = operation.customer
+    remote = client.update_customer(
+        str(customer.bvnk_reference),
+        StoredBody(operation.payload["body"]),
+        idempotency_key=operation.idempotency_key,
+    )
+    return Outcome(
+        State.DONE,
+        note="BVNK has the new details.",
+        then=partial(
+            services.customer_record_bvnk_details,
+            customer,
+            observed_at=timezone.now(),
+            data=remote.raw,
+        ),
+    )
+
+
+SENDERS: dict[str, Callable[[BvnkOperation, BvnkClient], Outcome]] = {
+    Kind.CREATE_CUSTOMER: _send_create,
+    Kind.UPDATE_CUSTOMER: _send_update,
+    Kind.UPLOAD_DOCUMENT: _send_document,
+    Kind.SUBMIT_QUESTIONNAIRE: _send_questionnaire,
+}
+# What a refusal (FAILED) does besides being shown on the operation.
+ON_REFUSED: dict[str, Callable[[BvnkOperation, BvnkError | None], None]] = {
+    Kind.CREATE_CUSTOMER: _create_refused,
+    Kind.UPLOAD_DOCUMENT: _document_refused,
+}

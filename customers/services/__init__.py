@@ -1,0 +1,86 @@
+"""Use cases that change customers. Every write to customer state goes through here.
+
+Callers use the package (`from customers import services`, then `services.customer_submit`);
+the modules hold one sub-domain each:
+
+- status.py: the one place a customer's status changes (`customer_change_status`,
+  `customer_apply_bvnk_status`); the other services call its helpers on a locked row;
+- recording.py: what BVNK reports and answers (details, sessions, documents, the create);
+- drafts.py: onboarding a draft, from its creation to its submission;
+- operations.py: use cases on a customer BVNK holds (updates, questionnaire answers,
+  retrying an operation, resync);
+- client.py: `bvnk_client`, the recorded BVNK client everything calls BVNK through.
+"""
+
+from __future__ import annotations
+
+from .client import bvnk_client
+from .drafts import (
+    NotEditable,
+    OnboardingIncomplete,
+    agreement_session_confirm,
+    agreement_session_start,
+    associate_delete,
+    associate_save,
+    customer_create_draft,
+    customer_submit,
+    document_delete,
+    document_store,
+    onboarding_save_step,
+    submission_idempotency_key,
+)
+from .operations import (
+    QUESTIONNAIRE_STATUSES,
+    UPDATABLE_STATUSES,
+    Answers,
+    NotUpdatable,
+    OperationNotRetryable,
+    customer_resync,
+    customer_update_details,
+    operation_retry,
+    operation_submit_questionnaire,
+)
+from .recording import (
+    agreement_session_apply_bvnk_status,
+    customer_record_bvnk_details,
+    customer_record_created,
+    customer_record_people,
+    customer_submission_refused,
+    document_apply_bvnk_status,
+    document_record_upload,
+)
+from .status import customer_apply_bvnk_status, customer_change_status
+
+__all__ = [
+    "QUESTIONNAIRE_STATUSES",
+    "UPDATABLE_STATUSES",
+    "Answers",
+    "NotEditable",
+    "NotUpdatable",
+    "OnboardingIncomplete",
+    "OperationNotRetryable",
+    "agreement_session_apply_bvnk_status",
+    "agreement_session_confirm",
+    "agreement_session_start",
+    "associate_delete",
+    "associate_save",
+    "bvnk_client",
+    "customer_apply_bvnk_status",
+    "customer_change_status",
+    "customer_create_draft",
+    "customer_record_bvnk_details",
+    "customer_record_created",
+    "customer_record_people",
+    "customer_resync",
+    "customer_submission_refused",
+    "customer_submit",
+    "customer_update_details",
+    "document_apply_bvnk_status",
+    "document_delete",
+    "document_record_upload",
+    "document_store",
+    "onboarding_save_step",
+    "operation_retry",
+    "operation_submit_questionnaire",
+    "submission_idempotency_key",
+]

@@ -1,0 +1,407 @@
+"""Onboarding a draft: steps, associates, documents, the agreement, and its submission."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from .. import audit, onboarding, payloads, refusals, requirements, slots
+from ..bvnk import types as bvnk_types
+from ..bvnk.client import idempotency_key
+from ..documents import CheckedFile
+from ..models import (
+    AgreementSession,
+    Associate,
+    BvnkOperation,
+    ComplianceDocument,
+    Customer,
+    StatusChange,
+)
+from .client import bvnk_client
+from .recording import agreement_session_apply_bvnk_status
+from .status import _change_status
+
+logger = logging.getLogger(__name__)
+
+
+def customer_create_draft(*, customer_type: str, actor: Any) -> Customer:
+    """Start onboarding a customer: a draft row that every later step saves into."""
+    with transaction.atomic():
+        customer = Customer.objects.create(type=Customer.Type(customer_type), created_by=actor)
+        requirements.summary_refresh(customer)
+    return customer
+
+
+class NotEditable(Exception):
+    """The customer is no longer a draft, so its onboarding cannot change."""
+
+    def __init__(self, customer: Customer) -> None:
+        super().__init__(
+            f"{customer} is {customer.get_status_display().lower()}; only drafts can be edited."
+        )
+
+
+class OnboardingIncomplete(Exception):
+    """A submission was asked for while the draft still misses something."""
+
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__("The customer cannot be submitted yet: " + "; ".join(missing))
+        self.missing = missing
+
+
+def _locked_draft(customer: Customer) -> Customer:
+    """Lock the customer row (inside a transaction) and check it is still a draft."""
+    locked = Customer.objects.select_for_update().get(pk=customer.pk)
+    if locked.status != Customer.Status.DRAFT:
+        raise NotEditable(locked)
+    return locked
+
+
+def _delete_files_on_commit(names: list[str]) -> None:
+    """Remove stored files once the rows pointing at them are gone for good."""
+    from ..models import private_storage
+
+    def delete() -> None:
+        storage = private_storage()
+        for name in names:
+            if name:
+                storage.delete(name)
+
+    transaction.on_commit(delete)
+
+
+def _store_errors(locked: Customer, errors: dict[str, Any], fields: list[str]) -> None:
+    if errors is not locked.submission_errors:
+        locked.submission_errors = errors
+        fields.append("submission_errors")
+
+
+def _audit_changes(
+    actor: Any,
+    customer: Customer,
+    summary: str,
+    old: dict[str, Any],
+    new: dict[str, Any],
+    fields: list[str] | None = None,
+) -> None:
+    """Record the fields a user changed, old and new values (masked when personal)."""
+    changes = audit.field_changes(old, new, fields=fields)
+    if changes:
+        audit.record(
+            actor=actor,
+            action=audit.Action.CHANGE,
+            summary=summary,
+            customer=customer,
+            changes=changes,
+        )
+
+
+def onboarding_save_step(
+    *, customer: Customer, step: str, values: dict[str, Any], actor: Any, complete: bool
+) -> None:
+    """Store one step's values on a draft; a complete save clears BVNK's errors for it."""
+    with transaction.atomic():
+        locked = _locked_draft(customer)
+        fields = list(values)
+        old = {name: getattr(locked, name) for name in values}
+        for name, value in values.items():
+            setattr(locked, name, value)
+        if complete:
+            _store_errors(
+                locked, refusals.without_step_errors(locked.submission_errors, step), fields
+            )
+        locked.save(update_fields=[*fields, "updated_at"])
+        _audit_changes(actor, locked, f"Saved the {step} step", old, values)
+        requirements.summary_store(locked)
+    for name in [*fields, "updated_at"]:
+        setattr(customer, name, getattr(locked, name))
+    logger.info("Draft %s: step %s saved by %s", customer.pk, step, getattr(actor, "pk", None))
+
+
+def associate_save(
+    *, customer: Customer, associate: Associate | None, values: dict[str, Any], actor: Any
+) -> Associate:
+    """Add a person to a draft company, or change one."""
+    with transaction.atomic():
+        locked = _locked_draft(customer)
+        if associate is None:
+            associate = Associate(customer=locked)
+        elif associate.customer_id != locked.pk:
+            raise ValueError("The associate belongs to another customer.")
+        old = {name: getattr(associate, name) for name in values}
+        adding = associate._state.adding
+        for name, value in values.items():
+            setattr(associate, name, value)
+        associate.save()
+        fields: list[str] = []
+        errors = refusals.without_associate_errors(locked.submission_errors, associate.pk)
+        _store_errors(locked, refusals.without_step_errors(errors, "associates"), fields)
+        locked.save(update_fields=[*fields, "updated_at"])
+        what = "Added" if adding else "Changed"
+        _audit_changes(actor, locked, f"{what} associate {associate.pk}", old, values)
+        requirements.summary_store(locked)
+    logger.info("Draft %s: associate %s saved by %s", locked.pk, associate.pk, actor)
+    return associate
+
+
+def associate_delete(*, associate: Associate, actor: Any) -> None:
+    """Remove a person, and their documents, from a draft company."""
+    with transaction.atomic():
+        locked = _locked_draft(associate.customer)
+        names = [document.file.name for document in associate.documents.all()]
+        pk = associate.pk
+        associate.delete()
+        fields: list[str] = []
+        errors = refusals.without_associate_errors(locked.submission_errors, pk)
+        _store_errors(locked, refusals.without_step_errors(errors, "associates"), fields)
+        locked.save(update_fields=[*fields, "updated_at"])
+        _delete_files_on_commit(names)
+        audit.record(
+            actor=actor,
+            action=audit.Action.ACTION,
+            summary=f"Removed associate {pk} and their documents",
+            customer=locked,
+        )
+        requirements.summary_store(locked)
+    logger.info("Draft %s: associate %s removed by %s", locked.pk, pk, actor)
+
+
+def document_store(
+    *,
+    customer: Customer,
+    slot: slots.Slot,
+    upload: Any,
+    checked: CheckedFile,
+    actor: Any,
+) -> ComplianceDocument:
+    """Store a checked file in a document slot of a draft, replacing what was there."""
+    with transaction.atomic():
+        locked = _locked_draft(customer)
+        previous = list(
+            locked.documents.filter(
+                associate=slot.associate,
+                document_type=slot.document_type,
+                document_sub_type=slot.sub_type,
+            )
+        )
+        document = ComplianceDocument(
+            customer=locked,
+            associate=slot.associate,
+            document_type=slot.document_type,
+            document_sub_type=slot.sub_type,
+            original_name=checked.name,
+            size=checked.size,
+            content_type=checked.content_type,
+            sha256=checked.sha256,
+            uploaded_by=actor if getattr(actor, "pk", None) else None,
+            scan_status=checked.scan_status,
+            scan_detail=checked.scan_detail,
+            scanned_at=timezone.now() if checked.scan_status == "CLEAN" else None,
+        )
+        # A re-encoded image replaces the bytes as uploaded (customers/documents.py).
+        stored = ContentFile(checked.content) if checked.content is not None else upload
+        document.file.save(checked.name, stored, save=False)
+        try:
+            for old in previous:
+                old.delete()
+            document.save()
+            locked.save(update_fields=["updated_at"])
+        except Exception:
+            document.file.storage.delete(document.file.name)
+            raise
+        _delete_files_on_commit([old.file.name for old in previous])
+        audit.record(
+            actor=actor,
+            action=audit.Action.ACTION,
+            summary=f"Uploaded {slot.label} ({document.size} bytes)",
+            customer=locked,
+            details={"document": document.pk, "replaced": [old.pk for old in previous]},
+        )
+        requirements.summary_store(locked)
+    return document
+
+
+def document_delete(*, document: ComplianceDocument, actor: Any) -> None:
+    """Remove a document from a draft."""
+    with transaction.atomic():
+        locked = _locked_draft(document.customer)
+        name = document.file.name
+        label, pk = document.kind_label, document.pk
+        document.delete()
+        locked.save(update_fields=["updated_at"])
+        _delete_files_on_commit([name])
+        audit.record(
+            actor=actor,
+            action=audit.Action.ACTION,
+            summary=f"Removed a document: {label}",
+            customer=locked,
+            details={"document": pk},
+        )
+        requirements.summary_store(locked)
+    logger.info("Draft %s: document removed by %s", locked.pk, actor)
+
+
+def _session_data(session: bvnk_types.AgreementSession) -> dict[str, Any]:
+    return {
+        "reference": session.reference,
+        "status": session.status,
+        "customerType": session.customer_type,
+        "useCase": session.use_case,
+        "countryCode": session.country_code,
+        "expiresOn": session.expires_on.isoformat() if session.expires_on else None,
+        "agreements": [
+            {
+                "name": agreement.name,
+                "displayName": agreement.display_name,
+                "url": agreement.url,
+                "privacyPolicyUrl": agreement.privacy_policy_url,
+            }
+            for agreement in session.agreements
+        ],
+    }
+
+
+def agreement_session_start(
+    *, customer: Customer, actor: Any, return_url: Callable[[AgreementSession], str]
+) -> str:
+    """Open a BVNK agreement session for a draft; return BVNK's hosted page to send them to.
+
+    A pending session for the same country is reused. `return_url` gives the absolute
+    portal URL BVNK sends the user back to.
+    """
+    if customer.status != Customer.Status.DRAFT:
+        raise NotEditable(customer)
+    request = payloads.agreement_session_create(customer)
+    pending = (
+        customer.agreement_sessions.filter(
+            status=AgreementSession.Status.PENDING, country=request.country_code
+        )
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if pending is not None and not pending.is_expired and pending.use_case == request.use_case:
+        session = pending
+    else:
+        # One key per session opened: a retry after a lost answer gets BVNK's session back.
+        key = idempotency_key(
+            "agreement_session.create",
+            str(customer.external_reference),
+            str(customer.agreement_sessions.count() + 1),
+        )
+        with bvnk_client(
+            triggered_by="onboarding: agreement", customer=customer, actor=actor
+        ) as client:
+            created = client.create_agreement_session(request, idempotency_key=key)
+        status = created.status if created.status in AgreementSession.Status.values else "PENDING"
+        audit.record(
+            actor=actor,
+            action=audit.Action.ACTION,
+            summary=f"Opened agreement session {created.reference}",
+            customer=customer,
+        )
+        session, _ = AgreementSession.objects.get_or_create(
+            bvnk_reference=created.reference,
+            defaults={
+                "customer": customer,
+                "status": status,
+                "use_case": created.use_case or request.use_case,
+                "country": created.country_code or request.country_code,
+                "expires_on": created.expires_on,
+                "bvnk_data": _session_data(created),
+            },
+        )
+    query = urlencode({"session": session.bvnk_reference, "redirectUri": return_url(session)})
+    return f"{settings.BVNK_AGREEMENT_URL}?{query}"
+
+
+def agreement_session_confirm(*, session: AgreementSession, actor: Any) -> AgreementSession:
+    """Ask BVNK for a session's status; the hosted page's redirect alone proves nothing."""
+    with bvnk_client(
+        triggered_by="onboarding: agreement return", customer=session.customer, actor=actor
+    ) as client:
+        remote = client.get_agreement_session(session.bvnk_reference)
+    if remote.status in AgreementSession.Status.values:
+        agreement_session_apply_bvnk_status(session, remote.status, data=_session_data(remote))
+    if remote.expires_on and remote.expires_on != session.expires_on:
+        AgreementSession.objects.filter(pk=session.pk).update(expires_on=remote.expires_on)
+        session.expires_on = remote.expires_on
+    if session.status == AgreementSession.Status.SIGNED:
+        with transaction.atomic():
+            locked = Customer.objects.select_for_update().get(pk=session.customer_id)
+            fields: list[str] = []
+            _store_errors(
+                locked,
+                refusals.without_step_errors(locked.submission_errors, "agreement"),
+                fields,
+            )
+            if fields:
+                locked.save(update_fields=[*fields, "updated_at"])
+    return session
+
+
+def customer_submit(*, customer: Customer, actor: Any) -> None:
+    """Submit a complete draft: SUBMITTING and its create operation now, sent after commit.
+
+    The create's body is built here and kept on the operation, so every attempt sends the
+    same body with the same key (decision 6), whatever happens to the draft's rows later.
+    """
+    from .. import outbox  # the outbox imports this module.
+
+    with transaction.atomic():
+        locked = _locked_draft(customer)
+        progress = onboarding.Progress(locked)
+        missing = [item for _, items in progress.all_missing() for item in items]
+        if missing:
+            raise OnboardingIncomplete(missing)
+        associates = payloads.payload_associates(locked)
+        try:
+            body = payloads.customer_create(locked, associates=associates).to_wire()
+        except payloads.IncompleteCustomer as problem:
+            raise OnboardingIncomplete([str(problem)]) from None
+        locked.submission_count += 1
+        locked.submission_errors = {}
+        locked.save(update_fields=["submission_count", "submission_errors", "updated_at"])
+        _change_status(
+            locked,
+            Customer.Status.SUBMITTING,
+            source=StatusChange.Source.STAFF,
+            actor=actor,
+            reason=f"Submitted to BVNK (submission {locked.submission_count}).",
+        )
+        requirements.summary_store(locked)
+        audit.record(
+            actor=actor,
+            action=audit.Action.ACTION,
+            summary=f"Submitted to BVNK (submission {locked.submission_count})",
+            customer=locked,
+        )
+        operation = outbox.operation_add(
+            customer=locked,
+            kind=BvnkOperation.Kind.CREATE_CUSTOMER,
+            key=submission_idempotency_key(locked),
+            # Associates in the order sent, so BVNK's `associates[i]` errors find their person.
+            payload={
+                "body": body,
+                "submission": locked.submission_count,
+                "associates": [associate.pk for associate in associates],
+            },
+            actor=actor,
+            supersedes=locked.operations.filter(kind=BvnkOperation.Kind.CREATE_CUSTOMER),
+        )
+        outbox.enqueue_after_commit([operation])
+    for name in ("status", "status_changed_at", "submission_count", "submission_errors"):
+        setattr(customer, name, getattr(locked, name))
+
+
+def submission_idempotency_key(customer: Customer) -> str:
+    """The X-Idempotency-Key of the customer's current submission (same on every retry)."""
+    return idempotency_key(
+        "customer.create", str(customer.external_reference), str(customer.submission_count)
+    )
