@@ -1,96 +1,29 @@
-"""The Django admin: the operations console over customers and what BVNK says of them."""
+"""Customers and what they are made of: people, documents, agreements, status history."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import admin
-from django.contrib.admin.utils import get_fields_from_path, lookup_spawns_duplicates
-from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
-from django.utils.text import smart_split, unescape_string_literal
 
-from . import audit, crypto, inbox, services
-from .bvnk.errors import BvnkError
-from .counting import EstimatedCountPaginator
-from .models import (
+from .. import audit, inbox, services
+from ..bvnk.errors import BvnkError
+from ..models import (
     AgreementSession,
     Associate,
-    AuditEvent,
-    BvnkCall,
     BvnkOperation,
     ComplianceDocument,
     Customer,
-    Notification,
     StatusChange,
     WebhookEvent,
-    WebhookRejection,
 )
-
-
-class BigTableAdmin(admin.ModelAdmin):
-    """A changelist over a table that grows without bound: no COUNT(*) of it per page.
-
-    The filtered count is exact up to a cap and estimated beyond it; the unfiltered total
-    ("of N") is not shown at all.
-    """
-
-    show_full_result_count = False
-    paginator = EstimatedCountPaginator
-    # Facet counts are one COUNT per filter choice over the whole table.
-    show_facets = admin.ShowFacets.NEVER
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
-    ) -> tuple[QuerySet[Any], bool]:
-        """Search so that indexes serve it: `=field` is a case-sensitive exact match of the
-        whole term (Django's `iexact` wraps the column in UPPER() and misses its unique
-        index), other fields `icontains` each word (trigram indexes where they exist)."""
-        term = search_term.strip()
-        fields = list(self.get_search_fields(request))
-        if not term or not fields:
-            return queryset, False
-        exact = Q()
-        for name in (f[1:] for f in fields if f.startswith("=")):
-            field = get_fields_from_path(self.model, name)[-1]
-            try:
-                value = field.to_python(term)
-            except ValidationError:
-                continue  # e.g. not a UUID: this field cannot hold the term
-            exact |= Q(**{name: value})
-        words = Q()
-        text_fields = [f for f in fields if not f.startswith("=")]
-        for word in smart_split(term):
-            if word[0] in "\"'" and word[0] == word[-1] and len(word) > 1:
-                word = unescape_string_literal(word)
-            any_field = Q()
-            for name in text_fields:
-                any_field |= Q(**{f"{name}__icontains": word})
-            words &= any_field
-        condition = exact | words if text_fields else exact
-        if not condition:
-            return queryset.none(), False
-        duplicates = any(lookup_spawns_duplicates(self.opts, f.lstrip("=")) for f in fields)
-        return queryset.filter(condition), duplicates
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return self.fields
+from .base import AppendOnlyAdmin, BigTableAdmin, ReadOnlyInline, TaxNumberSearchAdmin
+from .operations import WebhookEventAdmin
 
 
 class AssociateInline(admin.StackedInline):
@@ -165,19 +98,6 @@ class StatusChangeInline(ReadOnlyInline):
         "source_reference",
         "reason",
     ]
-
-
-class TaxNumberSearchAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    """Also find rows by an exact tax number, through its keyed hash (customers/crypto.py)."""
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
-    ) -> tuple[QuerySet[Any], bool]:
-        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        indexes = crypto.blind_indexes(search_term)
-        if indexes:
-            results |= queryset.filter(tax_number_hash__in=indexes)
-        return results, may_have_duplicates
 
 
 @admin.register(Customer)
@@ -467,219 +387,9 @@ class AgreementSessionAdmin(admin.ModelAdmin):
         return False
 
 
-class AppendOnlyAdmin(admin.ModelAdmin):
-    """History rows: readable by staff, never edited or deleted by hand."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(StatusChange)
 class StatusChangeAdmin(AppendOnlyAdmin, BigTableAdmin):
     list_display = ["changed_at", "customer", "old_status", "new_status", "source", "actor"]
     list_filter = ["source", "new_status"]
     search_fields = ["=source_reference", "customer__search_name"]
     list_select_related = ["customer", "actor"]
-
-
-@admin.register(BvnkCall)
-class BvnkCallAdmin(AppendOnlyAdmin, BigTableAdmin):
-    list_display = [
-        "started_at",
-        "method",
-        "path",
-        "action",
-        "status_code",
-        "duration_ms",
-        "customer",
-        "triggered_by",
-    ]
-    list_filter = ["method", "action", "status_code"]
-    search_fields = ["=idempotency_key", "=trace_id", "path"]
-    list_select_related = ["customer"]
-
-
-class OperationsAdmin(AppendOnlyAdmin):
-    """Inbox rows: whoever may run operations actions may read them and reprocess events."""
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return super().has_view_permission(request, obj) or self.has_operate_permission(request)
-
-    def has_operate_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("customers.operate_customer")
-
-
-@admin.register(WebhookEvent)
-class WebhookEventAdmin(OperationsAdmin, BigTableAdmin):
-    list_display = [
-        "received_at",
-        "event_type",
-        "status",
-        "customer",
-        "bvnk_reference",
-        "event_at",
-        "delivery_count",
-        "attempts",
-        "outcome",
-        "error",
-    ]
-    list_filter = ["status", "event_type"]
-    search_fields = ["=event_id", "=bvnk_reference"]
-    list_select_related = ["customer"]
-    actions = ["reprocess"]
-    fields = readonly_fields = (
-        "event_id",
-        "event_type",
-        "status",
-        "customer",
-        "bvnk_reference",
-        "event_at",
-        "received_at",
-        "last_received_at",
-        "delivery_count",
-        "attempts",
-        "next_attempt_at",
-        "processed_at",
-        "outcome",
-        "error",
-        "traceback",
-        "headers",
-        "body",
-    )
-
-    # Events are processed inline here (BVNK may be read for each): keep a request bounded.
-    REPROCESS_LIMIT = 200
-
-    @admin.action(description="Reprocess selected events", permissions=["operate"])
-    def reprocess(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
-        ids = list(queryset.order_by("received_at", "id").values_list("pk", flat=True))
-        results = inbox.webhook_events_reprocess(event_ids=ids[: self.REPROCESS_LIMIT])
-        done = min(len(ids), self.REPROCESS_LIMIT)
-        self.message_user(request, f"Reprocessed {done}: {inbox.summarise(results)}.")
-        if len(ids) > self.REPROCESS_LIMIT:
-            self.message_user(
-                request,
-                f"Only the first {self.REPROCESS_LIMIT} were run; use `manage.py "
-                "reprocess_webhooks` for more.",
-                level="warning",
-            )
-
-
-@admin.register(WebhookRejection)
-class WebhookRejectionAdmin(OperationsAdmin):
-    list_display = ["day", "reason", "count", "last_at"]
-    list_filter = ["reason"]
-    date_hierarchy = "day"
-
-
-@admin.register(BvnkOperation)
-class BvnkOperationAdmin(OperationsAdmin, BigTableAdmin):
-    """The submission pipeline's outbox: read-only; failed rows are sent again by action."""
-
-    list_display = [
-        "created_at",
-        "kind",
-        "state",
-        "customer",
-        "attempts",
-        "lost_claims",
-        "next_attempt_at",
-        "last_status_code",
-        "note",
-    ]
-    list_filter = ["state", "kind", "last_status_code"]
-    search_fields = ["=idempotency_key", "=trace_id", "=customer__bvnk_reference"]
-    list_select_related = ["customer"]
-    actions = ["retry"]
-    fields = readonly_fields = (
-        "customer",
-        "kind",
-        "state",
-        "document",
-        "idempotency_key",
-        "attempts",
-        "lost_claims",
-        "next_attempt_at",
-        "enqueued_at",
-        "claimed_at",
-        "lease_until",
-        "claimed_by",
-        "task_id",
-        "note",
-        "last_error",
-        "error_code",
-        "last_status_code",
-        "field_errors",
-        "trace_id",
-        "result",
-        "payload",
-        "created_by",
-        "created_at",
-        "retried_by",
-        "retried_at",
-        "completed_at",
-    )
-
-    @admin.action(description="Retry selected operations", permissions=["operate"])
-    def retry(self, request: HttpRequest, queryset: QuerySet[BvnkOperation]) -> None:
-        count, refused = 0, []
-        for operation in queryset.order_by("created_at", "id")[:200]:
-            try:
-                services.operation_retry(operation, actor=request.user)
-            except services.OperationNotRetryable as refusal:
-                refused.append(f"#{operation.pk}: {refusal}")
-            else:
-                count += 1
-        self.message_user(request, f"Queued {count} operation(s) again.")
-        for line in refused[:10]:
-            self.message_user(request, line, level="warning")
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(AppendOnlyAdmin, BigTableAdmin):
-    """The audit log: append-only here as in the model and (PostgreSQL) the database."""
-
-    list_display = ["at", "actor_username", "action", "customer", "summary", "ip_address"]
-    list_filter = ["action"]
-    # Exact, on its index: a substring search of every summary would read the whole log.
-    search_fields = ["=actor_username"]
-    list_select_related = ["customer"]
-    fields = readonly_fields = (
-        "at",
-        "actor",
-        "actor_username",
-        "action",
-        "customer",
-        "summary",
-        "changes",
-        "details",
-        "ip_address",
-    )
-
-
-@admin.register(Notification)
-class NotificationAdmin(AppendOnlyAdmin, BigTableAdmin):
-    list_display = ["created_at", "kind", "state", "customer", "subject", "attempts", "sent_at"]
-    list_filter = ["kind", "state"]
-    list_select_related = ["customer"]
-    fields = readonly_fields = (
-        "key",
-        "kind",
-        "state",
-        "customer",
-        "status_change",
-        "recipients",
-        "context",
-        "subject",
-        "attempts",
-        "last_error",
-        "created_at",
-        "next_attempt_at",
-        "sent_at",
-    )
