@@ -29,7 +29,7 @@ from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.http import FileResponse, Http404, HttpRequest
 from django.template.defaultfilters import filesizeformat
 
-from . import scanning
+from . import audit, scanning
 
 PDF = "application/pdf"
 JPEG = "image/jpeg"
@@ -294,8 +294,6 @@ def file_response(request: HttpRequest, document: Any, *, inline: bool) -> FileR
     `inline` shows it in the browser (preview), otherwise it is an attachment (download).
     Refuses a document the malware scan still holds in quarantine.
     """
-    from . import audit  # audit imports the models, which import this module
-
     ensure_released(document)
     try:
         handle = document.file.open("rb")

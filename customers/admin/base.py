@@ -76,7 +76,7 @@ class ReadOnlyInline(admin.TabularInline):
         return self.fields
 
 
-class TaxNumberSearchAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class TaxNumberSearchAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # a mixin for several models
     """Also find rows by an exact tax number, through its keyed hash (customers/crypto.py)."""
 
     def get_search_results(

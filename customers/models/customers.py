@@ -270,7 +270,7 @@ class Customer(PostalAddress, PersonIdentity):
     ) -> StatusChange:
         """Move to `new` if the table allows it, recording the change.
 
-        Call it on a row locked with select_for_update (services.change_status does).
+        Call it on a row locked with select_for_update (customers/services/status.py does).
         """
         new = self.Status(new)
         if not self.can_transition_to(new):

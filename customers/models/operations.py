@@ -47,7 +47,7 @@ class BvnkCall(models.Model):
 
 
 class BvnkOperation(models.Model):
-    """One write that must reach BVNK, kept until it has (the outbox, customers/outbox.py).
+    """One write that must reach BVNK, kept until it has (the outbox, customers/outbox/).
 
     Written in the same transaction as the data it carries. A worker claims it with a
     conditional UPDATE, sends it with its idempotency key (the same on every attempt) and

@@ -12,7 +12,7 @@ class WebhookEvent(models.Model):
     """One BVNK webhook event, stored before anything else happens to it (the inbox).
 
     Deliveries are deduplicated on `event_id`; processing works from these rows only, so a
-    stored event is never lost whatever the broker or BVNK do (customers/inbox.py).
+    stored event is never lost whatever the broker or BVNK do (customers/inbox/).
     """
 
     class Status(models.TextChoices):
