@@ -14,4 +14,8 @@ RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
 
 USER portal
 EXPOSE 8000
-CMD ["gunicorn", "portal.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# One request per process (sync workers), 4 processes per core (WEB_CONCURRENCY, read by
+# gunicorn): a request waiting on PostgreSQL then holds up no other, which keeps the
+# webhook's latency tail short (bench/README.md, "Webhook ingest").
+ENV WEB_CONCURRENCY=8
+CMD ["gunicorn", "portal.wsgi:application", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]
