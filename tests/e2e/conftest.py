@@ -72,6 +72,19 @@ def page(browser: Browser, stack: Stack, request: pytest.FixtureRequest) -> Iter
     )
     context.set_default_timeout(15_000)
     tab = context.new_page()
+    # A script error, a CSP refusal or a missing file on the portal's pages fails the test
+    # (a page the test opened on purpose may answer 403 or 404: that is the page itself).
+    portal_errors: list[str] = []
+    opened: set[str] = set()
+
+    def on_console(message: Any) -> None:
+        url = message.location.get("url", "")
+        page_status = url in opened and message.text.startswith("Failed to load resource")
+        if message.type == "error" and url.startswith(stack.portal_url) and not page_status:
+            portal_errors.append(f"{url}: {message.text}")
+
+    context.on("console", on_console)
+    tab.on("framenavigated", lambda frame: opened.add(frame.url))
     yield tab
     if request.node.stash.get(FAILED, False):
         name = re.sub(r"[^\w.-]+", "_", request.node.nodeid)
@@ -80,6 +93,7 @@ def page(browser: Browser, stack: Stack, request: pytest.FixtureRequest) -> Iter
             open_page.screenshot(path=str(ARTIFACTS / f"{name}-{index}.png"), full_page=True)
             (ARTIFACTS / f"{name}-{index}.html").write_text(open_page.content())
     context.close()
+    assert not portal_errors, f"the browser reported errors: {portal_errors}"
 
 
 _USED_STEPS: dict[str, int] = {}
