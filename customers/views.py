@@ -64,5 +64,8 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "audit_events": customer.audit_events.all()[:20] if can_audit else None,
             "details_form": onboarding_views.details_form(request, customer),
             "live_seconds": settings.LIVE_REFRESH_SECONDS if still_changing else 0,
+            # BVNK's requests (infoRequired) as last heard only count while BVNK waits on
+            # the partner, as in the checklist: in review or after it, it asks nothing.
+            "bvnk_waits_on_us": customer.status in requirements.PARTNER_STATUSES,
         },
     )

@@ -148,6 +148,22 @@ def test_a_customer_page_keeps_itself_current_while_bvnk_may_move_it(client, vie
     assert "data-live" not in client.get(page).content.decode(), "rejected is final"
 
 
+def test_bvnk_requests_show_only_while_bvnk_waits_on_the_partner(client, viewer) -> None:
+    """infoRequired as last heard: shown in INFO_REQUIRED, not once BVNK reviews or decided
+    (in case BVNK sends no update clearing it)."""
+    customer = make_company(
+        legal_name="Asked Ltd",
+        status="INFO_REQUIRED",
+        bvnk_reference="ref-asked",
+        info_required={"documents": [{"type": "PROOF_OF_RESIDENCE", "subType": None}]},
+    )
+    client.force_login(viewer)
+    page = reverse("customers:detail", args=[customer.pk])
+    assert "Documents BVNK asks for" in client.get(page).content.decode()
+    customer_change_status(customer, "PENDING", source=StatusChange.Source.WEBHOOK)
+    assert "Documents BVNK asks for" not in client.get(page).content.decode()
+
+
 def test_unknown_customer_is_404(client, viewer) -> None:
     client.force_login(viewer)
     assert client.get(reverse("customers:detail", args=[999999])).status_code == 404
