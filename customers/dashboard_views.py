@@ -25,12 +25,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from . import audit, csv_export, dashboard, documents, questionnaires, services
 from .bvnk.errors import BvnkError
-from .models import AgreementSession, BvnkOperation, ComplianceDocument, Customer, SavedView
-from .payloads import IncompleteCustomer
+from .models import BvnkOperation, ComplianceDocument, Customer, SavedView
+from .onboarding_views import BVNK_DOWN, start_signing
 
 VIEW = "customers.view_customer"
 OPERATE = "customers.operate_customer"
-BVNK_DOWN = "BVNK could not be reached just now. Nothing was lost; try again in a minute or two."
 
 
 def _customer(request: HttpRequest, pk: int) -> Customer:
@@ -194,25 +193,7 @@ def customer_resync(request: HttpRequest, pk: int) -> HttpResponse:
 def agreement_restart(request: HttpRequest, pk: int) -> HttpResponseBase:
     """Open a new agreement session (the last one expired) and send the user to BVNK."""
     customer = _customer(request, pk)
-
-    def return_url(session: AgreementSession) -> str:
-        return request.build_absolute_uri(
-            reverse("customers:onboarding-agreement-return", args=[customer.pk, session.pk])
-        )
-
-    try:
-        hosted_page = services.agreement_session_start(
-            customer=customer, actor=request.user, return_url=return_url
-        )
-    except services.NotEditable as refused:
-        messages.error(request, str(refused))
-    except IncompleteCustomer as problem:
-        messages.error(request, f"{problem}. Fill it in before signing.")
-    except BvnkError:
-        messages.error(request, BVNK_DOWN)
-    else:
-        return redirect(hosted_page)
-    return redirect("customers:detail", pk=customer.pk)
+    return start_signing(request, customer) or redirect("customers:detail", pk=customer.pk)
 
 
 urlpatterns = [

@@ -199,6 +199,30 @@ def _documents_step(
     )
 
 
+def start_signing(request: HttpRequest, customer: Customer) -> HttpResponse | None:
+    """Open an agreement session and send the user to BVNK's hosted page; None (with a
+    message saying why) when it could not be opened, for the caller to redirect back."""
+
+    def return_url(session: AgreementSession) -> str:
+        return request.build_absolute_uri(
+            reverse("customers:onboarding-agreement-return", args=[customer.pk, session.pk])
+        )
+
+    try:
+        hosted_page = services.agreement_session_start(
+            customer=customer, actor=request.user, return_url=return_url
+        )
+    except services.NotEditable as refused:
+        messages.error(request, str(refused))
+    except IncompleteCustomer as problem:
+        messages.error(request, f"{problem}. Fill it in before signing.")
+    except BvnkError:
+        messages.error(request, BVNK_DOWN)
+    else:
+        return redirect(hosted_page)
+    return None
+
+
 def _agreement_step(
     request: HttpRequest, progress: onboarding.Progress, step: onboarding.Step
 ) -> HttpResponse:
@@ -206,23 +230,7 @@ def _agreement_step(
     if request.method == "POST":
         if not request.user.has_perm("customers.add_agreementsession"):
             raise PermissionDenied
-
-        def return_url(session: AgreementSession) -> str:
-            return request.build_absolute_uri(
-                reverse("customers:onboarding-agreement-return", args=[customer.pk, session.pk])
-            )
-
-        try:
-            hosted_page = services.agreement_session_start(
-                customer=customer, actor=request.user, return_url=return_url
-            )
-        except IncompleteCustomer as problem:
-            messages.error(request, f"{problem}. Fill it in before signing.")
-        except BvnkError:
-            messages.error(request, BVNK_DOWN)
-        else:
-            return redirect(hosted_page)
-        return redirect(_step_url(customer, step.slug))
+        return start_signing(request, customer) or redirect(_step_url(customer, step.slug))
     return _render_step(
         request,
         progress,
