@@ -32,7 +32,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,8 +44,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import requests
+from _support import add_database_argument, free_port, fresh_database
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,24 +55,6 @@ LATENCY_MS = 100
 HAWK_ID, HAWK_SECRET = "bench-hawk-id", "bench-hawk-secret"
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 CALLS_PER_CUSTOMER = 4  # create POST + read-back GET + two document POSTs
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def fresh_database(admin_url: str, name: str) -> Iterator[str]:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager
@@ -270,11 +251,7 @@ def main() -> int:
     )
     parser.add_argument("--customers", type=int, default=300, help="customers for the threads run")
     parser.add_argument("--prefork-customers", type=int, default=40)
-    parser.add_argument(
-        "--admin-url",
-        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
-        help="a database to connect to while creating the benchmark's own",
-    )
+    add_database_argument(parser, "--admin-url")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/14")
     parser.add_argument("--timeout", type=float, default=300, help="seconds per run, at most")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
