@@ -26,10 +26,12 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
+from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest
 from django.template.defaultfilters import filesizeformat
 
 from . import audit, scanning
+from .models import private_storage
 
 PDF = "application/pdf"
 JPEG = "image/jpeg"
@@ -323,3 +325,15 @@ def file_response(request: HttpRequest, document: Any, *, inline: bool) -> FileR
         # Only this: a browser's PDF viewer is a plugin that the portal's policy would stop.
         response["Content-Security-Policy"] = "frame-ancestors 'none'"
     return response
+
+
+def delete_files_on_commit(names: list[str]) -> None:
+    """Remove stored files once the rows pointing at them are gone for good (on commit)."""
+
+    def delete() -> None:
+        storage = private_storage()
+        for name in names:
+            if name:
+                storage.delete(name)
+
+    transaction.on_commit(delete)

@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import audit
+from .documents import delete_files_on_commit
 from .models import Customer
 
 logger = logging.getLogger(__name__)
@@ -73,18 +74,6 @@ ERASED_FIELDS: dict[str, object] = {
 }
 
 
-def _files_deleted_on_commit(names: list[str]) -> None:
-    from .models import private_storage
-
-    def delete() -> None:
-        storage = private_storage()
-        for name in names:
-            if name:
-                storage.delete(name)
-
-    transaction.on_commit(delete)
-
-
 def drafts_purge(*, now: dt.datetime | None = None) -> int:
     """Delete drafts untouched for RETENTION_DRAFT_DAYS, files included; returns how many."""
     now = now or timezone.now()
@@ -113,7 +102,7 @@ def drafts_purge(*, now: dt.datetime | None = None) -> int:
                 },
             )
             locked.delete()
-            _files_deleted_on_commit(names)
+            delete_files_on_commit(names)
         purged += 1
     if purged:
         logger.info("Retention: %s abandoned draft(s) purged", purged)
@@ -150,7 +139,7 @@ def ended_customers_anonymise(*, now: dt.datetime | None = None) -> int:
                 setattr(locked, name, value)
             locked.anonymised_at = now
             locked.save(update_fields=[*ERASED_FIELDS, "anonymised_at", "updated_at"])
-            _files_deleted_on_commit(names)
+            delete_files_on_commit(names)
             audit.record(
                 actor=None,
                 action=audit.Action.ACTION,

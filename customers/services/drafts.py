@@ -15,7 +15,7 @@ from django.utils import timezone
 from .. import audit, onboarding, payloads, refusals, requirements, slots
 from ..bvnk import types as bvnk_types
 from ..bvnk.client import idempotency_key
-from ..documents import CheckedFile
+from ..documents import CheckedFile, delete_files_on_commit
 from ..models import (
     AgreementSession,
     Associate,
@@ -62,19 +62,6 @@ def _locked_draft(customer: Customer) -> Customer:
     if locked.status != Customer.Status.DRAFT:
         raise NotEditable(locked)
     return locked
-
-
-def _delete_files_on_commit(names: list[str]) -> None:
-    """Remove stored files once the rows pointing at them are gone for good."""
-    from ..models import private_storage
-
-    def delete() -> None:
-        storage = private_storage()
-        for name in names:
-            if name:
-                storage.delete(name)
-
-    transaction.on_commit(delete)
 
 
 def _store_errors(locked: Customer, errors: dict[str, Any], fields: list[str]) -> None:
@@ -162,7 +149,7 @@ def associate_delete(*, associate: Associate, actor: Any) -> None:
         errors = refusals.without_associate_errors(locked.submission_errors, pk)
         _store_errors(locked, refusals.without_step_errors(errors, "associates"), fields)
         locked.save(update_fields=[*fields, "updated_at"])
-        _delete_files_on_commit(names)
+        delete_files_on_commit(names)
         audit.record(
             actor=actor,
             action=audit.Action.ACTION,
@@ -216,7 +203,7 @@ def document_store(
         except Exception:
             document.file.storage.delete(document.file.name)
             raise
-        _delete_files_on_commit([old.file.name for old in previous])
+        delete_files_on_commit([old.file.name for old in previous])
         audit.record(
             actor=actor,
             action=audit.Action.ACTION,
@@ -236,7 +223,7 @@ def document_delete(*, document: ComplianceDocument, actor: Any) -> None:
         label, pk = document.kind_label, document.pk
         document.delete()
         locked.save(update_fields=["updated_at"])
-        _delete_files_on_commit([name])
+        delete_files_on_commit([name])
         audit.record(
             actor=actor,
             action=audit.Action.ACTION,
