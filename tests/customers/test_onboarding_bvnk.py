@@ -14,7 +14,7 @@ from django.urls import reverse
 from customers import onboarding, outbox, services
 from customers.models import AgreementSession, BvnkCall, BvnkOperation, Customer, StatusChange
 from tests.customers.conftest import complete_company, complete_individual
-from tests.emulator_server import EmulatorProcess
+from tests.customers.outbox_support import sign_at
 
 pytestmark = [
     pytest.mark.django_db,
@@ -53,21 +53,6 @@ def local(url: str) -> str:
     parts = urlsplit(url)
     assert parts.netloc == "testserver"
     return f"{parts.path}?{parts.query}"
-
-
-def sign_through_api(customer: Customer, emulator: EmulatorProcess) -> AgreementSession:
-    """Open a session as the portal does and sign it with BVNK's API flow (no browser)."""
-    services.agreement_session_start(
-        customer=customer, actor=None, return_url=lambda session: "https://portal.test/back"
-    )
-    session = customer.agreement_sessions.get(status="PENDING")
-    signed = emulator.put(
-        f"/platform/v1/customers/agreement/sessions/{session.bvnk_reference}",
-        json={"status": "SIGNED", "ipAddress": "127.0.0.1"},
-        headers={"X-Idempotency-Key": f"sign-{session.bvnk_reference}"[:36]},
-    )
-    assert signed.status_code == 204, signed.text
-    return services.agreement_session_confirm(session=session, actor=None)
 
 
 def submit(customer: Customer, actor: Any = None) -> None:
@@ -166,7 +151,7 @@ def test_reference_lists_come_from_bvnk_and_are_cached(bvnk_emulator) -> None:
 
 def test_a_company_with_three_associates_is_created(bvnk_emulator, agent) -> None:
     customer = complete_company(signed=False)
-    sign_through_api(customer, bvnk_emulator)
+    sign_at(customer, bvnk_emulator)
     submit(customer, agent)
 
     assert customer.bvnk_reference and customer.status == "INFO_REQUIRED"
@@ -202,7 +187,7 @@ def test_a_company_with_three_associates_is_created(bvnk_emulator, agent) -> Non
 
 def test_an_individual_is_created(bvnk_emulator) -> None:
     customer = complete_individual(signed=False)
-    sign_through_api(customer, bvnk_emulator)
+    sign_at(customer, bvnk_emulator)
     submit(customer)
     assert customer.status == "INFO_REQUIRED"
     assert customer.verification_url.startswith(bvnk_emulator.url)
@@ -212,7 +197,7 @@ def test_an_individual_is_created(bvnk_emulator) -> None:
 
 def test_a_lost_answer_is_recovered_with_the_same_key(bvnk_emulator, settings) -> None:
     customer = complete_individual(signed=False)
-    sign_through_api(customer, bvnk_emulator)
+    sign_at(customer, bvnk_emulator)
     services.customer_submit(customer=customer, actor=None)
     settings.BVNK_READ_TIMEOUT = 0.3
     bvnk_emulator.control(
@@ -250,7 +235,7 @@ def test_a_refusal_comes_back_onto_the_step_and_field(
     client, agent, bvnk_emulator, reference_lists
 ):
     customer = complete_company(signed=False, registration_number="INVALID")
-    sign_through_api(customer, bvnk_emulator)
+    sign_at(customer, bvnk_emulator)
     submit(customer, agent)
 
     assert customer.status == "DRAFT" and customer.bvnk_reference is None
@@ -297,7 +282,7 @@ def test_associate_errors_come_back_onto_the_right_person(bvnk_emulator) -> None
     ben = customer.associates.get(first_name="Ben")
     ben.tax_number, ben.tax_residence_country = "INVALID", "GB"
     ben.save()
-    sign_through_api(customer, bvnk_emulator)
+    sign_at(customer, bvnk_emulator)
     submit(customer)
     assert customer.status == "DRAFT"
     assert customer.submission_errors["associates"] == {
@@ -314,7 +299,7 @@ def test_associate_errors_come_back_onto_the_right_person(bvnk_emulator) -> None
 
 def test_changed_details_are_put_to_bvnk(bvnk_emulator, agent) -> None:
     customer = complete_individual(signed=False)
-    sign_through_api(customer, bvnk_emulator)
+    sign_at(customer, bvnk_emulator)
     submit(customer)
     values = {
         "email": "jane.new@example.com",
