@@ -20,12 +20,15 @@ from bvnk_emulator.ids import iso_now
 from bvnk_emulator.shapes import session_body
 
 bp = Blueprint("platform", __name__)
+# The one v2 read the portal makes: finding a customer by its externalReference.
+bp_v2 = Blueprint("platform_v2", __name__)
 
 IDEMPOTENCY_HEADER = "X-Idempotency-Key"
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 @bp.before_request
+@bp_v2.before_request
 def authenticate() -> None:
     """Verify Hawk on every /platform request (1.3)."""
     emulator = current_emulator()
@@ -118,11 +121,16 @@ def idempotent(view: Callable[..., Response]) -> Callable[..., Response]:
                 "SELECT * FROM idempotency WHERE auth_id = ? AND key = ?", (g.auth_id, key)
             )
             if stored is not None:
+                message = f"A request with idempotency key {key} already exists"
                 if stored["fingerprint"] != fingerprint:
-                    message = f"A request with idempotency key {key} already exists"
                     raise ValidationError(
                         {IDEMPOTENCY_HEADER: [f"{message} with a different body"]}
                     )
+                if _is_create() and current_emulator().config.replay == "conflict":
+                    # BVNK docs, "Idempotency": a reused key generally gets 400; only
+                    # customer endpoints *may* replay (BVNK_EMULATOR_REPLAY=conflict).
+                    _count_create_replay(refused=True)
+                    raise ValidationError({IDEMPOTENCY_HEADER: [message]})
                 return _replay(stored)
             response = view(*args, **kwargs)
             # Only successful outcomes are stored; failures may be retried with the key.
@@ -143,12 +151,20 @@ def idempotent(view: Callable[..., Response]) -> Callable[..., Response]:
     return wrapper
 
 
+def _is_create() -> bool:
+    return request.method == "POST" and request.path.rstrip("/").endswith("/v1/customers")
+
+
+def _count_create_replay(*, refused: bool = False) -> None:
+    body = json_body() or {}
+    external = body.get("externalReference") if isinstance(body, dict) else None
+    current_emulator().operations.count_create(external, replayed=not refused, refused=refused)
+
+
 def _replay(stored: dict[str, Any]) -> Response:
     """Answer a replay: 200 with the original body (204 stays 204, having no body)."""
-    if request.method == "POST" and request.path.rstrip("/").endswith("/v1/customers"):
-        body = json_body() or {}
-        external = body.get("externalReference") if isinstance(body, dict) else None
-        current_emulator().operations.count_create(external, replayed=True)
+    if _is_create():
+        _count_create_replay()
     if stored["body"] is None:
         return Response(status=stored["status"])
     response = jsonify(stored["body"])
@@ -212,21 +228,29 @@ def get_customer(reference: str) -> Response:
 
 
 @bp.route("/customers/<reference>", methods=["PUT", "PATCH"])
-@idempotent
 def update_customer(reference: str) -> Response:
-    """Update contact details, address or date of birth (decision 3)."""
+    """Update contact details, address or date of birth with the method
+    BVNK_EMULATOR_UPDATE_METHOD names (the partner guide's PUT, the API explorer's PATCH)."""
+    allowed = current_emulator().config.update_method
+    if request.method != allowed:
+        raise ApiError(405, "Method Not Allowed", headers={"Allow": allowed})
+    return _update_customer(reference)
+
+
+@idempotent
+def _update_customer(reference: str) -> Response:
     return jsonify(current_emulator().operations.update_customer(reference, json_body()))
 
 
-@bp.get("/customers/industries")
+@bp.get("/accounts/industries")
 def industries() -> Response:
-    """Return the fixed industry list (decision 5)."""
-    return jsonify([{"reference": r, "name": n} for r, n, _ in ref.INDUSTRIES])
+    """Return the industries with their sub-industries (API reference: getindustries)."""
+    return jsonify(ref.industries_body(current_emulator().config.industries))
 
 
-@bp.get("/customers/monthly-expected-volumes")
+@bp.get("/accounts/monthly-expected-volumes")
 def monthly_volumes() -> Response:
-    """Return the fixed monthly-volume list (decision 5)."""
+    """Return the monthly expected volumes (API reference: getmonthlyexpectedvolumes)."""
     return jsonify([{"reference": r, "name": n} for r, n in ref.MONTHLY_VOLUMES])
 
 
@@ -286,3 +310,12 @@ def list_questionnaires() -> Response:
     """List questionnaire submissions, optionally for one customer."""
     ops = current_emulator().operations
     return jsonify(ops.questionnaires(request.args.get("customerReference")))
+
+
+# -- v2 lookup ----------------------------------------------------------------------------
+
+
+@bp_v2.get("/customers")
+def find_customers() -> Response:
+    """List customers the v2 way, filtered on `reference` (the partner's externalReference)."""
+    return jsonify(current_emulator().operations.find_customers_v2(g.auth_id, request.args))

@@ -77,6 +77,7 @@ def error_response(status: int, message: str, errors: Any = None, headers: Any =
 def create_app(config: EmulatorConfig, *, start_workers: bool = False) -> Flask:
     """Build the emulator's Flask app; background workers start only when asked."""
     from bvnk_emulator.api import bp as api_bp
+    from bvnk_emulator.api import bp_v2 as api_v2_bp
     from bvnk_emulator.controls import bp as controls_bp
     from bvnk_emulator.pages import bp as pages_bp
 
@@ -91,6 +92,7 @@ def create_app(config: EmulatorConfig, *, start_workers: bool = False) -> Flask:
     app.register_blueprint(api_bp, url_prefix="/platform/v1")
     # bvnk-api.md 1.1: the 2024 docs used an /api prefix; accept it as an alias.
     app.register_blueprint(api_bp, url_prefix="/api/platform/v1", name="platform_alias")
+    app.register_blueprint(api_v2_bp, url_prefix="/platform/v2")
     app.register_blueprint(controls_bp, url_prefix="/_emulator")
     app.register_blueprint(pages_bp)
 

@@ -46,6 +46,14 @@ class EmulatorConfig:
     agreement_status_param: str = "status"
     latency_ms: int = 0
     legacy_status_events: bool = True
+    # Where BVNK's documentation leaves a point open, one switch per plausible answer
+    # (README "Switches for what BVNK leaves open"); the first value is the default.
+    create_answer: str = "info_required"
+    info_required_key: str = "questionnaireCodes"
+    replay: str = "replay"
+    update_event: str = "bvnk_reference"
+    update_method: str = "PUT"
+    industries: str = "nested"
 
     @classmethod
     def from_env(
@@ -95,6 +103,7 @@ class EmulatorConfig:
             or "status",
             latency_ms=int(number("BVNK_EMULATOR_LATENCY_MS", 0)),
             legacy_status_events=_flag(env, "BVNK_EMULATOR_LEGACY_STATUS_EVENTS", default=True),
+            **{field: _choice(env, name, allowed) for field, (name, allowed) in SWITCHES.items()},
         )
 
     def describe(self) -> str:
@@ -104,10 +113,40 @@ class EmulatorConfig:
         if variant == "B":
             variant += f" ({self.webhook_signature_url} URL)"
         mode = ", fast mode" if self.fast else ""
+        switches = [
+            f"{name}={getattr(self, field)}"
+            for field, (name, allowed) in SWITCHES.items()
+            if getattr(self, field) != allowed[0]
+        ]
+        chosen = f"; switches {', '.join(switches)}" if switches else ""
         return (
             f"BVNK emulator listening on {self.public_url}; webhooks -> {target}, "
-            f"signature variant {variant}; state in {self.data_path}{mode}"
+            f"signature variant {variant}; state in {self.data_path}{mode}{chosen}"
         )
+
+
+# Field -> (environment variable, allowed values with the default first).
+SWITCHES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "create_answer": ("BVNK_EMULATOR_CREATE_ANSWER", ("info_required", "pending")),
+    "info_required_key": (
+        "BVNK_EMULATOR_INFO_REQUIRED_KEY",
+        ("questionnaireCodes", "questionnaires"),
+    ),
+    "replay": ("BVNK_EMULATOR_REPLAY", ("replay", "conflict")),
+    "update_event": ("BVNK_EMULATOR_UPDATE_EVENT", ("bvnk_reference", "external_reference")),
+    "update_method": ("BVNK_EMULATOR_UPDATE_METHOD", ("PUT", "PATCH")),
+    "industries": ("BVNK_EMULATOR_INDUSTRIES", ("nested", "flat")),
+}
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return allowed[0]
+    for value in allowed:
+        if raw.lower() == value.lower():
+            return value
+    raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
 
 
 def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:

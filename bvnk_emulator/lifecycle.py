@@ -201,9 +201,18 @@ class Lifecycle:
             ),
         }
 
+    def wire_info_required(self, info: dict[str, Any]) -> dict[str, Any]:
+        """Spell `infoRequired` as BVNK_EMULATOR_INFO_REQUIRED_KEY says: the partner guide's
+        `questionnaireCodes`, or the onboarding guide's `questionnaires` (objects with a code)."""
+        if self.config.info_required_key != "questionnaires":
+            return info
+        wired = {k: v for k, v in info.items() if k != "questionnaireCodes"}
+        return {"questionnaires": [{"code": c} for c in info.get("questionnaireCodes", [])]} | wired
+
     def body(self, customer: Row) -> dict[str, Any]:
         """Return the full customer body."""
-        return shapes.customer_body(customer, self.info_required(customer), self.config.public_url)
+        info = self.wire_info_required(self.info_required(customer))
+        return shapes.customer_body(customer, info, self.config.public_url)
 
     # -- status ---------------------------------------------------------------------------
 
@@ -249,18 +258,25 @@ class Lifecycle:
     def emit_update(self, customer: Row) -> None:
         """Queue a `bvnk:platform:customer:update` event with the current state."""
         verification = shapes.verification(customer, self.config.public_url)
+        data = {
+            "reference": customer["reference"],
+            "externalReference": customer["external_reference"],
+            "status": customer["status"],
+            "verification": {"url": verification["url"]},
+            "infoRequired": self.wire_info_required(self.info_required(customer)),
+        }
+        # BVNK_EMULATOR_UPDATE_EVENT=external_reference: `data.reference` is the partner's
+        # externalReference and the envelope has no eventId or timestamp, as public client
+        # code reads this event.
+        bare = self.config.update_event == "external_reference"
+        if bare:
+            data["reference"] = customer["external_reference"]
+            del data["externalReference"]
         self.outbox.enqueue(
             EVENT_UPDATE,
-            shapes.compact(
-                {
-                    "reference": customer["reference"],
-                    "externalReference": customer["external_reference"],
-                    "status": customer["status"],
-                    "verification": {"url": verification["url"]},
-                    "infoRequired": self.info_required(customer),
-                }
-            ),
+            shapes.compact(data),
             customer_reference=customer["reference"],
+            bare=bare,
         )
 
     @contextmanager

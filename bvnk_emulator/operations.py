@@ -14,7 +14,14 @@ from bvnk_emulator import shapes
 from bvnk_emulator.config import EmulatorConfig
 from bvnk_emulator.errors import ApiError, NotFound, ValidationError
 from bvnk_emulator.ids import iso_in, iso_now, new_reference
-from bvnk_emulator.lifecycle import COLLECTING, INFO_REQUIRED, REJECTED, TERMINATED, Lifecycle
+from bvnk_emulator.lifecycle import (
+    COLLECTING,
+    INFO_REQUIRED,
+    PENDING,
+    REJECTED,
+    TERMINATED,
+    Lifecycle,
+)
 from bvnk_emulator.questionnaires import DEFINITIONS, validate_submission
 from bvnk_emulator.store import Row, Store
 from bvnk_emulator.validation import (
@@ -178,11 +185,17 @@ class Operations:
             )
             self.count_create(external, replayed=False)
             self.lifecycle.emit_status(reference, INFO_REQUIRED)
+        if self.config.create_answer == "pending":
+            # As a public capture of BVNK's sandbox shows: INFO_REQUIRED is visible only
+            # on a later GET (BVNK_EMULATOR_CREATE_ANSWER=pending).
+            return {"reference": reference, "status": PENDING}
         return {
             "reference": reference,
             "status": INFO_REQUIRED,
             "type": kind,
-            "infoRequired": {"questionnaireCodes": [code] if code else []},
+            "infoRequired": self.lifecycle.wire_info_required(
+                {"questionnaireCodes": [code] if code else []}
+            ),
         }
 
     def _check_session(
@@ -206,9 +219,12 @@ class Operations:
         elif session["body"]["expiresOn"] < iso_now():
             check.add(field, f"{prefix} has expired")
 
-    def count_create(self, external_reference: str | None, *, replayed: bool) -> None:
-        """Count successful and replayed creates per externalReference (test control data)."""
-        column = "replayed" if replayed else "succeeded"
+    def count_create(
+        self, external_reference: str | None, *, replayed: bool, refused: bool = False
+    ) -> None:
+        """Count successful, replayed and refused repeated creates per externalReference
+        (test control data)."""
+        column = "refused" if refused else "replayed" if replayed else "succeeded"
         self.store.execute(
             f"INSERT INTO create_calls (external_reference, {column}) VALUES (?, 1) "  # noqa: S608
             f"ON CONFLICT (external_reference) DO UPDATE SET {column} = {column} + 1",
@@ -249,6 +265,45 @@ class Operations:
             content, page=page, size=size, total=len(customers), sort_keys=[p for p, _ in order]
         )
 
+    def find_customers_v2(self, auth_id: str, args: Mapping[str, str]) -> Json:
+        """Return the v2 customer list, filtered on `reference` (the partner's own id).
+
+        BVNK docs (manage-customers): v2 lists filter on name, status, type, model and
+        reference; a public capture of BVNK's sandbox: a v1-created customer's v2 `id` is
+        its v1 reference and its v2 `reference` its v1 externalReference.
+        """
+        errors: dict[str, list[str]] = {}
+        page = _int_arg(args, "pageNumber", 0, errors)
+        size = _int_arg(args, "pageSize", DEFAULT_PAGE_SIZE, errors)
+        if not 1 <= size <= MAX_PAGE_SIZE:
+            errors["pageSize"] = [f"must be between 1 and {MAX_PAGE_SIZE}"]
+        if errors:
+            raise ValidationError(errors)
+        customers = self.store.query(
+            "SELECT * FROM customers WHERE auth_id = ? ORDER BY rowid", (auth_id,)
+        )
+        wanted = (args.get("reference") or "").strip()
+        if wanted:
+            customers = [c for c in customers if c["external_reference"] == wanted]
+        chosen = customers[page * size : (page + 1) * size]
+        return {
+            "content": [
+                {
+                    "id": c["reference"],
+                    "reference": c["external_reference"],
+                    "status": c["status"],
+                    "type": c["type"],
+                    "model": "EMBEDDED",
+                    "name": shapes.customer_name(c),
+                }
+                for c in chosen
+            ],
+            "pageable": {"pageNumber": page, "pageSize": size},
+            "totalElements": len(customers),
+            "totalPages": -(-len(customers) // size),
+            "hasNext": (page + 1) * size < len(customers),
+        }
+
     def update_customer(self, reference: str, body: Any) -> Json:
         """Merge an update (decision 3) and emit `customer:update`."""
         with self.store.transaction():
@@ -284,7 +339,11 @@ class Operations:
         return {
             "customers": [self.lifecycle.body(c) for c in customers],
             "createCalls": {
-                c["external_reference"]: {"succeeded": c["succeeded"], "replayed": c["replayed"]}
+                c["external_reference"]: {
+                    "succeeded": c["succeeded"],
+                    "replayed": c["replayed"],
+                    "refused": c["refused"],
+                }
                 for c in calls
             },
         }

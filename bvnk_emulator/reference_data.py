@@ -348,19 +348,38 @@ _SECTORS = """
 INDUSTRY_SECTORS = tuple(_SECTORS.split())
 CURRENCIES = ("USD", "EUR")
 
-# Industry list (decision 5): the two UUIDs from bvnk-api.md 2.3 plus invented ones.
-# The third element picks the company questionnaire (4.5).
-INDUSTRIES: tuple[tuple[str, str, str], ...] = (
-    ("30ea15fc-06d8-11ef-b6e1-027612b7f6b5", "Financial services", "financialServices"),
-    ("56e65ebc-06fa-11ef-bbf8-02d3d923cf2b", "Software and technology", "other"),
-    ("7d1c2a10-06fa-11ef-8a7e-02d3d923cf2b", "Digital assets and crypto", "crypto"),
-    ("8b4e5f21-06fa-11ef-9c1d-02d3d923cf2b", "Gaming and gambling", "gaming"),
-    ("9a0f6e32-06fa-11ef-ae42-02d3d923cf2b", "Fintech and payments", "fintech"),
-    ("a61b7d43-06fa-11ef-b3f5-02d3d923cf2b", "E-commerce and retail", "other"),
-    ("b7c28e54-06fa-11ef-85a6-02d3d923cf2b", "Professional services", "other"),
-    ("c8d39f65-06fa-11ef-9b07-02d3d923cf2b", "Travel and hospitality", "other"),
-    ("d9e4a076-06fa-11ef-a1c8-02d3d923cf2b", "Other", "other"),
-)
+# Industries with their sub-industries, the shape of BVNK's `GET /platform/v1/accounts/
+# industries` (API reference page getindustries: "a definitive list of industries and
+# sub-industries", sub-industries under `children`). BVNK's own list was not readable:
+# the two references from BVNK's create examples are placed as the docs place them
+# (30ea15fc... is the Food/Beverages sub-industry); the others are invented. A
+# sub-industry's third element picks the company questionnaire; an industry without
+# children is selectable itself (INFERRED).
+Industry = tuple[str, str, str, tuple[tuple[str, str, str], ...]]
+INDUSTRIES: tuple[Industry, ...] = (
+    ("0f3a5c10-06d8-11ef-9d2b-027612b7f6b5", "Financial services", "", (
+        ("1e4b6d21-06d8-11ef-9d2b-027612b7f6b5", "Payment services", "financialServices"),
+        ("9a0f6e32-06fa-11ef-ae42-02d3d923cf2b", "Fintech apps", "fintech"),
+    )),
+    ("2c5d7e32-06d8-11ef-9d2b-027612b7f6b5", "Digital assets", "", (
+        ("7d1c2a10-06fa-11ef-8a7e-02d3d923cf2b", "Crypto exchanges and wallets", "crypto"),
+    )),
+    ("3d6e8f43-06d8-11ef-9d2b-027612b7f6b5", "Gaming", "", (
+        ("8b4e5f21-06fa-11ef-9c1d-02d3d923cf2b", "Online gaming and gambling", "gaming"),
+    )),
+    ("4e7f9054-06d8-11ef-9d2b-027612b7f6b5", "Technology", "", (
+        ("56e65ebc-06fa-11ef-bbf8-02d3d923cf2b", "Software", "other"),
+    )),
+    ("5f80a165-06d8-11ef-9d2b-027612b7f6b5", "Retail and consumer goods", "", (
+        ("30ea15fc-06d8-11ef-b6e1-027612b7f6b5", "Food/Beverages", "other"),
+        ("a61b7d43-06fa-11ef-b3f5-02d3d923cf2b", "E-commerce", "other"),
+    )),
+    ("6091b276-06d8-11ef-9d2b-027612b7f6b5", "Professional services", "", (
+        ("b7c28e54-06fa-11ef-85a6-02d3d923cf2b", "Consulting", "other"),
+        ("c8d39f65-06fa-11ef-9b07-02d3d923cf2b", "Travel agencies", "other"),
+    )),
+    ("d9e4a076-06fa-11ef-a1c8-02d3d923cf2b", "Other", "other", ()),
+)  # fmt: skip
 QUESTIONNAIRE_BY_INDUSTRY_KIND = {
     "financialServices": "financialServicesQuestionnaireFull",
     "crypto": "amlCryptoComplianceQuestionnaireFull",
@@ -375,16 +394,34 @@ MONTHLY_VOLUMES: tuple[tuple[str, str], ...] = (
     ("c653ac2f-5316-11ef-9887-0289b1b0d83d", "1,000,000 - 5,000,000 USD"),
     ("d764bd30-5316-11ef-9887-0289b1b0d83d", "More than 5,000,000 USD"),
 )
-INDUSTRY_REFERENCES = {reference for reference, _, _ in INDUSTRIES}
+# What `industryReference` may take: every sub-industry, and an industry without children.
+SELECTABLE_INDUSTRIES: dict[str, tuple[str, str]] = {
+    reference: (name, kind)
+    for industry in INDUSTRIES
+    for reference, name, kind in (industry[3] or (industry[:3],))
+}
+INDUSTRY_REFERENCES = set(SELECTABLE_INDUSTRIES)
 VOLUME_REFERENCES = {reference for reference, _ in MONTHLY_VOLUMES}
 
 
 def questionnaire_code_for(industry_reference: str) -> str:
     """Return the questionnaire a company in this industry must answer."""
-    for reference, _, kind in INDUSTRIES:
-        if reference == industry_reference:
-            return QUESTIONNAIRE_BY_INDUSTRY_KIND[kind]
-    return QUESTIONNAIRE_BY_INDUSTRY_KIND["other"]
+    _, kind = SELECTABLE_INDUSTRIES.get(industry_reference, ("", "other"))
+    return QUESTIONNAIRE_BY_INDUSTRY_KIND[kind]
+
+
+def industries_body(shape: str) -> list[dict[str, object]]:
+    """The industry list as BVNK documents it (`nested`) or as a flat list (`flat`)."""
+    if shape == "flat":
+        return [{"reference": r, "name": n} for r, (n, _) in SELECTABLE_INDUSTRIES.items()]
+    return [
+        {
+            "reference": reference,
+            "name": name,
+            "children": [{"reference": r, "name": n} for r, n, _ in children],
+        }
+        for reference, name, _, children in INDUSTRIES
+    ]
 
 
 _PRIVACY = {

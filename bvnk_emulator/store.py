@@ -86,7 +86,8 @@ CREATE TABLE IF NOT EXISTS idempotency (
 CREATE TABLE IF NOT EXISTS create_calls (
     external_reference TEXT PRIMARY KEY,
     succeeded INTEGER NOT NULL DEFAULT 0,
-    replayed INTEGER NOT NULL DEFAULT 0
+    replayed INTEGER NOT NULL DEFAULT 0,
+    refused INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS deliveries (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -150,6 +151,11 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(create_calls)")}
+        if "refused" not in columns:  # a state file from before BVNK_EMULATOR_REPLAY
+            self._db.execute(
+                "ALTER TABLE create_calls ADD COLUMN refused INTEGER NOT NULL DEFAULT 0"
+            )
 
     def close(self) -> None:
         """Close the database connection."""

@@ -79,14 +79,17 @@ class Outbox:
         customer_reference: str | None = None,
         event_id: str | None = None,
         timestamp: str | None = None,
+        bare: bool = False,
     ) -> Row:
-        """Store a new event for delivery (or hold it when held)."""
+        """Store a new event for delivery (or hold it when held); a `bare` envelope
+        carries only `event` and `data`."""
         envelope: dict[str, Any] = {
             "event": event,
             "eventId": event_id or uuid7(),
             "timestamp": timestamp or iso_now(),
             "data": data,
         }
+        body = {"event": event, "data": data} if bare else envelope
         with self.store.transaction():
             if self.store.flag(HOLD_FLAG):
                 status = HELD
@@ -96,7 +99,7 @@ class Outbox:
                 "event_id": envelope["eventId"],
                 "event": event,
                 "customer_reference": customer_reference,
-                "body": serialize(envelope),
+                "body": serialize(body),
                 "status": status,
                 "next_attempt_at": time.time() if status == QUEUED else None,
                 "created_at": iso_now(),

@@ -78,8 +78,8 @@ class CompanyDetailsForm(StepForm):
     def __init__(
         self,
         *args: Any,
-        industries: Sequence[tuple[str, str]] | None = None,
-        volumes: Sequence[tuple[str, str]] | None = None,
+        industries: Sequence[tuple[str, Any]] | None = None,
+        volumes: Sequence[tuple[str, Any]] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -87,7 +87,7 @@ class CompanyDetailsForm(StepForm):
         self._set_reference_choices("monthly_volumes_reference", volumes, "monthly volumes")
 
     def _set_reference_choices(
-        self, name: str, choices: Sequence[tuple[str, str]] | None, what: str
+        self, name: str, choices: Sequence[tuple[str, Any]] | None, what: str
     ) -> None:
         field = cast(forms.ChoiceField, self.fields[name])
         stored = str(getattr(self.instance, name) or "")

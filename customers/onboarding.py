@@ -23,6 +23,7 @@ from django.utils.formats import date_format
 from . import forms as f
 from . import payloads
 from .bvnk.errors import BvnkError
+from .bvnk.types import ReferenceItem
 from .company_forms import AssociateForm, CompanyAddressForm, CompanyDetailsForm, same_person
 from .individual_forms import (
     AddressForm,
@@ -135,12 +136,17 @@ def get_step(customer: Customer, slug: str) -> Step | None:
 # -- BVNK reference lists (decision 5) ---------------------------------------------------
 
 
+# A form's choices: (value, label) pairs, or (group label, [(value, label), ...]) groups.
+Choices = list[tuple[str, Any]]
+
+
 @dataclass(frozen=True)
 class ReferenceLists:
-    """BVNK's industry and monthly-volume lists; None for a list that could not load."""
+    """BVNK's industry and monthly-volume lists as form choices; None for a list that
+    could not load. Industries are grouped: each industry's sub-industries under it."""
 
-    industries: list[tuple[str, str]] | None
-    volumes: list[tuple[str, str]] | None
+    industries: Choices | None
+    volumes: Choices | None
 
     @property
     def unavailable(self) -> bool:
@@ -154,7 +160,7 @@ def reference_lists(*, fetch: bool = True) -> ReferenceLists:
     """
     from .services import bvnk_client  # services imports this module.
 
-    loaded: dict[str, list[tuple[str, str]] | None] = {}
+    loaded: dict[str, Choices | None] = {}
     for name, key in REFERENCE_CACHE_KEYS.items():
         items = cache.get(key)
         if items is None and fetch and not cache.get(f"{key}:down"):
@@ -168,10 +174,38 @@ def reference_lists(*, fetch: bool = True) -> ReferenceLists:
                 logger.warning("BVNK reference list %s unavailable: %s", name, error.summary())
                 cache.set(f"{key}:down", True, REFERENCE_RETRY_SECONDS)
             else:
-                items = [(item.reference, item.name or item.reference) for item in result]
+                items = reference_choices(result)
                 cache.set(key, items, REFERENCE_CACHE_SECONDS)
-        loaded[name] = [(str(ref), str(label)) for ref, label in items] if items else None
+        loaded[name] = list(items) if items else None
     return ReferenceLists(industries=loaded["industries"], volumes=loaded["volumes"])
+
+
+def reference_choices(items: Sequence[ReferenceItem]) -> Choices:
+    """Turn a BVNK reference list into form choices, labelled with BVNK's names as sent.
+
+    An industry with sub-industries becomes a group of them (the create takes a
+    sub-industry's reference); one without children is a choice itself.
+    """
+    choices: Choices = []
+    for item in items:
+        label = item.name or item.reference
+        if item.children:
+            choices.append((label, [(c.reference, c.name or c.reference) for c in item.children]))
+        else:
+            choices.append((item.reference, label))
+    return choices
+
+
+def choice_label(choices: Any, value: str) -> str | None:
+    """Return the label of `value` among possibly grouped choices ("Group: label")."""
+    for key, label in choices or []:
+        if isinstance(label, list | tuple):
+            for child_key, child_label in label:
+                if str(child_key) == value:
+                    return f"{key}: {child_label}"
+        elif str(key) == value:
+            return str(label)
+    return None
 
 
 def is_us_resident(customer: Customer) -> bool | None:
@@ -422,15 +456,14 @@ def display(field: Any, value: Any) -> str:
         return "—"
     choices = getattr(field, "choices", None)
     if isinstance(value, list):
-        labels = dict(choices or [])
-        return ", ".join(str(labels.get(v, v)) for v in value)
+        return ", ".join(choice_label(choices, str(v)) or str(v) for v in value)
     if isinstance(value, bool):
         return "Yes" if value else "No"
     if isinstance(value, dt.date):
         return date_format(value, "j F Y")
     if choices:
-        code = getattr(value, "code", value)
-        return str(dict(choices).get(str(code), code))
+        code = str(getattr(value, "code", value))
+        return choice_label(choices, code) or code
     return str(value)
 
 

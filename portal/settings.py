@@ -278,6 +278,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 BVNK_CONNECT_TIMEOUT = env.float("BVNK_CONNECT_TIMEOUT", default=5.0)
 BVNK_READ_TIMEOUT = env.float("BVNK_READ_TIMEOUT", default=30.0)
+# PUT as BVNK's partner guide shows, or PATCH as its API explorer shows (customers/bvnk/wire.py).
+BVNK_UPDATE_METHOD = env.str("BVNK_UPDATE_METHOD", default="PUT").upper()
 # Where BVNK's hosted agreement page lives (the emulator serves one in development).
 BVNK_AGREEMENT_URL = env.str("BVNK_AGREEMENT_URL", default=f"{EMULATOR_URL}/agreements")
 BVNK_USE_CASE = env.str("BVNK_USE_CASE", default="EMBEDDED_FIAT_ACCOUNTS")

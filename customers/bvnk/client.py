@@ -73,6 +73,7 @@ class BvnkConfig:
     secret: str = field(repr=False)
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
+    update_method: str = "PUT"
 
 
 def config_from_settings() -> BvnkConfig:
@@ -95,8 +96,12 @@ def config_from_settings() -> BvnkConfig:
             raise ImproperlyConfigured(f"{name} must be a number of seconds.") from None
         if timeouts[name] <= 0:
             raise ImproperlyConfigured(f"{name} must be a positive number of seconds.")
+    update_method = str(getattr(settings, "BVNK_UPDATE_METHOD", "") or "PUT").upper()
+    if update_method not in wire.UPDATE_METHODS:
+        raise ImproperlyConfigured("BVNK_UPDATE_METHOD must be PUT or PATCH.")
     return BvnkConfig(
         base_url=required["BVNK_BASE_URL"],
+        update_method=update_method,
         auth_id=required["BVNK_HAWK_AUTH_ID"],
         secret=required["BVNK_HAWK_SECRET"],
         connect_timeout=timeouts["BVNK_CONNECT_TIMEOUT"],
@@ -264,15 +269,37 @@ class BvnkClient:
                 return
             page += 1
 
+    def find_customer_reference(self, external_reference: str) -> str | None:
+        """Return BVNK's reference of the customer created with `external_reference`.
+
+        Reads BVNK's v2 list filtered on `reference`, which for a v1-created customer is
+        its v1 externalReference, and whose `id` is its v1 reference (wire.PATH_V2_CUSTOMERS).
+        """
+        if not external_reference:
+            raise ValueError("an external reference is required")
+        items = self._request(
+            "GET",
+            wire.PATH_V2_CUSTOMERS,
+            action="customer.find",
+            params={"reference": external_reference, "pageSize": 2},
+            parse=_items,
+        )
+        found = [
+            str(item.get("id") or "")
+            for item in items
+            if str(item.get("reference") or "") == external_reference and item.get("id")
+        ]
+        return found[0] if len(found) == 1 else None
+
     def update_customer(
         self, reference: str, update: CustomerUpdate | StoredBody, *, idempotency_key: str
     ) -> Customer:
-        """Update contact details, address or date of birth with PUT (decision 3)."""
+        """Update contact details, address or date of birth (PUT or PATCH, as configured)."""
         body = update.to_wire()
         if not body:
             raise ValueError("the update sets no field")
         return self._request(
-            "PUT",
+            self._config.update_method,
             _path(wire.PATH_CUSTOMER, reference),
             action="customer.update",
             json=body,
@@ -330,10 +357,10 @@ class BvnkClient:
             idempotency_key=idempotency_key,
         )
 
-    # -- reference lists (decision 5) ----------------------------------------------------
+    # -- reference lists (wire.PATH_INDUSTRIES) ------------------------------------------
 
     def industries(self) -> list[ReferenceItem]:
-        """List the industry references a company create may use."""
+        """List BVNK's industries, each with the sub-industries a company create may use."""
         return self._request(
             "GET", wire.PATH_INDUSTRIES, action="reference.industries", parse=_reference_items
         )
@@ -524,4 +551,8 @@ def _accepted_documents(data: Any) -> list[DocumentAccepted]:
 
 
 def _reference_items(data: Any) -> list[ReferenceItem]:
-    return [ReferenceItem.from_wire(item) for item in _items(data)]
+    return [
+        ReferenceItem.from_wire(item)
+        for item in _items(data, "industries", "volumes")
+        if item.get("reference")
+    ]

@@ -22,6 +22,8 @@ from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import Any
 
+from customers.bvnk import wire
+
 TRANSPORT = "TRANSPORT_ERROR"
 CONNECT_TIMEOUT = "CONNECT_TIMEOUT"
 READ_TIMEOUT = "READ_TIMEOUT"
@@ -54,6 +56,7 @@ class BvnkError(Exception):
         trace_id: str = "",
         field_errors: Mapping[str, list[str]] | None = None,
         retry_after: float | None = None,
+        server_time: datetime | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -63,6 +66,13 @@ class BvnkError(Exception):
         self.trace_id = trace_id
         self.field_errors: dict[str, list[str]] = dict(field_errors or {})
         self.retry_after = retry_after
+        # BVNK's clock from the answer's Date header: a 401 with a skewed clock says why.
+        self.server_time = server_time
+
+    @property
+    def is_duplicate(self) -> bool:
+        """Return whether BVNK refused a create because the customer exists already."""
+        return self.status == 400 and wire.is_duplicate_create(self.field_errors, self.message)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only arguments defeat Exception's default pickling (Celery pickles).
@@ -112,6 +122,12 @@ class BvnkError(Exception):
     def from_http(cls, status: int, headers: Mapping[str, str], body: bytes) -> BvnkError:
         """Build the error for a non-2xx answer from its status, headers and raw body."""
         retry_after = parse_retry_after(_header(headers, "Retry-After"))
+        error = cls._from_status(status, retry_after, body)
+        error.server_time = parse_http_date(_header(headers, "Date"))
+        return error
+
+    @classmethod
+    def _from_status(cls, status: int, retry_after: float | None, body: bytes) -> BvnkError:
         if 300 <= status < 400:
             return cls(
                 f"Unexpected redirect ({status}); check the BVNK base URL",
@@ -166,6 +182,17 @@ def parse_field_errors(errors: Any) -> dict[str, list[str]]:
         else:
             result[str(name)] = [str(value)]
     return result
+
+
+def parse_http_date(value: str | None) -> datetime | None:
+    """Return an HTTP-date header as an aware datetime, None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        when = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

@@ -728,11 +728,23 @@ class QuestionnaireDefinition:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReferenceItem:
-    """An entry of a BVNK reference list (industries, monthly expected volumes)."""
+    """An entry of a BVNK reference list: an industry with its sub-industries under
+    `children` (BVNK API reference, getindustries), or a monthly expected volume."""
 
     reference: str
     name: str
+    children: tuple[ReferenceItem, ...] = ()
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> ReferenceItem:
-        return cls(reference=str(data["reference"]), name=_str(data.get("name")))
+        return cls(
+            reference=str(data["reference"]),
+            name=_str(data.get("name")),
+            children=tuple(
+                cls.from_wire(child) for child in _list(data.get("children")) if _is_item(child)
+            ),
+        )
+
+
+def _is_item(data: Any) -> bool:
+    return isinstance(data, dict) and bool(data.get("reference"))

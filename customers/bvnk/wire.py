@@ -1,8 +1,10 @@
 """BVNK wire values in one place.
 
-Every value here is copied from ../shared/bvnk-api.md. Values marked INFERRED are the
-project's decisions on open questions (the section or decision number is given), so a
-confirmation from BVNK changes this file and nothing else.
+Each value names its evidence: a BVNK documentation page (docs.bvnk.com) or a public
+capture of BVNK's sandbox. Values marked INFERRED are this project's decisions where
+BVNK's documentation is silent; each names the emulator switch that plays the other
+plausible answer, and the README's "Going live" section lists them all with how to
+confirm them against BVNK's sandbox (`manage.py bvnk_check`).
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 API_PREFIX = "/platform/v1"
-IDEMPOTENCY_HEADER = "X-Idempotency-Key"  # v1 name (2.10); v2 uses Idempotency-Key.
+# BVNK docs, API overview "Idempotency": v1 takes X-Idempotency-Key, v2 Idempotency-Key.
+IDEMPOTENCY_HEADER = "X-Idempotency-Key"
 
 CUSTOMER_TYPES = {"COMPANY": "Company", "INDIVIDUAL": "Individual"}
 
-# Section 5: the status enum observed live.
+# BVNK docs, create-customers-com (status table), plus ACTIONS_REQUIRED and TERMINATED seen
+# in a public capture of BVNK's sandbox.
 CUSTOMER_STATUSES = {
     "INFO_REQUIRED": "Info required",
     "PENDING": "Pending review",
@@ -24,7 +28,7 @@ CUSTOMER_STATUSES = {
     "TERMINATED": "Terminated",
 }
 
-# INFERRED, decision 5 / Q1.
+# BVNK docs, creating-a-company-customer: the first five. INFERRED: OTHER is the portal's.
 ENTITY_TYPES = {
     "LLC": "Limited liability company",
     "CORPORATION": "Corporation",
@@ -34,14 +38,16 @@ ENTITY_TYPES = {
     "OTHER": "Other",
 }
 
-# INFERRED, decision 4 / Q2: the portal's associate roles and the `titles` sent for each.
+# INFERRED: the portal's associate roles (the partner guide's words) and the `titles` sent
+# for each; BVNK's documentation shows no title values for v1 associates.
 ASSOCIATE_ROLE_TITLES = {
     "BENEFICIAL_OWNER": "UBO",
     "CONTROLLING_PERSON": "DIRECTOR",
     "SIGNER": "REPRESENTATIVE",
 }
 
-# Section 3.2: use cases seen for agreement sessions.
+# BVNK docs, signing-customer-agreements (STABLECOIN_PAYOUTS); the other two seen in public
+# clients against BVNK's sandbox.
 USE_CASES = {
     "EMBEDDED_FIAT_ACCOUNTS": "Embedded fiat accounts",
     "EMBEDDED_STABLECOIN_WALLETS": "Embedded stablecoin wallets",
@@ -49,7 +55,8 @@ USE_CASES = {
 }
 AGREEMENT_SESSION_STATUSES = {"PENDING": "Pending", "SIGNED": "Signed", "DECLINED": "Declined"}
 
-# Section 2.4: the individual's customer due diligence (`cdd`) answers.
+# The individual's customer due diligence (`cdd`) answers, from BVNK docs
+# compliance-requirements-for-individuals and a public capture of BVNK's sandbox.
 EMPLOYMENT_STATUSES = {
     "SALARIED": "Salaried",
     "SELF_EMPLOYED": "Self-employed",
@@ -92,10 +99,11 @@ YEARLY_INCOMES = {
     "INCOME_750K_TO_1M": "750k to 1M",
     "INCOME_ABOVE_1M": "Above 1M",
 }
-# Appendix A.
+# `cdd.employmentIndustrySector`: the list a public client uses live against BVNK's sandbox
+# for US individuals (BVNK's documented list was not readable).
 INDUSTRY_SECTORS = {
     code: code.replace("_", " ").capitalize()
-    # A split string keeps Appendix A's 43 codes paste-comparable with the contract.
+    # A split string keeps the 43 codes paste-comparable with the public list.
     for code in (  # noqa: SIM905
         "INVESTMENT HEDGE_FUND MONEY_SERVICE_BUSINESS STO_ISSUER PRECIOUS_METALS NON_PROFIT "
         "REGISTERED_INVESTMENT_ADVISOR AGRICULTURE_FORESTRY_FISHING_HUNTING MINING UTILITIES "
@@ -110,7 +118,8 @@ INDUSTRY_SECTORS = {
     ).split()
 }
 
-# Section 4.2: document kinds as (type, subType). Person documents spelled as in v1 (S22).
+# BVNK docs, add-documents-to-customers and the compliance requirements pages: document
+# kinds as (type, subType). INFERRED: DRIVER_LICENSE (one page spells DRIVERS_LICENSE).
 COMPANY_DOCUMENTS = {
     ("COMPANY_DOC", "INCORPORATION_CERT"): "Certificate of incorporation",
     ("COMPANY_DOC", "INCORPORATION_ARTICLES"): "Articles of association",
@@ -132,7 +141,9 @@ PERSON_DOCUMENTS = {
 IDENTITY_DOCUMENT_TYPES = ("PASSPORT", "ID_CARD", "DRIVER_LICENSE", "RESIDENCE_PERMIT")
 TWO_SIDED_DOCUMENT_TYPES = ("ID_CARD", "DRIVER_LICENSE", "RESIDENCE_PERMIT")
 
-# Decision 10: webhook events. The three status-change names describe one change.
+# BVNK docs, webhook reference pages (customer-status-change, platform-customer-*): the
+# events the portal handles. BVNK sends the legacy and the new status-change names side by
+# side for now; the three describe one change.
 EVENT_STATUS_CHANGE = "bvnk:platform:customer:status-change"
 EVENT_STATUS_CHANGE_ALIASES = (
     EVENT_STATUS_CHANGE,
@@ -147,8 +158,9 @@ EVENT_DOCUMENT_STATUS = "bvnk:platform:customer:document-status-change"
 def questionnaire_codes(info_required: dict[str, Any] | None) -> list[str]:
     """Return the questionnaire codes BVNK asks for, in whichever shape it sent them.
 
-    Decision 2 / Q4: `questionnaireCodes` (list of codes) or `questionnaires` (list of
-    codes or of objects with a `code`).
+    The partner guide's create answer shows `questionnaireCodes`; BVNK's onboarding guide
+    (onboard-epc) shows `questionnaires` on GET, as codes or objects with a `code`.
+    The emulator's BVNK_EMULATOR_INFO_REQUIRED_KEY switch plays either.
     """
     if not info_required:
         return []
@@ -162,8 +174,8 @@ def questionnaire_codes(info_required: dict[str, Any] | None) -> list[str]:
     return list(dict.fromkeys(codes))
 
 
-# Paths of the v1 endpoints the client calls (sections 2.1, 3.1, 4.1, 4.5). `{reference}` is
-# filled in, URL-quoted, by the client.
+# Paths of the v1 endpoints the client calls (BVNK API explorer, customers and agreement
+# pages). `{reference}` is filled in, URL-quoted, by the client.
 PATH_AGREEMENT_SESSIONS = f"{API_PREFIX}/customers/agreement/sessions"
 PATH_AGREEMENT_SESSION = f"{API_PREFIX}/customers/agreement/sessions/{{reference}}"
 PATH_CUSTOMERS = f"{API_PREFIX}/customers"
@@ -171,12 +183,48 @@ PATH_CUSTOMER = f"{API_PREFIX}/customers/{{reference}}"
 PATH_CUSTOMER_DOCUMENTS = f"{API_PREFIX}/customers/{{reference}}/documents"
 PATH_CUSTOMER_QUESTIONNAIRES = f"{API_PREFIX}/customers/{{reference}}/questionnaires"
 PATH_QUESTIONNAIRE_DEFINITIONS = f"{API_PREFIX}/customers/questionnaire/definitions"
-# INFERRED, decision 5 / Q14: the reference-list paths are unconfirmed.
-PATH_INDUSTRIES = f"{API_PREFIX}/customers/industries"
-PATH_MONTHLY_EXPECTED_VOLUMES = f"{API_PREFIX}/customers/monthly-expected-volumes"
+# BVNK API reference pages getindustries and getmonthlyexpectedvolumes: "a definitive list
+# of industries and sub-industries", each industry with its sub-industries under
+# `children`; `industryReference` takes a sub-industry's reference. INFERRED: the item
+# fields beyond `reference`, `name` and `children`; an industry without children is
+# taken to be selectable itself. The emulator's BVNK_EMULATOR_INDUSTRIES switch serves the
+# nested list (`nested`) or a flat one (`flat`).
+PATH_INDUSTRIES = f"{API_PREFIX}/accounts/industries"
+PATH_MONTHLY_EXPECTED_VOLUMES = f"{API_PREFIX}/accounts/monthly-expected-volumes"
 
-MAX_PAGE_SIZE = 100  # Section 2.8: BVNK caps `size` at 100.
+# Finding a customer by the partner's externalReference after a lost create answer.
+# BVNK's v2 list filters on `reference` (docs: manage-customers), and a public client
+# observed in BVNK's sandbox that a v1-created customer's v2 `reference` is its v1
+# `externalReference` and its v2 `id` its v1 `reference`. INFERRED that every partner
+# account may call the v2 list; `bvnk_check` calls it.
+PATH_V2_CUSTOMERS = "/platform/v2/customers"
 
-# INFERRED, Q2: JSON keys of associate fields no source shows.
+# Update: the partner guide (update-embedded-partner-customer) shows PUT, BVNK's API
+# explorer (update-customer) PATCH, for the same path. INFERRED: PUT by default; the
+# portal's BVNK_UPDATE_METHOD setting and the emulator's BVNK_EMULATOR_UPDATE_METHOD
+# switch take either.
+UPDATE_METHODS = ("PUT", "PATCH")
+
+MAX_PAGE_SIZE = 100  # BVNK docs, pagination: `size` is capped at 100.
+
+# INFERRED: JSON keys of associate fields no BVNK page or capture shows.
 ASSOCIATE_OWNERSHIP_PERCENTAGE_KEY = "ownershipPercentage"
 DOCUMENT_INFO_EXPIRY_KEY = "expiryDate"
+
+# A create refused as a duplicate. BVNK docs, API overview "Idempotency": a reused key
+# generally gets 400 saying a request with that id already exists (customer endpoints may
+# instead replay the first answer); a public capture of BVNK's sandbox: a second customer
+# with the same externalReference gets 400 with `details.errors.externalReference`
+# ["Customer with external reference: ... already exists"]. The emulator's
+# BVNK_EMULATOR_REPLAY switch plays the replay (`replay`) or the refusal (`conflict`).
+DUPLICATE_CREATE_FIELDS = ("externalReference", IDEMPOTENCY_HEADER, "")
+DUPLICATE_MARKER = "already exists"
+
+
+def is_duplicate_create(field_errors: dict[str, list[str]], message: str) -> bool:
+    """Return whether a refused create says the customer (or the request) exists already."""
+    for name in DUPLICATE_CREATE_FIELDS:
+        texts = field_errors.get(name, []) if name else [message]
+        if any(DUPLICATE_MARKER in str(text).lower() for text in texts):
+            return True
+    return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -82,10 +83,23 @@ Handler = Callable[[WebhookEvent, dict[str, Any], Snapshot | None], Applied]
 
 
 def _locked_customer(reference: str) -> Customer:
-    customer = Customer.objects.select_for_update().filter(bvnk_reference=reference).first()
+    """Lock the customer an event names by BVNK's reference or, as some `customer:update`
+    events are read (BVNK_EMULATOR_UPDATE_EVENT), by the portal's externalReference."""
+    customers = Customer.objects.select_for_update()
+    customer = customers.filter(bvnk_reference=reference).first()
+    if customer is None and _is_uuid(reference):
+        customer = customers.filter(external_reference=reference).first()
     if customer is None:
         raise Hold(f"No customer with BVNK reference {reference} yet.")
     return customer
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 def customer_status_changed(
@@ -142,7 +156,7 @@ def customer_updated(
     if snapshot is not None:
         return _apply_customer_snapshot(event, customer, snapshot)
     if event.event_at is None:
-        raise NeedsBvnk("customer", reference, "the update has no timestamp")
+        raise NeedsBvnk("customer", str(customer.bvnk_reference), "the update has no timestamp")
     info = data.get("infoRequired")
     verification = data.get("verification")
     url = verification.get("url") if isinstance(verification, dict) else None

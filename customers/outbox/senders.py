@@ -58,15 +58,36 @@ def _send_create(operation: BvnkOperation, client: BvnkClient) -> Outcome:
     """POST the stored create (unless BVNK's reference is known already), then read it back."""
     customer = operation.customer
     created = None
+    adopted = False
     if not customer.bvnk_reference:
-        created = client.create_customer(
-            StoredBody(operation.payload["body"]), idempotency_key=operation.idempotency_key
-        )
+        found: str | None
+        try:
+            created = client.create_customer(
+                StoredBody(operation.payload["body"]), idempotency_key=operation.idempotency_key
+            )
+            found = created.reference
+        except BvnkError as error:
+            if not error.is_duplicate:
+                raise
+            # An earlier attempt created the customer but its answer was lost, and BVNK
+            # refuses the repeat instead of replaying it (wire.is_duplicate_create). The
+            # externalReference is this customer's own id: the one BVNK holds is this one.
+            found = _existing_reference(customer, client, error)
+            if found is None:
+                return Outcome(
+                    State.NEEDS_ATTENTION,
+                    note="BVNK says this customer exists already, but no customer with "
+                    f"external reference {customer.external_reference} could be found at "
+                    "BVNK. Look it up in BVNK's portal before retrying.",
+                    error=error,
+                )
+            adopted = True
+        assert found  # noqa: S101 - narrowed above, for mypy
         # Keep BVNK's reference the moment it exists: a later failure only repeats the read.
         if Customer.objects.filter(pk=customer.pk, bvnk_reference__isnull=True).update(
-            bvnk_reference=created.reference, updated_at=timezone.now()
+            bvnk_reference=found, updated_at=timezone.now()
         ):
-            customer.bvnk_reference = created.reference
+            customer.bvnk_reference = found
         else:
             customer.refresh_from_db(fields=["bvnk_reference"])
     reference = str(customer.bvnk_reference)
@@ -79,10 +100,26 @@ def _send_create(operation: BvnkOperation, client: BvnkClient) -> Outcome:
         remote = None
     return Outcome(
         State.DONE,
-        note=f"Created at BVNK as {reference}.",
-        result={"reference": reference, "replayed": created is None},
+        note=f"Found at BVNK as {reference}." if adopted else f"Created at BVNK as {reference}.",
+        result={"reference": reference, "replayed": created is None, "adopted": adopted},
         then=partial(_created, operation, remote, created),
     )
+
+
+def _existing_reference(customer: Customer, client: BvnkClient, error: BvnkError) -> str | None:
+    """BVNK's reference of the customer an earlier attempt created, or None if not found."""
+    try:
+        return client.find_customer_reference(str(customer.external_reference))
+    except BvnkError as lookup_error:
+        if lookup_error.transient:
+            raise  # try the whole create again later, same key
+        logger.warning(
+            "Duplicate create for %s and the lookup failed: %s (%s)",
+            customer.pk,
+            lookup_error.summary(),
+            error.summary(),
+        )
+        return None
 
 
 def _created(operation: BvnkOperation, remote: Any, created: Any) -> None:

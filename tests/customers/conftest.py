@@ -28,10 +28,14 @@ from tests.emulator_server import (  # noqa: F401 - fixtures, used by name
 
 _ids = itertools.count(1)
 
-# The emulator's reference lists include these (bvnk-api.md 2.3 examples).
-INDUSTRY = "30ea15fc-06d8-11ef-b6e1-027612b7f6b5"
+# The emulator's reference lists include these: a financial services sub-industry, and
+# BVNK's documented example volume.
+INDUSTRY = "1e4b6d21-06d8-11ef-9d2b-027612b7f6b5"
 VOLUME = "ef779c41-547e-11ef-8b9c-027612b7f6b5"
-INDUSTRIES = [(INDUSTRY, "Financial services"), ("56e65ebc-06fa-11ef-bbf8-02d3d923cf2b", "Other")]
+INDUSTRIES = [
+    ("Financial services", [(INDUSTRY, "Payment services")]),
+    ("Technology", [("56e65ebc-06fa-11ef-bbf8-02d3d923cf2b", "Software")]),
+]
 VOLUMES = [(VOLUME, "Up to 50,000 USD"), ("a4318a0d-5316-11ef-9887-0289b1b0d83d", "50k-250k")]
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"

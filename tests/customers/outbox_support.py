@@ -81,5 +81,5 @@ def emulator_customers(emulator: EmulatorProcess, customer: Customer) -> list[di
 def create_calls(emulator: EmulatorProcess, customer: Customer) -> dict[str, int]:
     overview = emulator.control("customers", method="GET").json()
     return overview["createCalls"].get(  # type: ignore[no-any-return]
-        str(customer.external_reference), {"succeeded": 0, "replayed": 0}
+        str(customer.external_reference), {"succeeded": 0, "replayed": 0, "refused": 0}
     )

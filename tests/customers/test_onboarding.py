@@ -131,7 +131,9 @@ def test_company_step_uses_bvnks_cached_lists(client, agent, reference_lists) ->
     customer = Customer.objects.create(type="COMPANY")
     client.force_login(agent)
     html = client.get(step_url(customer, "company")).content.decode()
-    assert f'<option value="{INDUSTRY}">Financial services</option>' in html
+    # Sub-industries grouped under their industry, the value the sub-industry's reference.
+    assert '<optgroup label="Financial services">' in html
+    assert f'<option value="{INDUSTRY}">Payment services</option>' in html
     data = {
         "legal_name": "Acme Ltd",
         "entity_type": "CORPORATION",
@@ -321,7 +323,9 @@ def test_review_lists_every_value_and_what_is_missing(client, agent, reference_l
     assert "Add at least one signer." in html
     assert "Have the customer sign BVNK&#x27;s agreement." in html
     assert (
-        "Northwind Trading Ltd" in html and "Financial services" in html and "1 June 2015" in html
+        "Northwind Trading Ltd" in html
+        and "Financial services: Payment services" in html
+        and "1 June 2015" in html
     )
     assert "Ada Smith" in html and "scan.pdf" in html
     assert f'href="{step_url(company, "company")}"' in html  # "Change" links

@@ -133,7 +133,7 @@ def test_a_lost_answer_is_replayed_not_created_twice(bvnk_emulator, settings) ->
     time.sleep(0.8)  # the emulator finishes the slow answer
     make_due(operation)
     assert send(operation) == State.DONE
-    assert create_calls(bvnk_emulator, customer) == {"succeeded": 1, "replayed": 1}
+    assert create_calls(bvnk_emulator, customer) == {"succeeded": 1, "replayed": 1, "refused": 0}
     assert operation.result["reference"] == Customer.objects.get(pk=customer.pk).bvnk_reference
 
 

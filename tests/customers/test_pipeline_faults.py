@@ -287,7 +287,11 @@ def test_7_create_succeeds_but_the_answer_is_lost(pipeline: Any) -> None:
     assert operation.attempts == 2 and operation.result["reference"]
     exactly_once(pipeline.emulator, customer, operation)
     # Recovered by repeating the same key and body (decision 6), not by a second create.
-    assert create_calls(pipeline.emulator, customer) == {"succeeded": 1, "replayed": 1}
+    assert create_calls(pipeline.emulator, customer) == {
+        "succeeded": 1,
+        "replayed": 1,
+        "refused": 0,
+    }
 
 
 def test_8_connection_refused(pipeline: Any, make_emulator: Callable[..., Any], settings) -> None:
@@ -344,7 +348,11 @@ def test_10_a_task_that_kills_its_worker_every_time(pipeline: Any, lead: Any) ->
     assert operation.lost_claims == 3 and "without finishing" in operation.note
     # Every claim got as far as BVNK, with the same key: one customer there, the rest replays.
     exactly_once(pipeline.emulator, customer, operation)
-    assert create_calls(pipeline.emulator, customer) == {"succeeded": 1, "replayed": 2}
+    assert create_calls(pipeline.emulator, customer) == {
+        "succeeded": 1,
+        "replayed": 2,
+        "refused": 0,
+    }
     customer.refresh_from_db()
     assert customer.status == "SUBMITTING" and customer.needs_attention
 
@@ -354,6 +362,10 @@ def test_10_a_task_that_kills_its_worker_every_time(pipeline: Any, lead: Any) ->
     services.operation_retry(operation, actor=lead)
     operation = settles(operation, State.DONE, workers=pipeline.workers)
     exactly_once(pipeline.emulator, customer, operation)
-    assert create_calls(pipeline.emulator, customer) == {"succeeded": 1, "replayed": 3}
+    assert create_calls(pipeline.emulator, customer) == {
+        "succeeded": 1,
+        "replayed": 3,
+        "refused": 0,
+    }
     customer.refresh_from_db()
     assert customer.status == "INFO_REQUIRED" and not customer.needs_attention

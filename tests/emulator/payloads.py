@@ -9,7 +9,10 @@ from typing import Any
 
 from tests.emulator_server import EmulatorProcess, wait_until
 
-FINANCIAL_SERVICES = "30ea15fc-06d8-11ef-b6e1-027612b7f6b5"
+# A sub-industry under "Financial services" in the emulator's list; the two documented
+# examples (Food/Beverages and Software) ask for the "other" questionnaire.
+FINANCIAL_SERVICES = "1e4b6d21-06d8-11ef-9d2b-027612b7f6b5"
+FOOD_BEVERAGES = "30ea15fc-06d8-11ef-b6e1-027612b7f6b5"
 SOFTWARE = "56e65ebc-06fa-11ef-bbf8-02d3d923cf2b"
 VOLUME = "ef779c41-547e-11ef-8b9c-027612b7f6b5"
 PDF = base64.b64encode(b"%PDF-1.4\n% emulator test document\n").decode()

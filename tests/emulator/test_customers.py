@@ -11,6 +11,7 @@ import pytest
 from tests.emulator.payloads import (
     CUSTOMERS,
     FINANCIAL_SERVICES,
+    FOOD_BEVERAGES,
     SESSIONS,
     VOLUME,
     company,
@@ -217,7 +218,7 @@ def test_idempotent_replay_returns_the_same_reference(emulator: EmulatorProcess)
     assert (first.status_code, second.status_code) == (201, 200)
     assert second.json() == first.json()
     calls = emulator.control("customers", method="GET").json()["createCalls"]
-    assert calls[body["externalReference"]] == {"succeeded": 1, "replayed": 1}
+    assert calls[body["externalReference"]] == {"succeeded": 1, "replayed": 1, "refused": 0}
 
 
 def test_same_key_with_a_different_body_is_400(emulator: EmulatorProcess) -> None:
@@ -302,8 +303,8 @@ def test_put_merges_a_partial_individual_update(emulator_reset: EmulatorProcess)
     assert (person["address"]["city"], person["address"]["state"]) == ("New York", "New York")
     contact = response.json()["individual"]["details"]["contactInfo"]
     assert contact == {"emailAddress": "new@example.com", "phoneNumber": "+1222"}
-    patched = emulator.patch(f"{CUSTOMERS}/{reference}", json={"dateOfBirth": "1985-01-01"})
-    assert patched.json()["individual"]["person"]["dateOfBirth"] == "1985-01-01"
+    again = emulator.put(f"{CUSTOMERS}/{reference}", json={"dateOfBirth": "1985-01-01"})
+    assert again.json()["individual"]["person"]["dateOfBirth"] == "1985-01-01"
     events = emulator.webhooks.wait_for(2, "bvnk:platform:customer:update")
     data = events[0].json()["data"]
     assert data["reference"] == reference and data["status"] == "INFO_REQUIRED"
@@ -341,7 +342,7 @@ def test_update_is_refused_for_rejected_or_terminated(emulator: EmulatorProcess)
     reference = create_individual(emulator)["reference"]
     for status in ("REJECTED", "TERMINATED"):
         emulator.control(f"customers/{reference}/status", {"status": status}).raise_for_status()
-        response = emulator.patch(f"{CUSTOMERS}/{reference}", json={"dateOfBirth": "1985-01-01"})
+        response = emulator.put(f"{CUSTOMERS}/{reference}", json={"dateOfBirth": "1985-01-01"})
         assert "status" in errors_of(response)
 
 
@@ -353,13 +354,17 @@ def test_update_unknown_customer_is_404(emulator: EmulatorProcess) -> None:
 
 
 def test_industries_and_volumes_include_the_documented_uuids(emulator: EmulatorProcess) -> None:
-    industries = emulator.get(f"{CUSTOMERS}/industries").json()
-    volumes = emulator.get(f"{CUSTOMERS}/monthly-expected-volumes").json()
-    assert {FINANCIAL_SERVICES, "56e65ebc-06fa-11ef-bbf8-02d3d923cf2b"} <= {
-        i["reference"] for i in industries
+    industries = emulator.get("/platform/v1/accounts/industries").json()
+    volumes = emulator.get("/platform/v1/accounts/monthly-expected-volumes").json()
+    children = [child for industry in industries for child in industry["children"]]
+    assert {FINANCIAL_SERVICES, FOOD_BEVERAGES, "56e65ebc-06fa-11ef-bbf8-02d3d923cf2b"} <= {
+        child["reference"] for child in children
     }
     assert {VOLUME, "a4318a0d-5316-11ef-9887-0289b1b0d83d"} <= {v["reference"] for v in volumes}
-    assert all(set(item) == {"reference", "name"} for item in industries + volumes)
+    assert all(set(item) == {"reference", "name", "children"} for item in industries)
+    assert all(set(item) == {"reference", "name"} for item in children + volumes)
+    # The old guessed paths are gone, as at BVNK.
+    assert emulator.get(f"{CUSTOMERS}/industries").status_code == 404
 
 
 def test_unknown_platform_route_is_404_envelope(emulator: EmulatorProcess) -> None:
@@ -373,3 +378,50 @@ def test_customer_with_individual_session_created_via_lower_case_type(
 ) -> None:
     body = individual(signed_session(emulator, "INDIVIDUAL"), type="individual")
     assert emulator.post(CUSTOMERS, json=body).json()["type"] == "INDIVIDUAL"
+
+
+# -- switches for what BVNK's documentation leaves open -------------------------------------
+
+
+def test_update_method_switch_takes_one_method_and_refuses_the_other(make_emulator) -> None:
+    for method, other in (("PUT", "PATCH"), ("PATCH", "PUT")):
+        emulator = make_emulator(BVNK_EMULATOR_UPDATE_METHOD=method)
+        reference = create_individual(emulator)["reference"]
+        body = {"dateOfBirth": "1985-01-01"}
+        refused = emulator.request(other, f"{CUSTOMERS}/{reference}", json=body)
+        assert refused.status_code == 405 and refused.headers["Allow"] == method
+        answer = emulator.request(method, f"{CUSTOMERS}/{reference}", json=body)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["individual"]["person"]["dateOfBirth"] == "1985-01-01"
+
+
+def test_create_answer_switch_pending_shows_info_required_on_get(make_emulator) -> None:
+    emulator = make_emulator(
+        BVNK_EMULATOR_CREATE_ANSWER="pending", BVNK_EMULATOR_INFO_REQUIRED_KEY="questionnaires"
+    )
+    answer = emulator.post(CUSTOMERS, json=company(signed_session(emulator)))
+    created = answer.json()
+    # The sandbox capture: 201 {reference, status: PENDING}, nothing else.
+    assert answer.status_code == 201 and created["status"] == "PENDING"
+    assert set(created) == {"reference", "status"}
+    customer = emulator.get(f"{CUSTOMERS}/{created['reference']}").json()
+    assert customer["status"] == "INFO_REQUIRED"
+    assert customer["infoRequired"]["questionnaires"] == [
+        {"code": "financialServicesQuestionnaireFull"}
+    ]
+    assert "questionnaireCodes" not in customer["infoRequired"]
+
+
+def test_replay_switch_conflict_refuses_a_repeated_create(make_emulator) -> None:
+    emulator = make_emulator(BVNK_EMULATOR_REPLAY="conflict")
+    body, key = company(signed_session(emulator)), str(uuid.uuid4())
+    first = emulator.post(CUSTOMERS, json=body, headers={"X-Idempotency-Key": key})
+    assert first.status_code == 201
+    again = emulator.post(CUSTOMERS, json=body, headers={"X-Idempotency-Key": key})
+    assert again.status_code == 400
+    assert "already exists" in errors_of(again)["X-Idempotency-Key"][0]
+    counts = emulator.control("customers", method="GET").json()["createCalls"]
+    assert counts[body["externalReference"]] == {"succeeded": 1, "replayed": 0, "refused": 1}
+    # The customer is found the v2 way, by its externalReference.
+    found = emulator.get("/platform/v2/customers", params={"reference": body["externalReference"]})
+    assert [c["id"] for c in found.json()["content"]] == [first.json()["reference"]]

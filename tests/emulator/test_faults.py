@@ -17,7 +17,7 @@ from tests.emulator_server import EmulatorProcess
 
 pytestmark = pytest.mark.emulator
 
-INDUSTRIES = "/platform/v1/customers/industries"
+INDUSTRIES = "/platform/v1/accounts/industries"
 
 
 @pytest.fixture
@@ -90,7 +90,11 @@ def test_slow_response_loses_an_answer_the_emulator_acted_on(
     assert retry.status_code == 200
     overview = emulator.control("customers", method="GET").json()
     assert [c["reference"] for c in overview["customers"]] == [retry.json()["reference"]]
-    assert overview["createCalls"][body["externalReference"]] == {"succeeded": 1, "replayed": 1}
+    assert overview["createCalls"][body["externalReference"]] == {
+        "succeeded": 1,
+        "replayed": 1,
+        "refused": 0,
+    }
 
 
 def test_drop_closes_the_connection_without_a_response(emulator_clean: EmulatorProcess) -> None:

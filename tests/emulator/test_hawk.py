@@ -143,7 +143,7 @@ def test_split_host_defaults_the_port_by_scheme() -> None:
 # -- over HTTP ----------------------------------------------------------------------------
 
 pytestmark_http = pytest.mark.emulator
-PATH = "/platform/v1/customers/industries"
+PATH = "/platform/v1/accounts/industries"
 
 
 def _assert_401(response: requests.Response, message: str) -> None:

@@ -20,7 +20,7 @@ from customers.bvnk import (
 )
 
 EMAIL = "jane@example.com"
-INDUSTRY = "30ea15fc-06d8-11ef-b6e1-027612b7f6b5"
+INDUSTRY = "1e4b6d21-06d8-11ef-9d2b-027612b7f6b5"  # Financial services: Payment services
 VOLUME = "ef779c41-547e-11ef-8b9c-027612b7f6b5"
 SESSION_REF = "c1d91c8b-f4a6-469e-953d-7344fdb6858c"
 

@@ -301,12 +301,23 @@ def test_agreement_sessions(client: BvnkClient, rsps: responses.RequestsMock) ->
 
 
 def test_reference_lists(client: BvnkClient, rsps: responses.RequestsMock) -> None:
-    rsps.get(f"{CUSTOMERS}/industries", json=[{"reference": samples.INDUSTRY, "name": "Software"}])
+    accounts = f"{BASE}/platform/v1/accounts"
     rsps.get(
-        f"{CUSTOMERS}/monthly-expected-volumes",
+        f"{accounts}/industries",
+        json=[
+            {"reference": "i1", "name": "Finance", "children": [
+                {"reference": samples.INDUSTRY, "name": "Payment services"},
+            ]},
+            {"reference": "i2", "name": "Other", "children": []},
+        ],
+    )  # fmt: skip
+    rsps.get(
+        f"{accounts}/monthly-expected-volumes",
         json={"content": [{"reference": samples.VOLUME, "name": "Up to 10k"}]},
     )
-    assert [i.reference for i in client.industries()] == [samples.INDUSTRY]
+    finance, other = client.industries()
+    assert [c.reference for c in finance.children] == [samples.INDUSTRY]
+    assert (other.reference, other.children) == ("i2", ())
     assert [v.name for v in client.monthly_expected_volumes()] == ["Up to 10k"]
 
 

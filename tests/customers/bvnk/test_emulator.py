@@ -197,7 +197,7 @@ def test_questionnaire_definitions_and_submit(live_client: BvnkClient) -> None:
 
 
 def test_reference_lists_hold_the_documented_examples(live_client: BvnkClient) -> None:
-    industries = {item.reference for item in live_client.industries()}
+    industries = {child.reference for item in live_client.industries() for child in item.children}
     volumes = {item.reference for item in live_client.monthly_expected_volumes()}
     assert {"30ea15fc-06d8-11ef-b6e1-027612b7f6b5", "56e65ebc-06fa-11ef-bbf8-02d3d923cf2b"} <= (
         industries
@@ -222,7 +222,7 @@ def test_replayed_create_returns_the_same_reference(
     assert again.reference == first.reference
     assert [r.status_code for r in call_records[-2:]] == [201, 200]
     counts = emulator_reset.control("customers", method="GET").json()["createCalls"]
-    assert counts[create.external_reference] == {"succeeded": 1, "replayed": 1}
+    assert counts[create.external_reference] == {"succeeded": 1, "replayed": 1, "refused": 0}
 
 
 def test_lost_response_is_recovered_with_the_same_key(
@@ -306,7 +306,7 @@ def test_fault_statuses_are_transient(
     live_client: BvnkClient, emulator_reset: Any, mode: str, status: int
 ) -> None:
     emulator_reset.control(
-        "faults", {"mode": mode, "retryAfter": 3, "path": "/platform/v1/customers/industries"}
+        "faults", {"mode": mode, "retryAfter": 3, "path": "/platform/v1/accounts/industries"}
     ).raise_for_status()
     with pytest.raises(BvnkError) as caught:
         live_client.industries()
@@ -318,7 +318,7 @@ def test_fault_statuses_are_transient(
 
 def test_dropped_connection_is_transient(live_client: BvnkClient, emulator_reset: Any) -> None:
     emulator_reset.control(
-        "faults", {"mode": "drop", "path": "/platform/v1/customers/industries"}
+        "faults", {"mode": "drop", "path": "/platform/v1/accounts/industries"}
     ).raise_for_status()
     with pytest.raises(BvnkError) as caught:
         live_client.industries()
