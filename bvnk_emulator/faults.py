@@ -14,6 +14,7 @@ import json
 import socket
 import threading
 import time
+from http import HTTPStatus
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -23,7 +24,7 @@ from bvnk_emulator.errors import envelope
 from bvnk_emulator.ids import iso_now
 
 PLATFORM_PREFIXES = ("/platform/", "/api/platform/")
-FAULT_MODES = ("500", "429", "slow", "slow_response", "drop")
+FAULT_MODES = ("500", "429", "404", "slow", "slow_response", "drop")
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -159,7 +160,7 @@ class PlatformMiddleware:
                 self.log.add(entry)
                 logged = True
                 return self._drop(environ, start_response)
-            if fault is not None and fault.mode in {"500", "429"}:
+            if fault is not None and fault.mode in {"500", "429", "404"}:
                 status = int(fault.mode)
                 entry["status"] = status
                 return self._error(start_response, status, fault)
@@ -188,12 +189,11 @@ class PlatformMiddleware:
 
     @staticmethod
     def _error(start_response: StartResponse, status: int, fault: Fault) -> list[bytes]:
-        message = "Too many requests" if status == 429 else "Internal server error"
-        payload = json.dumps(envelope(status, message)).encode()
+        phrase = HTTPStatus(status).phrase
+        payload = json.dumps(envelope(status, phrase)).encode()
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
         if status == 429:
             headers.append(("Retry-After", str(max(0, round(fault.retryAfter)))))
-        phrase = "Too Many Requests" if status == 429 else "Internal Server Error"
         start_response(f"{status} {phrase}", headers)
         return [payload]
 

@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import io
 import itertools
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +21,7 @@ from PIL import Image
 
 from customers import onboarding
 from customers.models import AgreementSession, Associate, ComplianceDocument, Customer
+from tests.bvnk_variants import VARIANTS, Variant
 from tests.emulator_server import (  # noqa: F401 - fixtures, used by name
     EmulatorProcess,
     emulator,
@@ -74,11 +76,37 @@ def reference_lists() -> None:
 @pytest.fixture
 def bvnk_emulator(settings: Any, emulator: EmulatorProcess) -> EmulatorProcess:  # noqa: F811
     """Point the portal's BVNK settings at the session's emulator."""
-    settings.BVNK_BASE_URL = emulator.url
-    settings.BVNK_HAWK_AUTH_ID = emulator.auth_id
-    settings.BVNK_HAWK_SECRET = emulator.secret
-    settings.BVNK_AGREEMENT_URL = f"{emulator.url}/agreements"
-    return emulator
+    return point_portal_at(settings, emulator)
+
+
+def point_portal_at(settings: Any, process: EmulatorProcess) -> EmulatorProcess:
+    settings.BVNK_BASE_URL = process.url
+    settings.BVNK_HAWK_AUTH_ID = process.auth_id
+    settings.BVNK_HAWK_SECRET = process.secret
+    settings.BVNK_AGREEMENT_URL = f"{process.url}/agreements"
+    return process
+
+
+@dataclass
+class VariantEmulator:
+    variant: Variant
+    emulator: EmulatorProcess
+
+
+@pytest.fixture(params=VARIANTS, ids=lambda variant: variant.name)
+def bvnk_variant(
+    request: Any,
+    settings: Any,
+    emulator: EmulatorProcess,  # noqa: F811
+    make_emulator: Any,  # noqa: F811
+) -> VariantEmulator:
+    """The portal pointed at an emulator answering as each reading of BVNK's open points."""
+    variant: Variant = request.param
+    process = make_emulator(**variant.emulator) if variant.emulator else emulator
+    process.control("faults", method="DELETE")
+    for name, value in variant.portal.items():
+        setattr(settings, name, value)
+    return VariantEmulator(variant, point_portal_at(settings, process))
 
 
 def adult_birth_date(years: int = 35) -> dt.date:

@@ -22,6 +22,7 @@ from customers.bvnk.errors import BvnkError
 from customers.models import BvnkCall, BvnkOperation, ComplianceDocument, Customer
 from customers.outbox import publishing, sending
 from tests.conftest import make_individual
+from tests.customers.conftest import point_portal_at
 from tests.customers.outbox_support import (
     create_calls,
     create_requests,
@@ -122,19 +123,51 @@ def test_transient_failures_end_in_needs_attention_and_retry_recovers(
     }
 
 
-def test_a_lost_answer_is_replayed_not_created_twice(bvnk_emulator, settings) -> None:
-    customer = ready_to_submit(bvnk_emulator, documents=False)
+def test_a_lost_answer_is_recovered_not_created_twice(bvnk_variant, settings) -> None:
+    emulator = bvnk_variant.emulator
+    customer = ready_to_submit(emulator, documents=False)
     operation = submit(customer)
     settings.BVNK_READ_TIMEOUT = 0.3
-    fault(bvnk_emulator, "slow_response", delay=1.0)
+    fault(emulator, "slow_response", delay=1.0)
     assert send(operation) == State.PENDING
     assert operation.error_code == "READ_TIMEOUT"
     settings.BVNK_READ_TIMEOUT = 10
     time.sleep(0.8)  # the emulator finishes the slow answer
     make_due(operation)
     assert send(operation) == State.DONE
-    assert create_calls(bvnk_emulator, customer) == {"succeeded": 1, "replayed": 1, "refused": 0}
-    assert operation.result["reference"] == Customer.objects.get(pk=customer.pk).bvnk_reference
+    (held,) = emulator_customers(emulator, customer)
+    if bvnk_variant.variant.replays_creates:
+        # BVNK replays the first answer to the same key and body.
+        assert create_calls(emulator, customer) == {"succeeded": 1, "replayed": 1, "refused": 0}
+        assert not operation.result["adopted"]
+    else:
+        # BVNK refuses the repeat; the portal finds and adopts the customer it holds.
+        assert create_calls(emulator, customer) == {"succeeded": 1, "replayed": 0, "refused": 1}
+        assert operation.result["adopted"] and operation.note.startswith("Found at BVNK")
+    customer.refresh_from_db()
+    assert operation.result["reference"] == customer.bvnk_reference == held["reference"]
+    assert customer.status == "INFO_REQUIRED" and customer.questionnaire_codes == []
+    assert not customer.operations.exclude(state=State.DONE).exists()
+
+
+def test_a_refused_repeat_whose_customer_cannot_be_found_needs_attention(
+    make_emulator, settings
+) -> None:
+    emulator = point_portal_at(settings, make_emulator(BVNK_EMULATOR_REPLAY="conflict"))
+    customer = ready_to_submit(emulator, documents=False)
+    operation = submit(customer)
+    settings.BVNK_READ_TIMEOUT = 0.3
+    fault(emulator, "slow_response", delay=1.0)
+    assert send(operation) == State.PENDING
+    settings.BVNK_READ_TIMEOUT = 10
+    time.sleep(0.8)
+    fault(emulator, "404", method="GET", path="/platform/v2/customers")
+    make_due(operation)
+    assert send(operation) == State.NEEDS_ATTENTION
+    assert "no customer with external reference" in operation.note
+    assert str(customer.external_reference) in operation.note
+    customer.refresh_from_db()
+    assert customer.bvnk_reference is None and customer.status == "SUBMITTING"
 
 
 def test_connection_refused_is_transient(bvnk_emulator, settings) -> None:
