@@ -14,10 +14,10 @@ import json
 import socket
 import threading
 import time
-from http import HTTPStatus
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
+from http import HTTPStatus
 from typing import Any
 
 from bvnk_emulator.errors import envelope

@@ -23,14 +23,14 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
 from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from . import inbox
+from . import inbox, services
 from .models import WebhookRejection
 
 logger = logging.getLogger(__name__)
@@ -52,11 +52,14 @@ def webhook_signature(
 ) -> str:
     """Return the X-Signature BVNK would send for `body`.
 
-    Decision 9 of ../shared/bvnk-api.md (6.4, Q9) is a guess, kept here and nowhere else:
-    variant "A" is the Base64 HMAC-SHA256 of the raw body; variant "B" ("Standard") is
-    the lower-case hex HMAC-SHA256 of the webhook URL (`url_mode` "full": the absolute URL
-    BVNK posts to; "path": its path only), the Content-Type value and the body,
-    concatenated with nothing between them.
+    Variant "A" is the Base64 HMAC-SHA256 of the raw body (BVNK docs, Webhooks API: "the
+    secret and the raw JSON payload"; Base64 as public clients verify BVNK's deliveries).
+    Variant "B" ("Standard", BVNK's webhook validator) is the lower-case hex HMAC-SHA256
+    of the webhook URL, the Content-Type value and the body, concatenated with nothing
+    between them; BVNK's docs say the full URL (`url_mode` "full"), BVNK's own n8n node
+    hashes only its path ("path"). INFERRED which one BVNK uses for customer events: the
+    setting BVNK_WEBHOOK_SIGNATURE picks, and a refused delivery records which would have
+    matched (`matching_scheme`).
     """
     key = secret.encode()
     if variant == "B":
@@ -117,6 +120,39 @@ def signature_problem(request: HttpRequest, body: bytes) -> str | None:
         # Every accepted secret is tried, so the time taken says nothing about which matched.
         valid |= hmac.compare_digest(expected.encode(), given)
     return None if valid else WebhookRejection.Reason.INVALID
+
+
+# Every way BVNK might sign, as (WebhookRejection.Scheme, variant, url_mode).
+SCHEMES = (
+    (WebhookRejection.Scheme.A, "A", "full"),
+    (WebhookRejection.Scheme.B_FULL, "B", "full"),
+    (WebhookRejection.Scheme.B_PATH, "B", "path"),
+)
+
+
+def matching_scheme(request: HttpRequest, body: bytes) -> str:
+    """Return the signing scheme that would have accepted a refused delivery: one of the
+    schemes with the current secret, or the previous secret (even past its date) with
+    any scheme; "" when none does (a forgery, or another secret)."""
+    provided = request.META.get("HTTP_X_SIGNATURE", "").strip()
+    if not provided:
+        return WebhookRejection.Scheme.NONE
+    url = settings.BVNK_WEBHOOK_URL or request.build_absolute_uri()
+    content_type = request.META.get("CONTENT_TYPE", "")
+    candidates: list[tuple[str, str | None]] = [(settings.BVNK_WEBHOOK_SECRET, None)]
+    if settings.BVNK_WEBHOOK_SECRET_PREVIOUS:
+        candidates.append((settings.BVNK_WEBHOOK_SECRET_PREVIOUS, WebhookRejection.Scheme.PREVIOUS))
+    for secret, named in candidates:
+        if not secret:
+            continue
+        for scheme, variant, url_mode in SCHEMES:
+            expected = webhook_signature(
+                secret, body, variant=variant, url_mode=url_mode, url=url, content_type=content_type
+            )
+            given = provided.lower() if variant == "B" else provided
+            if hmac.compare_digest(expected.encode(), given.encode("latin-1", errors="replace")):
+                return named or scheme
+    return WebhookRejection.Scheme.NONE
 
 
 class RateLimitedWarning:
@@ -187,7 +223,9 @@ def bvnk_webhook(request: HttpRequest) -> HttpResponse:
     if problem is not None:
         warn_refused(problem.lower(), remote)
         try:
-            inbox.webhook_rejection_record(reason=problem)
+            inbox.webhook_rejection_record(
+                reason=problem, matching_scheme=matching_scheme(request, body)
+            )
         except DatabaseError:
             logger.warning("Could not count a refused BVNK webhook delivery", exc_info=True)
         return _quiet(HttpResponse("Invalid signature", status=401, content_type="text/plain"))
@@ -213,3 +251,25 @@ def bvnk_webhook(request: HttpRequest) -> HttpResponse:
 def webhook_overview(request: HttpRequest) -> HttpResponse:
     """Show the inbox at a glance: events by status, refused deliveries, the latest events."""
     return render(request, "customers/webhooks.html", inbox.webhook_overview())
+
+
+@login_required
+@permission_required("customers.operate_customer", raise_exception=True)
+def bvnk_connection(request: HttpRequest) -> HttpResponse:
+    """The going-live panel: run the read-only checks on request; show the signature advice."""
+    results = None
+    if request.method == "POST":
+        results = services.bvnk_connection_check(actor=request.user)
+    elif request.method != "GET":
+        return HttpResponseNotAllowed(["GET", "POST"])
+    return render(
+        request,
+        "customers/bvnk_connection.html",
+        {
+            "base_url": settings.BVNK_BASE_URL,
+            "results": results,
+            "advice": services.webhook_signature_advice(),
+            "signature": settings.BVNK_WEBHOOK_SIGNATURE,
+            "signature_url": settings.BVNK_WEBHOOK_SIGNATURE_URL,
+        },
+    )

@@ -53,6 +53,7 @@ RULES: dict[str, tuple[str, ...]] = {
     "customers:list": (VIEW,),
     "customers:detail": (VIEW,),
     "customers:webhooks": (OPERATE,),
+    "customers:bvnk_connection": (OPERATE,),
     "customers:onboarding-start": ("customers.add_customer",),
     "customers:onboarding-resume": (EDIT,),
     "customers:onboarding-associate-add": (EDIT, "customers.add_associate"),

@@ -334,21 +334,23 @@ class BufferedCounts:
             connections.close_all()  # this thread's own connection
 
 
-def _count_rejections(counts: Counter[str]) -> None:
-    """Add the refusals to today's row for each reason."""
-    for reason, count in counts.items():
-        _count_rejection(reason, count)
+def _count_rejections(counts: Counter[tuple[str, str]]) -> None:
+    """Add the refusals to today's row for each reason and matching scheme."""
+    for (reason, scheme), count in counts.items():
+        _count_rejection(reason, scheme, count)
 
 
-def _count_rejection(reason: str, count: int) -> None:
+def _count_rejection(reason: str, scheme: str, count: int) -> None:
     now = timezone.now()
     day = timezone.localdate(now)
-    rows = WebhookRejection.objects.filter(day=day, reason=reason)
+    rows = WebhookRejection.objects.filter(day=day, reason=reason, matching_scheme=scheme)
     if rows.update(count=F("count") + count, last_at=now):
         return
     try:
         with transaction.atomic():
-            WebhookRejection.objects.create(day=day, reason=reason, count=count, last_at=now)
+            WebhookRejection.objects.create(
+                day=day, reason=reason, matching_scheme=scheme, count=count, last_at=now
+            )
     except IntegrityError:  # another process created today's row first
         rows.update(count=F("count") + count, last_at=now)
 
@@ -370,6 +372,7 @@ rejections = BufferedCounts(_count_rejections)
 redeliveries = BufferedCounts(_count_redeliveries)
 
 
-def webhook_rejection_record(*, reason: str) -> None:
-    """Count one delivery refused for its signature (written within the flush interval)."""
-    rejections.add(reason)
+def webhook_rejection_record(*, reason: str, matching_scheme: str = "") -> None:
+    """Count one delivery refused for its signature (written within the flush interval),
+    with the signing scheme that would have accepted it, if any."""
+    rejections.add((reason, matching_scheme))

@@ -77,21 +77,34 @@ class WebhookEvent(models.Model):
 
 
 class WebhookRejection(models.Model):
-    """Webhook deliveries refused for their signature, counted per day and reason."""
+    """Webhook deliveries refused for their signature, counted per day, reason and the
+    signing scheme that would have accepted them (none, usually: a forgery)."""
 
     class Reason(models.TextChoices):
         MISSING = "MISSING", "Missing signature"
         INVALID = "INVALID", "Invalid signature"
 
+    class Scheme(models.TextChoices):
+        NONE = "", "None (not signed with this portal's secret)"
+        A = "A", "Base64 HMAC of the body (A)"
+        B_FULL = "B_FULL", "Hex HMAC of the full URL, content type and body (B, full URL)"
+        B_PATH = "B_PATH", "Hex HMAC of the URL path, content type and body (B, path)"
+        PREVIOUS = "PREVIOUS", "The previous webhook secret"
+
     day = models.DateField(editable=False)
     reason = models.CharField(max_length=10, choices=Reason.choices, editable=False)
+    matching_scheme = models.CharField(
+        max_length=10, choices=Scheme.choices, blank=True, default="", editable=False
+    )
     count = models.PositiveIntegerField(default=0, editable=False)
     last_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
-        ordering = ["-day", "reason"]
+        ordering = ["-day", "reason", "matching_scheme"]
         constraints = [
-            models.UniqueConstraint(fields=["day", "reason"], name="webhook_rejection_per_day"),
+            models.UniqueConstraint(
+                fields=["day", "reason", "matching_scheme"], name="webhook_rejection_per_day"
+            ),
         ]
 
     def __str__(self) -> str:

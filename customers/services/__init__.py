@@ -9,12 +9,14 @@ the modules hold one sub-domain each:
 - drafts.py: onboarding a draft, from its creation to its submission;
 - operations.py: use cases on a customer BVNK holds (updates, questionnaire answers,
   retrying an operation, resync);
-- client.py: `bvnk_client`, the recorded BVNK client everything calls BVNK through.
+- client.py: `bvnk_client`, the recorded BVNK client everything calls BVNK through;
+- connection.py: the going-live check (read-only calls to BVNK, webhook signature advice).
 """
 
 from __future__ import annotations
 
 from .client import bvnk_client
+from .connection import CheckResult, bvnk_connection_check, webhook_signature_advice
 from .drafts import (
     NotEditable,
     OnboardingIncomplete,
@@ -55,6 +57,7 @@ __all__ = [
     "QUESTIONNAIRE_STATUSES",
     "UPDATABLE_STATUSES",
     "Answers",
+    "CheckResult",
     "NotEditable",
     "NotUpdatable",
     "OnboardingIncomplete",
@@ -65,6 +68,7 @@ __all__ = [
     "associate_delete",
     "associate_save",
     "bvnk_client",
+    "bvnk_connection_check",
     "customer_apply_bvnk_status",
     "customer_change_status",
     "customer_create_draft",
@@ -83,4 +87,5 @@ __all__ = [
     "operation_retry",
     "operation_submit_questionnaire",
     "submission_idempotency_key",
+    "webhook_signature_advice",
 ]

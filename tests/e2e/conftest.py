@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.bvnk_variants import DEFAULTS
 from tests.e2e.stack import PASSWORD, Stack, otp_key, recovery_codes
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -38,8 +39,12 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    running = Stack(tmp_path_factory.mktemp("stack"))
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """The whole stack; a journey parametrized indirectly gets one per BVNK variant."""
+    variant = getattr(request, "param", DEFAULTS)
+    running = Stack(tmp_path_factory.mktemp(f"stack-{variant.name}"), variant=variant)
     try:
         yield running.start()
     finally:

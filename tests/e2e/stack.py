@@ -23,6 +23,7 @@ from typing import Any
 import psycopg
 import requests
 
+from tests.bvnk_variants import DEFAULTS, Variant
 from tests.emulator_server import EmulatorProcess, free_port, start_emulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,6 +73,8 @@ class Stack:
     env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     drop_database: str | None = None
+    # How the emulator reads BVNK's open points, and the portal settings that follow.
+    variant: Variant = DEFAULTS
 
     def start(self) -> Stack:
         port = free_port()
@@ -86,6 +89,7 @@ class Stack:
             self.tmp / "emulator",
             webhook_url=f"{self.portal_url}/webhooks/bvnk/",
             BVNK_EMULATOR_REVIEW_SECONDS="1",
+            **self.variant.emulator,
         )
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("PYTEST")},
@@ -113,6 +117,7 @@ class Stack:
             "EMAIL_FILE_PATH": str(self.tmp / "mail"),
             "LOG_LEVEL": "WARNING",
             "PYTHONWARNINGS": "ignore",
+            **self.variant.portal,
         }
         self.manage("migrate", "--noinput", "-v0")
         self.manage("shell", "-c", _CREATE_USERS)
