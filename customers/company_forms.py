@@ -100,6 +100,8 @@ class CompanyDetailsForm(StepForm):
             )
         else:
             field.choices = [("", "Choose…"), *choices]
+            if any(isinstance(label, list | tuple) for _, label in choices):
+                field.help_text = "The business's activity, as BVNK lists it under each industry."
 
     def clean_incorporation_date(self) -> dt.date | None:
         value: dt.date | None = self.cleaned_data.get("incorporation_date")

@@ -60,7 +60,6 @@ def _send_create(operation: BvnkOperation, client: BvnkClient) -> Outcome:
     created = None
     adopted = False
     if not customer.bvnk_reference:
-        found: str | None
         try:
             created = client.create_customer(
                 StoredBody(operation.payload["body"]), idempotency_key=operation.idempotency_key
@@ -72,8 +71,8 @@ def _send_create(operation: BvnkOperation, client: BvnkClient) -> Outcome:
             # An earlier attempt created the customer but its answer was lost, and BVNK
             # refuses the repeat instead of replaying it (wire.is_duplicate_create). The
             # externalReference is this customer's own id: the one BVNK holds is this one.
-            found = _existing_reference(customer, client, error)
-            if found is None:
+            existing = _existing_reference(customer, client, error)
+            if existing is None:
                 return Outcome(
                     State.NEEDS_ATTENTION,
                     note="BVNK says this customer exists already, but no customer with "
@@ -81,8 +80,7 @@ def _send_create(operation: BvnkOperation, client: BvnkClient) -> Outcome:
                     "BVNK. Look it up in BVNK's portal before retrying.",
                     error=error,
                 )
-            adopted = True
-        assert found  # noqa: S101 - narrowed above, for mypy
+            found, adopted = existing, True
         # Keep BVNK's reference the moment it exists: a later failure only repeats the read.
         if Customer.objects.filter(pk=customer.pk, bvnk_reference__isnull=True).update(
             bvnk_reference=found, updated_at=timezone.now()
@@ -101,7 +99,11 @@ def _send_create(operation: BvnkOperation, client: BvnkClient) -> Outcome:
     return Outcome(
         State.DONE,
         note=f"Found at BVNK as {reference}." if adopted else f"Created at BVNK as {reference}.",
-        result={"reference": reference, "replayed": created is None, "adopted": adopted},
+        result={
+            "reference": reference,
+            "replayed": created is None and not adopted,
+            "adopted": adopted,
+        },
         then=partial(_created, operation, remote, created),
     )
 
