@@ -130,6 +130,15 @@ SCHEMES = (
 )
 
 
+def accepted_scheme_label() -> str:
+    """Say in words how the configured settings expect BVNK to sign."""
+    wanted = (settings.BVNK_WEBHOOK_SIGNATURE, settings.BVNK_WEBHOOK_SIGNATURE_URL.lower())
+    for scheme, variant, url_mode in SCHEMES:
+        if variant == wanted[0] and (variant == "A" or url_mode == wanted[1]):
+            return str(scheme.label)
+    return str(WebhookRejection.Scheme.A.label)
+
+
 def matching_scheme(request: HttpRequest, body: bytes) -> str:
     """Return the signing scheme that would have accepted a refused delivery: one of the
     schemes with the current secret, or the previous secret (even past its date) with
@@ -269,7 +278,6 @@ def bvnk_connection(request: HttpRequest) -> HttpResponse:
             "base_url": settings.BVNK_BASE_URL,
             "results": results,
             "advice": services.webhook_signature_advice(),
-            "signature": settings.BVNK_WEBHOOK_SIGNATURE,
-            "signature_url": settings.BVNK_WEBHOOK_SIGNATURE_URL,
+            "accepted_scheme": accepted_scheme_label(),
         },
     )
