@@ -12,6 +12,7 @@ import logging
 import logging.config
 import re
 from typing import Any
+from urllib.parse import unquote
 
 from celery.signals import after_setup_logger, after_setup_task_logger
 
@@ -38,8 +39,25 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+# Query parameters whose values are what a person typed to find someone (a name, an email,
+# a number): dropped whole from logged URLs, whatever they hold.
+_SEARCH_TERMS = re.compile(r"([?&;](?:q|search|query|name|email)=)[^&;\s\"']*", re.IGNORECASE)
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
 def mask_personal_data(text: str) -> str:
-    """Replace emails, phone numbers, IBAN-like and tax-number-like strings in `text`."""
+    """Replace emails, phone numbers, IBAN-like and tax-number-like strings in `text`.
+
+    Search terms in URLs are dropped, and percent-encoded text (an access log's query
+    string: `jane%40example.com`) is decoded first, so encoding cannot hide what it says.
+    """
+    # Dropped before decoding (a value's encoded spaces keep it whole) and after (a login
+    # redirect's `next` carries the page's URL, encoded once more: decoded twice at most).
+    text = _SEARCH_TERMS.sub(r"\1[dropped]", text)
+    for _ in range(2):
+        if _PERCENT_ESCAPE.search(text):
+            text = unquote(text)
+    text = _SEARCH_TERMS.sub(r"\1[dropped]", text)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text

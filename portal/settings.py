@@ -378,9 +378,10 @@ CELERY_BEAT_SCHEDULE |= {
     },
 }
 
-# Email: the console by default; SMTP with EMAIL_URL, e.g. smtp+tls://user:pass@host:587
-# (django-environ's email_url: smtp, smtps, smtp+tls, smtp+ssl, consolemail, ...).
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# Email: files under EMAIL_FILE_PATH by default (never the console: a worker's log would
+# hold every message with the customer's name); SMTP with EMAIL_URL, e.g.
+# smtp+tls://user:pass@host:587 (django-environ's email_url: smtp, smtps, smtp+tls, ...).
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend")
 if env.str("EMAIL_URL", default=""):
     _email = env.email_url("EMAIL_URL")
     EMAIL_BACKEND = _email["EMAIL_BACKEND"]

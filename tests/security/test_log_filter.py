@@ -75,3 +75,39 @@ def test_arguments_and_tracebacks_are_masked_too() -> None:
     assert "- Customer [email] has tax number [tax-number]" in output
     assert "jane@" not in output and "6789" not in output and "98765432" not in output
     assert "[iban]" in output
+
+
+@pytest.mark.parametrize(
+    ("line", "leaked"),
+    [
+        # The access log's request line: an encoded email, a name typed into search.
+        ('"GET /customers/?q=rel.e1.3%40example.com&status=VERIFIED HTTP/1.1" 200', "rel.e1"),
+        ('"GET /customers/?status=PENDING&q=Jane+Doe HTTP/1.1" 200', "Jane"),
+        ('"GET /customers/?search=Ivan%20Petrov HTTP/1.1" 200', "Petrov"),
+        ('"GET /customers/export/?email=a%2Bb%40example.org HTTP/1.1" 200', "example.org"),
+        ('"GET /x/?next=%2Fcustomers%2F%3Fq%3Downer%2540example.com HTTP/1.1"', "owner"),
+        ("Call +44 20 7946 0018 from /customers/?page=%32", "7946"),
+    ],
+)
+def test_urls_are_decoded_and_search_terms_dropped(line, leaked) -> None:
+    masked = mask_personal_data(line)
+    assert leaked not in masked
+    assert "HTTP/1.1" in masked or "Call" in masked
+
+
+def test_gunicorns_access_log_keeps_no_search_term(tmp_path) -> None:
+    """The access log gunicorn writes (as docker-compose runs it) goes through the filter."""
+    import requests
+
+    from tests.customers.webhooks_support import Gunicorn
+
+    log = tmp_path / "gunicorn.log"
+    server = Gunicorn(log, GUNICORN_CMD_ARGS="--access-logfile -")
+    try:
+        requests.get(f"{server.url}/customers/?q=jane.doe%40example.com", timeout=5)
+        requests.get(f"{server.url}/customers/?q=Ivan+Petrov&status=VERIFIED", timeout=5)
+    finally:
+        server.stop()
+    written = log.read_text()
+    assert "/customers/?q=[dropped]" in written, written[-2000:]
+    assert "jane.doe" not in written and "Petrov" not in written
