@@ -46,9 +46,6 @@ _SIGNATURES = (
 EXTENSIONS = {PDF: (".pdf",), JPEG: (".jpg", ".jpeg"), PNG: (".png",)}
 TYPE_NAMES = {PDF: "PDF", JPEG: "JPEG", PNG: "PNG"}
 ACCEPT = ",".join(ext for exts in EXTENSIONS.values() for ext in exts)
-# Largest image decoded (pixels): 50 megapixels covers any phone photo of a document, and
-# caps the memory a decoded image takes (about 200 MB as RGBA).
-MAX_IMAGE_PIXELS = 50_000_000
 _PILLOW_FORMATS = {JPEG: "JPEG", PNG: "PNG"}
 # Scan states (ComplianceDocument.ScanStatus values).
 NOT_SCANNED, CLEAN, PENDING, INFECTED = "NOT_SCANNED", "CLEAN", "PENDING", "INFECTED"
@@ -181,9 +178,10 @@ def reencode_image(upload: Any, content_type: str) -> bytes:
         "and upload the new file.",
         code="image_unreadable",
     )
+    budget = settings.DOCUMENT_MAX_IMAGE_PIXELS
     too_many_pixels = ValidationError(
         "This image has too many pixels to be a document scan. Scan it at a lower "
-        "resolution (under 50 megapixels) and upload it again.",
+        f"resolution (under {budget / 1_000_000:g} megapixels) and upload it again.",
         code="image_too_large",
     )
     upload.seek(0)
@@ -193,7 +191,8 @@ def reencode_image(upload: Any, content_type: str) -> bytes:
             # its warning is a refusal too.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(upload, formats=[_PILLOW_FORMATS[content_type]]) as image:
-                if image.width * image.height > MAX_IMAGE_PIXELS:
+                # Read from the header, before a single pixel is decoded.
+                if image.width * image.height > budget:
                     raise too_many_pixels
                 image.seek(0)  # the first frame of an animated PNG
                 image.load()
@@ -293,15 +292,17 @@ class DocumentSizeLimitHandler(FileUploadHandler):
 def file_response(request: HttpRequest, document: Any, *, inline: bool) -> FileResponse:
     """Stream a stored document to staff: audited, never cached, never sniffed.
 
-    `inline` shows it in the browser (preview), otherwise it is an attachment (download).
-    Refuses a document the malware scan still holds in quarantine.
+    `inline` shows an image in the browser (preview); a PDF is always an attachment
+    (download), since a PDF can carry scripts and browsers' PDF viewers do not run in a
+    sandbox. Refuses a document the malware scan still holds in quarantine.
     """
+    inline = inline and document.content_type != PDF
     ensure_released(document)
     try:
         handle = document.file.open("rb")
     except FileNotFoundError as missing:
         raise Http404("The stored file is missing.") from missing
-    verb = "Previewed" if inline else "Downloaded"
+    verb = "Previewed" if inline and document.content_type != PDF else "Downloaded"
     audit.record(
         actor=request.user,
         action=audit.Action.DOWNLOAD,
@@ -318,12 +319,8 @@ def file_response(request: HttpRequest, document: Any, *, inline: bool) -> FileR
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "no-store, private"
-    if inline and document.content_type != "application/pdf":
-        # An image needs nothing else. (A sandbox would stop browsers' PDF viewers.)
+    if inline:
         response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
-    elif inline:
-        # Only this: a browser's PDF viewer is a plugin that the portal's policy would stop.
-        response["Content-Security-Policy"] = "frame-ancestors 'none'"
     return response
 
 

@@ -45,6 +45,19 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,100}$")
 Middleware = Callable[[HttpRequest], HttpResponseBase]
 
 
+class PermissionsPolicyMiddleware:
+    """Send PERMISSIONS_POLICY with every response (Django's SecurityMiddleware has none)."""
+
+    def __init__(self, get_response: Middleware) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        if settings.PERMISSIONS_POLICY:
+            response.headers.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
+        return response
+
+
 class RequestIdMiddleware:
     def __init__(self, get_response: Middleware) -> None:
         self.get_response = get_response

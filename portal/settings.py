@@ -74,6 +74,7 @@ MIDDLEWARE = [
     # First, so every log line of the request (and the error page) carries its id.
     "portal.security.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "portal.security.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -181,6 +182,9 @@ WHITENOISE_USE_FINDERS = True
 # them only through a permission-checked view.
 PRIVATE_MEDIA_ROOT = Path(env.str("PRIVATE_MEDIA_ROOT", default=str(VAR_DIR / "private")))
 DOCUMENT_MAX_BYTES = env.int("DOCUMENT_MAX_BYTES", default=10 * 1024 * 1024)
+# Largest image accepted, in pixels, read from its header before decoding: 25 megapixels
+# is a phone photo of a document; decoding more costs seconds of CPU and hundreds of MB.
+DOCUMENT_MAX_IMAGE_PIXELS = env.int("DOCUMENT_MAX_IMAGE_PIXELS", default=25_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # One file per upload form; a request with more is refused while it is parsed.
 DATA_UPLOAD_MAX_NUMBER_FILES = 5
@@ -322,7 +326,16 @@ CELERY_BEAT_SCHEDULE |= {
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 # The platform probes the container over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# X-Forwarded-Proto is believed only behind a TLS-terminating proxy that sets it (the
+# docker-compose stack's Caddy); otherwise any client could claim HTTPS.
+BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
+# Browser features no page of the portal uses, refused to every page and frame.
+PERMISSIONS_POLICY = env.str(
+    "PERMISSIONS_POLICY",
+    default="accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), payment=(), usb=()",
+)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG

@@ -170,6 +170,20 @@ def test_compose_file_runs_one_image_as_web_worker_and_beat() -> None:
     assert (ROOT / "Dockerfile").exists()
 
 
+def test_compose_puts_a_tls_proxy_in_front_of_web() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert services["proxy"]["image"].startswith("caddy:")
+    assert {"80:80", "443:443"} <= set(services["proxy"]["ports"])
+    assert "ports" not in services["web"], "web is reached through the proxy only"
+    assert services["web"]["environment"]["BEHIND_TLS_PROXY"] == "true"
+    assert all(
+        "BEHIND_TLS_PROXY" not in services[name]["environment"] for name in ("worker", "beat")
+    )
+    caddyfile = (ROOT / "deploy" / "Caddyfile").read_text()
+    assert "reverse_proxy web:8000" in caddyfile
+
+
 def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in ci

@@ -221,14 +221,31 @@ def test_preview_needs_the_download_permission(client, personas, company, person
     assert response.status_code == expected
 
 
-def test_preview_streams_inline_never_sniffed_nor_cached(client, agent, company):
+def test_preview_streams_an_image_inline_sandboxed_never_sniffed_nor_cached(client, agent, company):
+    document = add_document(
+        company, "COMPANY_DOC", "INCORPORATION_CERT", name="cert.png", content=PNG,
+        content_type="image/png",
+    )  # fmt: skip
+    client.force_login(agent)
+    response = client.get(reverse("customers:document-preview", args=[company.pk, document.pk]))
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == PNG
+    assert response["Content-Type"] == "image/png"
+    assert response["Content-Disposition"].startswith("inline")
+    assert "sandbox" in response["Content-Security-Policy"]
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_a_pdf_is_never_shown_inline(client, agent, company):
+    """A PDF can carry scripts, and browsers' PDF viewers do not run sandboxed."""
     document = add_document(company, "COMPANY_DOC", "INCORPORATION_CERT", name='cert "1".pdf')
     client.force_login(agent)
     response = client.get(reverse("customers:document-preview", args=[company.pk, document.pk]))
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == PDF
     assert response["Content-Type"] == "application/pdf"
-    assert response["Content-Disposition"].startswith("inline")
+    assert response["Content-Disposition"].startswith("attachment")
     assert response["X-Content-Type-Options"] == "nosniff"
     assert "no-store" in response["Cache-Control"]
 

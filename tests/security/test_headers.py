@@ -30,6 +30,8 @@ def test_every_page_carries_the_security_headers(client, agent) -> None:
         assert response["X-Content-Type-Options"] == "nosniff"
         assert response["Referrer-Policy"] == "same-origin"
         assert response["X-Frame-Options"] == "DENY"
+        assert "camera=()" in response["Permissions-Policy"]
+        assert "geolocation=()" in response["Permissions-Policy"]
 
 
 def test_hsts_in_production_settings(settings) -> None:
@@ -115,3 +117,32 @@ def test_every_form_needs_its_csrf_token(lead, settings) -> None:
 def test_ci_runs_the_deploy_check_explicitly() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     assert "check --deploy --fail-level WARNING" in ci
+
+
+def test_forwarded_proto_is_believed_only_behind_the_tls_proxy(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import os; os.environ['DJANGO_SETTINGS_MODULE']='portal.settings'; "
+        "from django.conf import settings; print(settings.SECURE_PROXY_SSL_HEADER)"
+    )
+
+    def header(**env: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            env={"PATH": "/usr/bin", "VAR_DIR": str(tmp_path), **env},
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
+        return result.stdout.strip()
+
+    assert header() == "None"
+    assert header(BEHIND_TLS_PROXY="true") == "('HTTP_X_FORWARDED_PROTO', 'https')"
+
+
+def test_a_forged_forwarded_proto_does_not_make_a_request_secure(client) -> None:
+    response = client.get("/healthz", HTTP_X_FORWARDED_PROTO="https")
+    assert response.wsgi_request.is_secure() is False

@@ -35,9 +35,8 @@ def png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
 
-def decompression_bomb() -> bytes:
-    """A 20000 x 20000 PNG of zeros: tiny on disk, 400 megapixels decoded."""
-    side = 20_000
+def decompression_bomb(side: int = 20_000) -> bytes:
+    """A side x side PNG of zeros: tiny on disk, 400 megapixels decoded by default."""
     header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)  # 1-bit greyscale
     row = b"\x00" * (1 + side // 8)
     packer = zlib.compressobj(9)
@@ -118,6 +117,23 @@ def test_hostile_uploads_are_refused_and_leave_nothing(
     assert message in response.content.decode()
     assert not ComplianceDocument.objects.exists()
     assert stored_files() == []
+
+
+def test_an_image_over_the_pixel_budget_is_refused_before_decoding(
+    client, agent, company, monkeypatch
+) -> None:
+    """49 megapixels: under Pillow's own bomb guard, over the portal's 25 MP budget."""
+    from PIL import PngImagePlugin
+
+    def no_decoding(self: Any) -> None:
+        raise AssertionError("the image was decoded")
+
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", no_decoding)
+    client.force_login(agent)
+    image = SimpleUploadedFile("scan.png", decompression_bomb(7_000), "image/png")
+    page = upload(client, company, image).content.decode()
+    assert "too many pixels" in page and "under 25 megapixels" in page
+    assert not ComplianceDocument.objects.exists() and stored_files() == []
 
 
 def test_an_oversized_file_is_dropped_while_it_arrives(client, agent, company, settings) -> None:
