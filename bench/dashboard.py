@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from _support import add_database_argument, fresh_database
+from _support import MIDDLEWARE_GOAL, add_database_argument, fresh_database, middleware_cost
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "bench_dashboard"
@@ -468,6 +468,19 @@ def run(args: argparse.Namespace) -> int:
             None,
         ),
     ]
+    middleware = middleware_cost()
+    print(
+        f"\ntrivial view in process: portal middleware {middleware['portal_ms']:.3f} ms, "
+        f"Django's default middleware {middleware['default_ms']:.3f} ms"
+    )
+    checks.append(
+        (
+            "portal middleware / Django default",
+            middleware["ratio"],
+            f"<= {MIDDLEWARE_GOAL}",
+            MIDDLEWARE_GOAL,
+        )
+    )
     print(f"\n{'ratio':<34}{'measured':>9}  goal")
     failed = False
     for label, ratio, goal, limit in checks:
@@ -483,7 +496,13 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         args.json.write_text(
             json.dumps(
-                {"rows": rows, "median_ms": median, "queries_small": small, "queries_large": large},
+                {
+                    "rows": rows,
+                    "median_ms": median,
+                    "queries_small": small,
+                    "queries_large": large,
+                    "middleware": middleware,
+                },
                 indent=2,
             )
         )

@@ -1,14 +1,20 @@
-"""Benchmark the BVNK webhook endpoint against a trivial view on the same server.
+"""Benchmark the BVNK webhook endpoint against a minimal reference and a trivial view.
 
-Starts gunicorn on a fresh PostgreSQL database, then in one run measures with wrk:
+Starts gunicorn as the image runs it (sync workers, one request per process, the access
+log on) on a fresh PostgreSQL database, serving the portal plus bench/_urls.py, then in
+one run measures with wrk:
   - requests/s of GET /healthz (the trivial view: same server, same middleware);
-  - signed deliveries of unique events (each one stored);
+  - a view that only answers, under the portal's middleware and under Django's default
+    middleware (bench/_wsgi.py), so the portal's own middleware has a price;
+  - signed deliveries of unique events (each one stored), to the portal's webhook and to
+    the minimal reference (HMAC, json, one INSERT ... ON CONFLICT DO NOTHING);
   - re-deliveries of events already stored (the duplicate path);
   - deliveries with a bad signature (refused with 401);
-and, at a constant rate of half the unique-ingest rate (wrk2-style, over as many
-connections as wrk used, the two sides taking turns of a second), the p99 and p99.9 latency of the
-webhook and of the trivial view, measured from each request's scheduled send time, so
-a slow answer cannot hide the requests queued behind it.
+every path checked for answers other than the one it must give; and, at a constant rate
+of half the unique-ingest rate (wrk2-style, over as many connections as wrk used, the two
+sides taking turns of a second), the p99 and p99.9 latency of the webhook and of the
+trivial view, measured from each request's scheduled send time, so a slow answer cannot
+hide the requests queued behind it.
 
 Run: `make bench` (all benchmarks) or `.venv/bin/python bench/webhooks.py`. Needs wrk,
 PostgreSQL and Redis on localhost (the defaults of .ci/run); see bench/README.md.
@@ -38,12 +44,21 @@ from typing import Any
 from urllib.request import urlopen
 
 import psycopg
-from _support import add_database_argument, free_port, fresh_database
+from _support import (
+    MIDDLEWARE_GOAL,
+    add_database_argument,
+    free_port,
+    fresh_database,
+    print_goals,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-webhook-secret"
 WEBHOOK_PATH = "/webhooks/bvnk/"
+REFERENCE_PATH = "/bench/reference-webhook/"
 TRIVIAL_PATH = "/healthz"
+PORTAL_TRIVIAL_PATH = "/bench/trivial/"
+DEFAULT_TRIVIAL_PATH = "/bench/default/trivial/"
 LATENCY_ROUNDS = 10  # turns of each side in the latency phase
 
 WRK_SCRIPT = r"""
@@ -63,27 +78,31 @@ function init(args)
   end
   file:close()
   step = tonumber(args[2])
+  expected = tonumber(args[3])
   index = id + 1
   server_errors = 0
+  unexpected = 0
   wrapped = 0
 end
 function request()
   local i = index
   index = index + step
   if index > #bodies then index = id + 1; wrapped = wrapped + 1 end
-  return wrk.format("POST", "__PATH__", {["Content-Type"] = "application/json",
+  return wrk.format("POST", wrk.path, {["Content-Type"] = "application/json",
                     ["X-Signature"] = sigs[i]}, bodies[i])
 end
 function response(status, headers, body)
   if status >= 500 then server_errors = server_errors + 1 end
+  if status ~= expected then unexpected = unexpected + 1 end
 end
 function done(summary, latency, requests)
-  local errors, wraps = 0, 0
+  local errors, others, wraps = 0, 0, 0
   for _, thread in ipairs(threads) do
     errors = errors + thread:get("server_errors")
+    others = others + thread:get("unexpected")
     wraps = wraps + thread:get("wrapped")
   end
-  io.write(string.format("SERVER_ERRORS %d\nWRAPPED %d\n", errors, wraps))
+  io.write(string.format("SERVER_ERRORS %d\nUNEXPECTED %d\nWRAPPED %d\n", errors, others, wraps))
 end
 """
 
@@ -113,12 +132,12 @@ def write_bodies(path: Path, count: int, *, bad_signature: bool = False) -> list
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], port: int, workers: int, threads: int) -> Any:
+def gunicorn(env: dict[str, str], port: int, workers: int) -> Any:
+    """The image's server: sync workers, the access log written (here, thrown away)."""
     command = [
-        sys.executable, "-m", "gunicorn", "portal.wsgi:application",
-        "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-        "--worker-class", "gthread", "--threads", str(threads),
-        "--keep-alive", "30", "--log-level", "warning",
+        sys.executable, "-m", "gunicorn", "bench._wsgi:application",
+        "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--worker-class", "sync",
+        "--access-logfile", os.devnull, "--log-level", "warning",
     ]  # fmt: skip
     server = subprocess.Popen(command, cwd=ROOT, env=env)
     try:
@@ -159,47 +178,40 @@ def wrk(url: str, *, duration: int, connections: int, threads: int, script: Path
             int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output)
         ),
         "server_errors": number(r"SERVER_ERRORS (\d+)"),
+        "unexpected": number(r"UNEXPECTED (\d+)"),
         "wrapped": number(r"WRAPPED (\d+)"),
     }
 
 
-Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
-
-
 async def latency_rounds(
-    port: int, webhooks: list[bytes], trivial: bytes, rate: float, seconds: float, connections: int
+    port: int, webhooks: list[bytes], trivial: bytes, rate: float, seconds: float, senders: int
 ) -> tuple[list[float], list[float]]:
     """Measure the webhook and the trivial view in turns, LATENCY_ROUNDS times each, at
     `rate` requests/s for `seconds` a turn; return each side's latencies (s).
 
     Short turns make both sides meet the same disturbances (other work on the machine, a
-    checkpoint); in long ones a burst of it lands on one side only. Both use the same
-    keep-alive connections, opened once.
+    checkpoint); in long ones a burst of it lands on one side only.
     """
-    streams = [await asyncio.open_connection("127.0.0.1", port) for _ in range(connections)]
     per_turn = int(rate * seconds)
     hook: list[float] = []
     plain: list[float] = []
     for turn in range(LATENCY_ROUNDS):
-        hook += await constant_rate(port, streams, webhooks[turn * per_turn :], rate, seconds)
-        plain += await constant_rate(port, streams, [trivial], rate, seconds)
-    for _, writer in streams:
-        writer.close()
+        hook += await constant_rate(port, webhooks[turn * per_turn :], rate, seconds, senders)
+        plain += await constant_rate(port, [trivial], rate, seconds, senders)
     return hook, plain
 
 
 async def constant_rate(
-    port: int, streams: list[Stream], requests: list[bytes], rate: float, duration: float
+    port: int, requests: list[bytes], rate: float, duration: float, senders: int
 ) -> list[float]:
-    """Send requests at a fixed total rate over the keep-alive `streams`, as wrk2 does;
-    return latencies (s) measured from each request's scheduled send time.
+    """Send requests at a fixed total rate from `senders` concurrent senders, as wrk2
+    does; return latencies (s) measured from each request's scheduled send time.
 
-    Connection c sends requests c, c + len(streams), ...; one that is still waiting for
-    its previous answer sends late, and the wait counts (no coordinated omission). A
-    fixed set of connections used in turn spreads the load over gunicorn's workers as
-    wrk's run does. (The generator this replaces reused a pool last-in first-out, so
-    most requests went down a few connections, to few workers, and it opened hundreds
-    more once answers queued: 434 at 760 webhooks/s.)
+    Sender c sends requests c, c + senders, ...; one still waiting for its previous
+    answer sends late, and the wait counts (no coordinated omission). Each request opens
+    its connection when it is due and the server closes it after answering, as the
+    image's sync workers do: a connection opened ahead of time would hold a sync worker
+    idle until its request came.
     """
     loop = asyncio.get_running_loop()
     latencies: list[float] = []
@@ -209,25 +221,23 @@ async def constant_rate(
 
     async def run(c: int) -> None:
         nonlocal failures
-        reader, writer = streams[c]
-        for i in range(c, total, len(streams)):
+        for i in range(c, total, senders):
             scheduled = start + i / rate
             delay = scheduled - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.write(requests[i % len(requests)])
             head = (await reader.readuntil(b"\r\n\r\n")).lower()
             at = head.find(b"\r\ncontent-length:")
             length = int(head[at + 17 : head.index(b"\r", at + 2)]) if at >= 0 else 0
             await reader.readexactly(length)
             latencies.append(loop.time() - scheduled)
+            writer.close()
             if not head.startswith((b"http/1.1 2", b"http/1.0 2")):
                 failures += 1
-            if b"\r\nconnection: close" in head:
-                writer.close()
-                reader, writer = streams[c] = await asyncio.open_connection("127.0.0.1", port)
 
-    await asyncio.gather(*(run(c) for c in range(len(streams))))
+    await asyncio.gather(*(run(c) for c in range(senders)))
     if failures:
         raise RuntimeError(f"{failures} non-2xx answers in the latency run")
     return latencies
@@ -239,13 +249,13 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def raw_get(path: str) -> bytes:
-    return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+    return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
 
 
 def raw_post(body: bytes) -> bytes:
     head = (
         f"POST {WEBHOOK_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        f"X-Signature: {sign(body)}\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"X-Signature: {sign(body)}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     )
     return head.encode() + body
 
@@ -254,8 +264,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=8, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
+    parser.add_argument(
+        "--workers", type=int, default=8, help="gunicorn sync workers (the image's 8)"
+    )
     add_database_argument(parser)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
@@ -277,33 +288,45 @@ def main() -> int:
             "SECURE_SSL_REDIRECT": "false",
             "LOG_LEVEL": "ERROR",
             "PRIVATE_MEDIA_ROOT": str(work / "private"),
+            "PYTHONPATH": str(ROOT),
         }
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env,
             check=True,
         )  # fmt: skip
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(
+                "CREATE TABLE bench_reference_event (event_id text PRIMARY KEY, body text)"
+            )
         script = work / "webhook.lua"
-        script.write_text(WRK_SCRIPT.replace("__PATH__", WEBHOOK_PATH))
-        unique_file, duplicate_file, bad_file = (work / n for n in ("u.tsv", "d.tsv", "b.tsv"))
+        script.write_text(WRK_SCRIPT)
+        files = {n: work / f"{n}.tsv" for n in ("unique", "reference", "duplicate", "bad")}
         wrk_threads = 2
-        unique_bodies = write_bodies(unique_file, 150_000)
-        write_bodies(bad_file, 2_000, bad_signature=True)
+        unique_bodies = write_bodies(files["unique"], 150_000)
+        write_bodies(files["reference"], 150_000)
+        write_bodies(files["bad"], 2_000, bad_signature=True)
         base = f"http://127.0.0.1:{port}"
         run = dict(duration=args.duration, connections=args.connections, threads=wrk_threads)
-        with gunicorn(env, port, args.workers, args.threads):
+
+        def deliveries(path: str, name: str, expected: int) -> dict[str, float]:
+            return wrk(base + path, script=script,
+                       script_args=(str(files[name]), str(wrk_threads), str(expected)),
+                       **run)  # fmt: skip
+
+        with gunicorn(env, port, args.workers):
             wrk(base + TRIVIAL_PATH, **{**run, "duration": 3})  # warm up every worker
             trivial = wrk(base + TRIVIAL_PATH, **run)
-            unique = wrk(base + WEBHOOK_PATH, script=script,
-                         script_args=(str(unique_file), str(wrk_threads)), **run)  # fmt: skip
+            portal_trivial = wrk(base + PORTAL_TRIVIAL_PATH, **run)
+            default_trivial = wrk(base + DEFAULT_TRIVIAL_PATH, **run)
+            unique = deliveries(WEBHOOK_PATH, "unique", 200)
+            reference = deliveries(REFERENCE_PATH, "reference", 200)
             # Re-deliver events that are stored now: the duplicate path.
             stored = min(int(unique["requests"]), len(unique_bodies), 5_000)
-            duplicate_file.write_text("".join(
-                line + "\n" for line in unique_file.read_text().splitlines()[:stored]
+            files["duplicate"].write_text("".join(
+                line + "\n" for line in files["unique"].read_text().splitlines()[:stored]
             ))  # fmt: skip
-            duplicate = wrk(base + WEBHOOK_PATH, script=script,
-                            script_args=(str(duplicate_file), str(wrk_threads)), **run)  # fmt: skip
-            refused = wrk(base + WEBHOOK_PATH, script=script,
-                          script_args=(str(bad_file), str(wrk_threads)), **run)  # fmt: skip
+            duplicate = deliveries(WEBHOOK_PATH, "duplicate", 200)
+            refused = deliveries(WEBHOOK_PATH, "bad", 401)
 
             # Half the unique-ingest rate, wrk2-style, over as many connections as wrk
             # used; the webhook and the trivial view take turns (see latency_rounds).
@@ -321,17 +344,23 @@ def main() -> int:
     expected_events = (
         min(unique["requests"], len(unique_bodies)) + sent if not unique["wrapped"] else None
     )
+    runs = {
+        "trivial": trivial, "portal_trivial": portal_trivial, "default_trivial": default_trivial,
+        "unique": unique, "reference": reference, "duplicate": duplicate, "refused": refused,
+    }  # fmt: skip
+    # Every path's wrong answers: non-2xx where 200 is due, anything but 401 where refused.
+    wrong = {
+        name: (r["non_2xx"] if name != "refused" else r["unexpected"]) + r["socket_errors"]
+        for name, r in runs.items()
+    }
     figures = {
-        "trivial_rps": trivial["rps"],
-        "unique_rps": unique["rps"],
-        "duplicate_rps": duplicate["rps"],
-        "refused_rps": refused["rps"],
+        **{f"{name}_rps": r["rps"] for name, r in runs.items()},
+        "ingest_vs_reference": unique["rps"] / reference["rps"],
         "ingest_vs_trivial": unique["rps"] / trivial["rps"],
         "duplicate_vs_unique": duplicate["rps"] / unique["rps"],
         "refused_vs_trivial": refused["rps"] / trivial["rps"],
-        "non_2xx": trivial["non_2xx"] + unique["non_2xx"] + duplicate["non_2xx"],
-        "refused_5xx": refused["server_errors"],
-        "socket_errors": sum(r["socket_errors"] for r in (trivial, unique, duplicate, refused)),
+        "middleware_ratio": default_trivial["rps"] / portal_trivial["rps"],
+        "wrong_answers": wrong,
         "latency_rate": rate,
         "webhook_p99_ms": percentile(hook_latency, 0.99) * 1000,
         "webhook_p999_ms": percentile(hook_latency, 0.999) * 1000,
@@ -343,32 +372,32 @@ def main() -> int:
         "events_expected": expected_events,
     }
     figures["p99_vs_trivial"] = figures["webhook_p99_ms"] / max(figures["trivial_p99_ms"], 0.001)
-    goals = [
+    print(f"\nWebhook ingest (gunicorn {args.workers} sync workers, PostgreSQL)")
+    print("  req/s: " + ", ".join(f"{name} {r['rps']:.0f}" for name, r in runs.items()))
+    print(f"  latency run at {rate:.0f} req/s: webhook p99 {figures['webhook_p99_ms']:.1f} ms, "
+          f"trivial p99 {figures['trivial_p99_ms']:.1f} ms")  # fmt: skip
+    print("  wrong answers: " + ", ".join(f"{name} {n:.0f}" for name, n in wrong.items()))
+    missed = print_goals([
+        ("signed ingest / minimal reference", figures["ingest_vs_reference"], ">=", 0.9),
         ("signed ingest / trivial", figures["ingest_vs_trivial"], ">=", 0.35),
         ("duplicate / unique", figures["duplicate_vs_unique"], ">=", 1.0),
         ("bad signature / trivial", figures["refused_vs_trivial"], ">=", 0.8),
-        ("non-2xx on success paths", figures["non_2xx"], "==", 0),
+        ("portal middleware / Django default (time)", figures["middleware_ratio"], "<=",
+         MIDDLEWARE_GOAL),
+        ("wrong answers on every path", float(sum(wrong.values())), "==", 0),
         ("webhook p99 / trivial p99 at half load", figures["p99_vs_trivial"], "<=", 3.0),
         ("webhook p99.9 (ms) at half load", figures["webhook_p999_ms"], "<", 1000),
-    ]
-    print(f"\nWebhook ingest (gunicorn {args.workers}x{args.threads} gthread, PostgreSQL)")
-    print(f"  trivial {trivial['rps']:.0f} req/s, unique {unique['rps']:.0f}, "
-          f"duplicate {duplicate['rps']:.0f}, bad signature {refused['rps']:.0f}; "
-          f"latency run at {rate:.0f} req/s")  # fmt: skip
-    failed = 0
-    for name, value, op, goal in goals:
-        ok = {">=": value >= goal, "<=": value <= goal, "<": value < goal, "==": value == goal}[op]
-        failed += not ok
-        print(f"  {name:<42} {value:>9.2f}   goal {op} {goal:<6} {'ok' if ok else 'MISSED'}")
-    # Up to one request per connection is still in flight when wrk stops counting.
-    if expected_events is not None and not (
-        expected_events <= events <= expected_events + args.connections
-    ):
-        print(f"  stored events {events}, but {expected_events} unique deliveries were answered")
-        failed += 1
+    ])  # fmt: skip
+    # Every delivery answered 200 is stored. More may be: wrk stops counting while some
+    # requests are still being answered (each sync-worker answer also closes its
+    # connection, and wrk does not count what arrives after the end of its run).
+    print(f"  events stored {events}, unique deliveries answered 200: {expected_events}")
+    if expected_events is not None and events < expected_events:
+        print("  MISSED: fewer events stored than deliveries acknowledged")
+        missed = True
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
-    return 1 if failed else 0
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":

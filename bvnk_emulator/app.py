@@ -32,7 +32,7 @@ class Emulator:
         self.lifecycle = Lifecycle(config, self.store, self.outbox)
         self.operations = Operations(config, self.store, self.outbox, self.lifecycle)
         self.faults = FaultBook()
-        self.requests = RequestLog()
+        self.requests = RequestLog(config.request_log_size)
         self.nonces = NonceCache()
         self.credentials = {config.hawk_auth_id: config.hawk_secret}
         self._scheduler: Scheduler | None = None

@@ -46,6 +46,7 @@ class EmulatorConfig:
     agreement_status_param: str = "status"
     latency_ms: int = 0
     legacy_status_events: bool = True
+    request_log_size: int = 2000
     # Where BVNK's documentation leaves a point open, one switch per plausible answer
     # (README "Switches for what BVNK leaves open"); the first value is the default.
     create_answer: str = "info_required"
@@ -102,6 +103,7 @@ class EmulatorConfig:
             agreement_status_param=env.get("BVNK_EMULATOR_AGREEMENT_STATUS_PARAM", "status")
             or "status",
             latency_ms=int(number("BVNK_EMULATOR_LATENCY_MS", 0)),
+            request_log_size=max(1, int(number("BVNK_EMULATOR_REQUEST_LOG_SIZE", 2000))),
             legacy_status_events=_flag(env, "BVNK_EMULATOR_LEGACY_STATUS_EVENTS", default=True),
             **{field: _choice(env, name, allowed) for field, (name, allowed) in SWITCHES.items()},
         )

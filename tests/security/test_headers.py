@@ -146,3 +146,9 @@ def test_forwarded_proto_is_believed_only_behind_the_tls_proxy(tmp_path) -> None
 def test_a_forged_forwarded_proto_does_not_make_a_request_secure(client) -> None:
     response = client.get("/healthz", HTTP_X_FORWARDED_PROTO="https")
     assert response.wsgi_request.is_secure() is False
+
+
+def test_the_policy_built_once_follows_the_settings(client, settings) -> None:
+    assert "form-action" in client.get("/login/")["Content-Security-Policy"]
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": ["'none'"]}}
+    assert client.get("/login/")["Content-Security-Policy"] == "default-src 'none'"
