@@ -197,6 +197,56 @@ def test_a_cut_database_connection_never_surfaces_as_an_error(tmp_path: Path) ->
     assert WebhookEvent.objects.count() == 3
 
 
+def chunked(body: bytes, size: int = 100) -> Iterator[bytes]:
+    """Yield `body` in pieces: requests then sends it chunked, with no Content-Length."""
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+
+
+def post_chunked(url: str, body: bytes) -> requests.Response:
+    return requests.post(
+        url,
+        data=chunked(body),
+        headers={"Content-Type": "application/json", "X-Signature": sign(body)},
+        timeout=15,
+    )
+
+
+def test_a_chunked_delivery_is_stored_whole(tmp_path: Path) -> None:
+    """A proxy may forward a delivery chunked; gunicorn decodes it, the view reads it all."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: gunicorn, another process, stores into the test database")
+    server = Gunicorn(
+        tmp_path / "gunicorn.log", DATABASE_URL=database_url(), BVNK_WEBHOOK_ENQUEUE="false"
+    )
+    body = status_event("ref-5", "PENDING", 1, padding="x" * 5000)
+    try:
+        response = post_chunked(server.url + PATH, body)
+        assert response.request.headers["Transfer-Encoding"] == "chunked"
+        assert "Content-Length" not in response.request.headers
+        assert response.status_code == 200, response.text
+    finally:
+        server.stop()
+    event = WebhookEvent.objects.get()
+    assert event.body == body.decode()
+    assert "Content-Length" not in event.headers
+
+
+def test_a_chunked_delivery_over_the_cap_gets_413(tmp_path: Path) -> None:
+    closed = free_port()  # refused before any database work
+    server = Gunicorn(
+        tmp_path / "gunicorn.log",
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:{closed}/portal",
+        BVNK_WEBHOOK_MAX_BYTES="1000",
+    )
+    try:
+        big = post_chunked(server.url + PATH, status_event("ref-6", "PENDING", padding="x" * 1000))
+        assert big.request.headers["Transfer-Encoding"] == "chunked"
+        assert big.status_code == 413
+    finally:
+        server.stop()
+
+
 def test_broker_down_while_1000_deliveries_arrive(
     client: Any,
     settings: Any,
