@@ -231,8 +231,7 @@ def post_chunked(url: str, body: bytes) -> requests.Response:
 
 def test_a_chunked_delivery_is_stored_whole(tmp_path: Path) -> None:
     """A proxy may forward a delivery chunked; gunicorn decodes it, the view reads it all."""
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: gunicorn, another process, stores into the test database")
+    require_postgresql("gunicorn, another process, cannot open the SQLite test database")
     server = Gunicorn(
         tmp_path / "gunicorn.log", DATABASE_URL=database_url(), BVNK_WEBHOOK_ENQUEUE="false"
     )
