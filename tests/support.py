@@ -376,7 +376,7 @@ def private_database(
     database is flushed and `default` points at the run's test database again (before
     pytest-django flushes that one).
     """
-    require_postgresql("the private cluster stands in for the run's PostgreSQL database")
+    require_postgresql("the test moves its PostgreSQL connection to a private cluster")
     cluster: PrivatePostgreSQL = request.getfixturevalue("private_postgresql")
     original = dict(connection.settings_dict)
     connections.close_all()
