@@ -86,6 +86,7 @@ def point_broker_at(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
 
 def require_postgresql(why: str) -> None:
     """Skip unless this run's database is PostgreSQL; `why` says what needs it."""
+    __tracebackhide__ = True  # the skip is reported at the caller's line
     if connection.vendor != "postgresql":
         pytest.skip(f"needs PostgreSQL: {why} (run with DATABASE_URL=postgres://...)")
 
