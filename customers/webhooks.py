@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 STORED_HEADERS = {
     "CONTENT_TYPE": "Content-Type",
     "CONTENT_LENGTH": "Content-Length",
+    "HTTP_TRANSFER_ENCODING": "Transfer-Encoding",  # "chunked": a body without a length
     "HTTP_USER_AGENT": "User-Agent",
     "HTTP_X_SIGNATURE": "X-Signature",
     "HTTP_X_FORWARDED_FOR": "X-Forwarded-For",

@@ -246,6 +246,7 @@ def test_a_chunked_delivery_is_stored_whole(tmp_path: Path) -> None:
     event = WebhookEvent.objects.get()
     assert event.body == body.decode()
     assert "Content-Length" not in event.headers
+    assert event.headers["Transfer-Encoding"] == "chunked"
 
 
 def test_a_chunked_delivery_over_the_cap_gets_413(tmp_path: Path) -> None:
