@@ -18,6 +18,7 @@ import math
 import threading
 import time
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -39,6 +40,7 @@ logger = logging.getLogger(__name__)
 STORED_HEADERS = {
     "CONTENT_TYPE": "Content-Type",
     "CONTENT_LENGTH": "Content-Length",
+    "HTTP_TRANSFER_ENCODING": "Transfer-Encoding",  # "chunked": a body without a length
     "HTTP_USER_AGENT": "User-Agent",
     "HTTP_X_SIGNATURE": "X-Signature",
     "HTTP_X_FORWARDED_FOR": "X-Forwarded-For",
@@ -206,8 +208,29 @@ def _read_capped(request: HttpRequest, cap: int) -> bytes | None:
         declared = 0
     if declared > cap:
         return None
-    body = request.read(cap + 1)
+    if not request.META.get("CONTENT_LENGTH") and request.META.get("wsgi.input_terminated"):
+        # A chunked body (a proxy may forward one so) has no Content-Length, and Django
+        # then reads it as empty. A server that decodes the chunks and ends the stream at
+        # the body's end says so with wsgi.input_terminated (gunicorn does); without that
+        # flag the raw stream may never end, so the body stays unread and the signature
+        # check refuses it.
+        body = _read_to_end(request.META["wsgi.input"], cap + 1)
+    else:
+        body = request.read(cap + 1)
     return None if len(body) > cap else body
+
+
+def _read_to_end(stream: Any, limit: int) -> bytes:
+    """Read `stream` until it ends or `limit` bytes are in (a read may return less)."""
+    parts: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = stream.read(limit - size)
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    return b"".join(parts)
 
 
 def _quiet(response: HttpResponse) -> HttpResponse:

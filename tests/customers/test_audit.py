@@ -121,7 +121,9 @@ def test_audit_rows_are_append_only(agent) -> None:
     assert event.customer_id == customer.pk and event.actor_username == agent.username
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigger is PostgreSQL's")
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="needs PostgreSQL: the trigger is PostgreSQL's"
+)
 def test_the_database_refuses_changes_too(agent) -> None:
     event = audit.record(actor=agent, action=Action.ACTION, summary="Did it")
     for sql in (

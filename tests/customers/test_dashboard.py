@@ -325,7 +325,9 @@ def test_only_compliance_leads_export(client, agent) -> None:
     assert "Export CSV" not in html
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="trigram indexes are PostgreSQL's")
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="needs PostgreSQL: trigram indexes are PostgreSQL's"
+)
 def test_search_uses_the_trigram_indexes() -> None:
     """The SQL Django writes for the search is the one the GIN indexes serve."""
     queryset = Customer.objects.filter(dashboard.search_condition("northwind")).order_by()
@@ -337,7 +339,9 @@ def test_search_uses_the_trigram_indexes() -> None:
     assert "customer_search_name_trgm" in plan and "customer_email_trgm" in plan, plan
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="estimates come from PostgreSQL")
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="needs PostgreSQL: estimates come from its statistics"
+)
 def test_estimates_come_from_statistics(monkeypatch) -> None:
     for n in range(30):
         make_company(status=S.VERIFIED if n % 3 else S.DRAFT)

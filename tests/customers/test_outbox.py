@@ -31,6 +31,7 @@ from tests.customers.outbox_support import (
     ready_to_submit,
     submit,
 )
+from tests.support import require_postgresql
 
 pytestmark = [
     pytest.mark.django_db,
@@ -578,6 +579,7 @@ FOLLOW_ON_STATEMENTS = 9  # loading the next operation, claiming it, a document'
 def test_recording_a_create_locks_the_customer_once_and_stores_one_summary(
     bvnk_emulator, django_assert_max_num_queries
 ) -> None:
+    require_postgresql("SQLite ignores select_for_update, so there is no FOR UPDATE to count")
     customer = ready_to_submit(bvnk_emulator)
     operation = submit(customer)
     with django_assert_max_num_queries(

@@ -2,12 +2,13 @@
 PostgreSQL restarted, and BVNK (the emulator) failing in every way its switches allow.
 
 Each test ends with exactly one customer at the emulator per submission, the same
-idempotency key (and body) on every attempt, and the operation in the state it should be.
-They need PostgreSQL and Redis: a worker process cannot open the SQLite test database.
-The worker runs with short timings (a 6-second lease, sweeps every half second, backoffs
-under a second) so the whole file takes about a minute and a half. Tests marked
-`disruptive` stop services other test runs on this machine share, briefly, and always
-start them again.
+idempotency key (and body) on every attempt, and the operation in the state it should be;
+a fault test also shows that its fault interrupted real work. They need PostgreSQL: a
+worker process cannot open the SQLite test database. The broker is this session's own
+redis-server, and the PostgreSQL that test 4 restarts is this session's own cluster
+(tests/support.py): the machine's services are never stopped. The worker runs with short
+timings (a 6-second lease, sweeps every half second, backoffs under a second) so the whole
+file takes about a minute and a half.
 """
 
 from __future__ import annotations
@@ -37,20 +38,18 @@ from tests.customers.outbox_support import (
     submit,
 )
 from tests.support import (
+    WORKER_NEEDS,
+    PrivatePostgreSQL,
+    PrivateRedis,
     Worker,
     point_broker_at,
-    postgresql_restart,
-    redis_flush,
-    redis_shutdown,
-    redis_start,
-    require_services,
+    require_postgresql,
     wait_until,
 )
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.emulator]
 
 State = BvnkOperation.State
-REDIS_DB = 12  # the webhook tests use 13, other runs 0
 # Short, but nested as the system check demands: two calls at their timeouts (5 s) and
 # the hard time limit (5 s) < the lease (6 s) < the broker's visibility timeout (20 s).
 WORKER_ENV = {
@@ -78,10 +77,13 @@ def pipeline(
     settings: Any,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> Iterator[SimpleNamespace]:
-    """Workers on the test database and an isolated Redis database; BVNK is the emulator."""
-    broker = require_services(REDIS_DB)
-    redis_flush(broker)
+    """Workers on the test database and the session's private Redis; BVNK is the emulator."""
+    require_postgresql(WORKER_NEEDS)
+    redis: PrivateRedis = request.getfixturevalue("private_redis")
+    redis.flush()  # leftovers of an earlier test
+    broker = redis.url()
     point_broker_at(monkeypatch, broker)
     monkeypatch.setattr(publishing, "_broker_paused_until", 0.0)
     bvnk_emulator.control("faults", method="DELETE")
@@ -114,7 +116,9 @@ def pipeline(
         workers.append(worker)
         return worker
 
-    yield SimpleNamespace(start=start, emulator=bvnk_emulator, broker=broker, workers=workers)
+    yield SimpleNamespace(
+        start=start, emulator=bvnk_emulator, broker=broker, redis=redis, workers=workers
+    )
     for worker in workers:
         worker.stop()
     bvnk_emulator.control("faults", method="DELETE")
@@ -153,6 +157,24 @@ def exactly_once(emulator: Any, customer: Customer, operation: BvnkOperation) ->
     return sent
 
 
+def reaches_bvnk(emulator: Any, armed: int = 1, taken: int = 1) -> None:
+    """Wait until `taken` of the `armed` create faults were used: those creates are at BVNK."""
+
+    def used() -> bool:
+        left = sum(rule["count"] for rule in emulator.control("faults", method="GET").json())
+        return armed - left >= taken
+
+    wait_until(used, timeout=15)
+
+
+def both_creates_reached_bvnk(emulator: Any, customer: Customer) -> None:
+    """The killed attempt's create and the retry's both reached BVNK: one created the
+    customer, the other was a replay of it (the emulator counts the held request once its
+    delay is over, which may be after the retry finished)."""
+    wait_until(lambda: len(create_requests(emulator, customer)) == 2, timeout=10)
+    assert create_calls(emulator, customer) == {"succeeded": 1, "replayed": 1}
+
+
 def pid_of(operation: BvnkOperation) -> int:
     """The process holding the operation's claim (claimed_by ends with "pid N")."""
     return int(fresh(operation).claimed_by.rsplit(" ", 1)[-1])
@@ -167,12 +189,13 @@ def test_1_pool_process_killed_mid_create(pipeline: Any) -> None:
     fault(pipeline.emulator, "slow", delay=1.5)
     operation = submit(customer)
     wait_until(lambda: fresh(operation).state == State.IN_FLIGHT, timeout=15)
-    time.sleep(0.5)  # the POST is at the emulator now
+    reaches_bvnk(pipeline.emulator)  # the POST is at the emulator, held there 1.5 s
     os.kill(pid_of(operation), signal.SIGKILL)
     # The master hands the message back (reject_on_worker_lost); a new pool process
     # takes over the dead claim and repeats the create with the same key.
     operation = settles(operation, State.DONE, workers=pipeline.workers)
     assert (operation.lost_claims, operation.attempts) == (1, 2)
+    both_creates_reached_bvnk(pipeline.emulator, customer)
     exactly_once(pipeline.emulator, customer, operation)
     assert create_calls(pipeline.emulator, customer)["succeeded"] == 1
     customer.refresh_from_db()
@@ -185,12 +208,13 @@ def test_2_whole_worker_killed_and_a_new_one_started(pipeline: Any) -> None:
     fault(pipeline.emulator, "slow", delay=1.5)
     operation = submit(customer)
     wait_until(lambda: fresh(operation).state == State.IN_FLIGHT, timeout=15)
-    time.sleep(0.5)
+    reaches_bvnk(pipeline.emulator)  # the POST is at the emulator, held there 1.5 s
     first.kill()  # no warm shutdown: the message stays unacknowledged in Redis
     pipeline.start()
     # The claim's lease runs out; the new worker's sweeper sends it again, same key.
     operation = settles(operation, State.DONE, workers=pipeline.workers)
     assert operation.lost_claims == 1
+    both_creates_reached_bvnk(pipeline.emulator, customer)
     exactly_once(pipeline.emulator, customer, operation)
     assert create_calls(pipeline.emulator, customer)["succeeded"] == 1
 
@@ -200,13 +224,14 @@ def test_2_whole_worker_killed_and_a_new_one_started(pipeline: Any) -> None:
 
 @pytest.mark.disruptive
 def test_3_redis_shut_down_with_operations_queued(pipeline: Any) -> None:
+    redis: PrivateRedis = pipeline.redis
     customers = [ready_to_submit(pipeline.emulator, documents=False) for _ in range(5)]
     pipeline.start(concurrency=2)
     fault(pipeline.emulator, "slow", delay=1.5, count=2)  # two in flight, three queued
     operations = [submit(customer) for customer in customers]
     wait_until(lambda: BvnkOperation.objects.filter(state=State.IN_FLIGHT).count() == 2, timeout=15)
     try:
-        redis_shutdown(pipeline.broker)  # `redis-cli shutdown nosave`: the queue is gone
+        redis.shutdown()  # `SHUTDOWN NOSAVE` of the private server: the queue is gone
         late = ready_to_submit(pipeline.emulator, documents=False)
         started = time.monotonic()
         late_operation = submit(late)  # the publish fails fast; the sweeper sends it later
@@ -214,25 +239,32 @@ def test_3_redis_shut_down_with_operations_queued(pipeline: Any) -> None:
         assert fresh(late_operation).enqueued_at is None
         time.sleep(1)
     finally:
-        redis_start(pipeline.broker)
+        redis.start()  # same port, empty
     for customer, operation in [*zip(customers, operations, strict=True), (late, late_operation)]:
         operation = settles(operation, State.DONE, timeout=45, workers=pipeline.workers)
         assert operation.attempts == 1  # none was sent twice
         exactly_once(pipeline.emulator, customer, operation)
     # The lost messages came back through the sweeper, published again from the rows.
     assert "Sweep: published" in pipeline.workers[0].output()
+    # The worker lost its broker connection (the shutdown hit it) and reconnected.
+    assert "Connection to broker lost" in pipeline.workers[0].output()
 
 
 @pytest.mark.disruptive
-def test_4_postgresql_restarted_while_operations_flow(pipeline: Any) -> None:
+def test_4_postgresql_restarted_while_operations_flow(
+    private_database: PrivatePostgreSQL, pipeline: Any
+) -> None:
     customers = [ready_to_submit(pipeline.emulator) for _ in range(4)]  # with documents
     pipeline.start()
     fault(pipeline.emulator, "slow", delay=1, count=2)
     operations = [submit(customer) for customer in customers]
     wait_until(lambda: BvnkOperation.objects.filter(state=State.IN_FLIGHT).exists(), timeout=15)
+    reaches_bvnk(pipeline.emulator, armed=2)  # a create is at the emulator, held there 1 s
+    started = private_database.started_at()
     connections.close_all()
-    postgresql_restart()
+    private_database.restart()  # the worker's database (tests/support.py), not the machine's
     connections.close_all()
+    assert private_database.started_at() > started
     for operation in operations:
         settles(operation, State.DONE, timeout=45, workers=pipeline.workers)
     # Everything the creates queued (two documents each) went too, each once.
@@ -243,6 +275,9 @@ def test_4_postgresql_restarted_while_operations_flow(pipeline: Any) -> None:
         timeout=45,
     )
     assert set(BvnkOperation.objects.values_list("state", flat=True)) == {State.DONE}
+    # The restart cut work under way: a create was sent again (same key, checked below).
+    assert max(fresh(operation).attempts for operation in operations) > 1
+    assert "database unavailable" in pipeline.workers[0].output()  # the worker saw it
     for customer, operation in zip(customers, operations, strict=True):
         exactly_once(pipeline.emulator, customer, fresh(operation))
         customer.refresh_from_db()

@@ -39,8 +39,10 @@ from tests.customers.webhooks_support import (
     database_url,
     deliver,
     envelope,
+    require_postgresql,
     status_event,
 )
+from tests.support import PrivatePostgreSQL
 
 pytestmark = pytest.mark.django_db
 
@@ -166,8 +168,7 @@ def test_without_event_id_the_body_hash_dedupes(client: Any, customer: Customer)
 
 
 def test_the_store_statement_is_prepared_once_per_connection(client: Any) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("prepared statements are PostgreSQL's")
+    require_postgresql("prepared statements are PostgreSQL's")
     for seconds in range(3):
         receive(client, status_event(REF, "PENDING", seconds))
     with connection.cursor() as cursor:
@@ -179,10 +180,13 @@ def test_the_store_statement_is_prepared_once_per_connection(client: Any) -> Non
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_cut_database_connection_is_replaced_without_an_error(client: Any) -> None:
-    """A PostgreSQL restart cuts the persistent connection; the next delivery still gets 200."""
-    if connection.vendor != "postgresql":
-        pytest.skip("cuts a PostgreSQL connection")
+def test_a_cut_database_connection_is_replaced_without_an_error(
+    private_database: PrivatePostgreSQL, client: Any
+) -> None:
+    """A PostgreSQL restart cuts the persistent connection; the next delivery still gets 200.
+
+    The connection cut is this test's own, on the session's private cluster (tests/support.py).
+    """
     first = status_event(REF, "PENDING", 1)
     assert deliver(client, first).status_code == 200
     backend = connection.connection.info.backend_pid

@@ -25,17 +25,19 @@ from tests.customers.webhooks_support import (
     PATH,
     SECRET,
     STATUS,
+    WORKER_NEEDS,
     Gunicorn,
     database_url,
     free_port,
-    isolated_broker_url,
     point_broker_at,
+    require_postgresql,
     sign,
     start_worker,  # noqa: F401 - a fixture
     status_event,
     wait_until,
 )
 from tests.emulator_server import start_emulator
+from tests.support import PrivatePostgreSQL
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -111,10 +113,12 @@ def is_subsequence(items: list[str], of: list[str]) -> bool:
     return all(item in remaining for item in items)
 
 
+# pytest-django shares one in-memory SQLite connection between the live server's threads.
+CONCURRENT_NEEDS = "concurrent writers need a database server, not SQLite's shared connection"
+
+
 def test_ten_identical_deliveries_at_once(webhook_server: LiveServer) -> None:
-    if connection.vendor != "postgresql":
-        # pytest-django shares one in-memory SQLite connection between the server's threads.
-        pytest.skip("concurrent writers need PostgreSQL")
+    require_postgresql(CONCURRENT_NEEDS)
     customer = make_individual(bvnk_reference="ref-1", status=S.PENDING)
     body = status_event("ref-1", "VERIFIED", 5)
     answers = in_threads(10, lambda i: post(webhook_server.url + PATH, body).status_code)
@@ -132,6 +136,7 @@ def test_ten_identical_deliveries_at_once(webhook_server: LiveServer) -> None:
 
 
 def test_the_same_change_under_two_names_at_once(webhook_server: LiveServer) -> None:
+    require_postgresql(CONCURRENT_NEEDS)
     customer = make_individual(bvnk_reference="ref-2", status=S.PENDING)
     bodies = [
         status_event("ref-2", "VERIFIED", 5, name=STATUS),
@@ -140,11 +145,7 @@ def test_the_same_change_under_two_names_at_once(webhook_server: LiveServer) -> 
     answers = in_threads(2, lambda i: post(webhook_server.url + PATH, bodies[i]).status_code)
     assert answers == [200, 200]
     ids = list(WebhookEvent.objects.values_list("pk", flat=True))
-    if connection.vendor == "postgresql":
-        in_threads(2, lambda i: inbox.webhook_event_process(event_id=ids[i]))
-    else:
-        for event_id in ids:
-            inbox.webhook_event_process(event_id=event_id)
+    in_threads(2, lambda i: inbox.webhook_event_process(event_id=ids[i]))
     assert set(WebhookEvent.objects.values_list("status", flat=True)) == {Status.PROCESSED}
     assert webhook_statuses(customer) == [S.VERIFIED]
 
@@ -176,20 +177,36 @@ def test_database_down_answers_503_then_the_retry_is_accepted(tmp_path: Path, cl
     assert WebhookEvent.objects.get().delivery_count == 1
 
 
-def test_a_cut_database_connection_never_surfaces_as_an_error(tmp_path: Path) -> None:
-    """What a PostgreSQL restart does to gunicorn's persistent connection: cut it."""
+def gunicorn_backends(cluster: PrivatePostgreSQL) -> set[int]:
+    """The server processes of the cluster's test database serving anyone but this test."""
+    rows = cluster.execute(
+        "SELECT pid FROM pg_stat_activity WHERE datname = %s", [cluster.DATABASE]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        own = cursor.fetchone()[0]
+    return {pid for (pid,) in rows} - {own}
+
+
+def test_a_cut_database_connection_never_surfaces_as_an_error(
+    private_database: PrivatePostgreSQL, tmp_path: Path
+) -> None:
+    """A PostgreSQL restart (the session's private cluster) cuts gunicorn's persistent
+    connection; the next delivery reconnects and is stored."""
     server = Gunicorn(tmp_path / "gunicorn.log", DATABASE_URL=database_url(), CONN_MAX_AGE="600")
     bodies = [status_event("ref-4", "PENDING", seconds) for seconds in range(3)]
     try:
         assert post(server.url + PATH, bodies[0]).status_code == 200
         for body in bodies[1:]:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                )
-                assert cursor.fetchone()[0] >= 1
+            before = gunicorn_backends(private_database)
+            assert len(before) >= 1  # gunicorn holds a connection, which the restart cuts
+            started = private_database.started_at()
+            connections.close_all()
+            private_database.restart()
+            assert private_database.started_at() > started
             assert post(server.url + PATH, body).status_code == 200
+            after = gunicorn_backends(private_database)
+            assert after and not after & before  # gunicorn reconnected
         assert post(server.url + PATH, bodies[0]).status_code == 200
     finally:
         server.stop()
@@ -197,12 +214,66 @@ def test_a_cut_database_connection_never_surfaces_as_an_error(tmp_path: Path) ->
     assert WebhookEvent.objects.count() == 3
 
 
+def chunked(body: bytes, size: int = 100) -> Iterator[bytes]:
+    """Yield `body` in pieces: requests then sends it chunked, with no Content-Length."""
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+
+
+def post_chunked(url: str, body: bytes) -> requests.Response:
+    return requests.post(
+        url,
+        data=chunked(body),
+        headers={"Content-Type": "application/json", "X-Signature": sign(body)},
+        timeout=15,
+    )
+
+
+def test_a_chunked_delivery_is_stored_whole(tmp_path: Path) -> None:
+    """A proxy may forward a delivery chunked; gunicorn decodes it, the view reads it all."""
+    require_postgresql("gunicorn, another process, cannot open the SQLite test database")
+    server = Gunicorn(
+        tmp_path / "gunicorn.log", DATABASE_URL=database_url(), BVNK_WEBHOOK_ENQUEUE="false"
+    )
+    body = status_event("ref-5", "PENDING", 1, padding="x" * 5000)
+    try:
+        response = post_chunked(server.url + PATH, body)
+        assert response.request.headers["Transfer-Encoding"] == "chunked"
+        assert "Content-Length" not in response.request.headers
+        assert response.status_code == 200, response.text
+    finally:
+        server.stop()
+    event = WebhookEvent.objects.get()
+    assert event.body == body.decode()
+    assert "Content-Length" not in event.headers
+    assert event.headers["Transfer-Encoding"] == "chunked"
+
+
+def test_a_chunked_delivery_over_the_cap_gets_413(tmp_path: Path) -> None:
+    closed = free_port()  # refused before any database work
+    server = Gunicorn(
+        tmp_path / "gunicorn.log",
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:{closed}/portal",
+        BVNK_WEBHOOK_MAX_BYTES="1000",
+    )
+    try:
+        big = post_chunked(server.url + PATH, status_event("ref-6", "PENDING", padding="x" * 1000))
+        assert big.request.headers["Transfer-Encoding"] == "chunked"
+        assert big.status_code == 413
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("backlog_applied_by", ["a_worker", "the_sweep_in_this_process"])
 def test_broker_down_while_1000_deliveries_arrive(
     client: Any,
     settings: Any,
     monkeypatch: pytest.MonkeyPatch,
     request: pytest.FixtureRequest,
+    backlog_applied_by: str,
 ) -> None:
+    if backlog_applied_by == "a_worker":
+        require_postgresql(WORKER_NEEDS)
     settings.BVNK_WEBHOOK_ENQUEUE = True
     point_broker_at(monkeypatch, f"redis://127.0.0.1:{free_port()}/0")  # nothing listens
     customers = [
@@ -226,9 +297,8 @@ def test_broker_down_while_1000_deliveries_arrive(
     assert receiving._broker_paused_until > 0  # the enqueue was tried, failed, and was let go
     assert WebhookEvent.objects.filter(status=Status.RECEIVED).count() == 1000
 
-    # The broker is back: a real worker's beat sweeps the backlog (or, without a shared
-    # database or Redis, the sweep runs here).
-    if connection.vendor == "postgresql" and isolated_broker_url():
+    # The broker is back: a real worker's beat sweeps the backlog, or the sweep runs here.
+    if backlog_applied_by == "a_worker":
         request.getfixturevalue("start_worker")()
         wait_until(
             lambda: not WebhookEvent.objects.filter(status=Status.RECEIVED).exists(), timeout=60
@@ -262,9 +332,16 @@ def test_a_worker_applies_events_as_they_arrive(
 # -- end to end with the BVNK emulator ----------------------------------------------------
 
 
+@pytest.mark.parametrize("applied_by", ["a_worker", "this_process"])
 def test_emulator_deliveries_out_of_order_and_duplicated_end_right(
-    webhook_server: LiveServer, settings: Any, tmp_path: Path, request: pytest.FixtureRequest
+    webhook_server: LiveServer,
+    settings: Any,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    applied_by: str,
 ) -> None:
+    if applied_by == "a_worker":
+        require_postgresql(WORKER_NEEDS)
     emulator = start_emulator(tmp_path / "emulator", webhook_url=webhook_server.url + PATH)
     try:
         settings.BVNK_BASE_URL = emulator.url
@@ -272,7 +349,7 @@ def test_emulator_deliveries_out_of_order_and_duplicated_end_right(
         settings.BVNK_HAWK_SECRET = emulator.secret
         settings.BVNK_WEBHOOK_SECRET = emulator.webhook_secret
         worker = None
-        if connection.vendor == "postgresql" and isolated_broker_url():
+        if applied_by == "a_worker":
             settings.BVNK_WEBHOOK_ENQUEUE = True
             worker = request.getfixturevalue("start_worker")(
                 BVNK_BASE_URL=emulator.url,

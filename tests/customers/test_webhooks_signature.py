@@ -273,6 +273,62 @@ def test_a_lying_content_length_reads_at_most_cap_plus_one_bytes(settings: Any) 
     assert stream.read_bytes <= 1001
 
 
+class TrickleStream(CountingStream):
+    """A decoded chunked body as a server hands it over: a few bytes a read, then b""."""
+
+    def read(self, size: int = -1) -> bytes:
+        return super().read(7 if size is None or size < 0 else min(size, 7))
+
+
+def chunked_request(stream: Any, **meta: str) -> Any:
+    """A POST as gunicorn passes a chunked one on: no CONTENT_LENGTH, the stream terminated."""
+    from django.core.handlers.wsgi import WSGIRequest
+
+    return WSGIRequest(
+        {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": PATH,
+            "CONTENT_TYPE": "application/json",
+            "HTTP_TRANSFER_ENCODING": "chunked",
+            "wsgi.input": stream,
+            "wsgi.input_terminated": True,
+            "SERVER_NAME": "testserver",
+            "SERVER_PORT": "80",
+            "wsgi.url_scheme": "http",
+            **meta,
+        }
+    )
+
+
+def test_a_chunked_body_is_read_whole_and_accepted() -> None:
+    stream = TrickleStream(EXAMPLE_BODY)
+    request = chunked_request(stream, HTTP_X_SIGNATURE=EXAMPLE_A)
+    assert "CONTENT_LENGTH" not in request.META
+    response = webhooks.bvnk_webhook(request)
+    assert response.status_code == 200
+    assert stream.read_bytes == len(EXAMPLE_BODY)
+    assert WebhookEvent.objects.get().body == EXAMPLE_BODY.decode()
+    assert refused() == {}
+
+
+def test_a_chunked_body_over_the_cap_reads_at_most_cap_plus_one_bytes(settings: Any) -> None:
+    settings.BVNK_WEBHOOK_MAX_BYTES = 1000
+    stream = TrickleStream(b"x" * 50_000)
+    assert webhooks._read_capped(chunked_request(stream), 1000) is None
+    assert stream.read_bytes == 1001
+    exact = TrickleStream(b"x" * 1000)
+    assert webhooks._read_capped(chunked_request(exact), 1000) == b"x" * 1000
+
+
+def test_an_unterminated_stream_without_a_length_is_never_read() -> None:
+    """Without wsgi.input_terminated the raw stream may not end: reading it could hang."""
+    stream = CountingStream(EXAMPLE_BODY)
+    request = chunked_request(stream, HTTP_X_SIGNATURE=EXAMPLE_A)
+    del request.META["wsgi.input_terminated"]
+    assert webhooks._read_capped(request, 1000) == b""
+    assert stream.read_bytes == 0
+
+
 def test_the_cap_not_django_upload_limit_decides(client: Any, settings: Any) -> None:
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
     settings.BVNK_WEBHOOK_MAX_BYTES = 256 * 1024

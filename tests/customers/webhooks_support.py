@@ -16,16 +16,18 @@ from typing import Any
 
 import pytest
 import requests
-from django.db import connection
 
 from customers.bvnk import wire
 from tests import support
 from tests.support import (  # noqa: F401 - re-exported for the webhook tests
     ROOT,
+    WORKER_NEEDS,
+    PrivateRedis,
     Worker,
     database_url,
     free_port,
     point_broker_at,
+    require_postgresql,
     wait_until,
 )
 
@@ -93,11 +95,6 @@ def child_env(**overrides: str) -> dict[str, str]:
     return support.child_env(**{"BVNK_WEBHOOK_SECRET": SECRET, **overrides})
 
 
-def isolated_broker_url() -> str | None:
-    """The webhook tests' Redis database (index 13); see tests/support.py."""
-    return support.isolated_broker_url(13)
-
-
 class Gunicorn:
     """The portal served by gunicorn in a subprocess."""
 
@@ -149,17 +146,19 @@ class Gunicorn:
 
 
 @pytest.fixture
-def start_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def start_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[Any]:
     """Return a function starting a real Celery worker (with beat) on the test database.
 
     Skips on SQLite: a separate process cannot open pytest-django's in-memory database.
-    The test process publishes to the same isolated Redis database as the worker.
+    The broker is the session's private Redis (tests/support.py), emptied first; the test
+    process publishes to it too.
     """
-    if connection.vendor != "postgresql":
-        pytest.skip("a worker process needs a shared database (run with DATABASE_URL=postgres)")
-    broker = isolated_broker_url()
-    if broker is None:
-        pytest.skip("a worker process needs Redis (run with CELERY_BROKER_URL=redis://...)")
+    require_postgresql(WORKER_NEEDS)
+    redis: PrivateRedis = request.getfixturevalue("private_redis")
+    redis.flush()
+    broker = redis.url()
     point_broker_at(monkeypatch, broker)
     workers: list[Worker] = []
 

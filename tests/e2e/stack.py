@@ -3,8 +3,9 @@
 gunicorn serves the portal, a real Celery worker (with beat) consumes the queues, and the
 BVNK emulator answers the API and delivers signed webhooks to the portal. They share a
 database of their own: a fresh PostgreSQL database when DATABASE_URL points at
-PostgreSQL (CI), else a SQLite file; and a broker of their own: a Redis database when
-REDIS_URL or CELERY_BROKER_URL is set (CI), else a filesystem broker in a temp folder.
+PostgreSQL (CI), else a SQLite file; and a broker of their own: a private redis-server
+(tests/support.py) when REDIS_URL or CELERY_BROKER_URL is set (CI), else a filesystem
+broker in a temp folder. The machine's Redis is never flushed nor written to.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import requests
 
 from tests.bvnk_variants import DEFAULTS, Variant
 from tests.emulator_server import EmulatorProcess, free_port, start_emulator
+from tests.support import PrivateRedis
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "e2e-" + secrets.token_urlsafe(12)
@@ -34,7 +36,6 @@ USERS = {
     "lead": "Compliance lead",
     "viewer": "Viewer",
 }
-E2E_REDIS_DB = 11
 
 
 def otp_key(username: str) -> str:
@@ -57,14 +58,6 @@ def _database(tmp: Path) -> tuple[str, str | None]:
     return f"sqlite:///{tmp / 'portal.sqlite3'}", None
 
 
-def _broker() -> str:
-    url = os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL") or ""
-    if url.startswith("redis://"):
-        base = url.rsplit("/", 1)[0] if url.count("/") > 2 else url
-        return f"{base}/{E2E_REDIS_DB}"
-    return "filesystem://"
-
-
 @dataclass
 class Stack:
     tmp: Path
@@ -75,16 +68,18 @@ class Stack:
     drop_database: str | None = None
     # How the emulator reads BVNK's open points, and the portal settings that follow.
     variant: Variant = DEFAULTS
+    redis: PrivateRedis | None = None
 
     def start(self) -> Stack:
         port = free_port()
         self.portal_url = f"http://127.0.0.1:{port}"
         database_url, self.drop_database = _database(self.tmp)
-        broker = _broker()
-        if broker.startswith("redis://"):
-            import redis
-
-            redis.Redis.from_url(broker).flushdb()
+        broker = "filesystem://"
+        configured = os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL") or ""
+        if configured.startswith("redis://"):  # the run is on Redis: the stack gets its own
+            (self.tmp / "redis").mkdir(exist_ok=True)
+            self.redis = PrivateRedis(self.tmp / "redis")
+            broker = self.redis.url()
         self.emulator = start_emulator(
             self.tmp / "emulator",
             webhook_url=f"{self.portal_url}/webhooks/bvnk/",
@@ -172,6 +167,8 @@ class Stack:
                 process.kill()
         if self.emulator:
             self.emulator.stop()
+        if self.redis:
+            self.redis.stop()
         if self.drop_database:
             url = os.environ["DATABASE_URL"]
             with psycopg.connect(url, autocommit=True) as conn:
