@@ -7,10 +7,10 @@ import socket
 
 from celery import Task, shared_task
 
-from . import inbox, notifications, outbox, retention, scanning, sync
+from . import dispatch, inbox, notifications, outbox, retention, scanning, sync
 
 
-@shared_task(ignore_result=True)
+@shared_task(name=dispatch.PROCESS_WEBHOOK_EVENT, ignore_result=True)
 def process_webhook_event(event_id: int) -> None:
     """Apply one stored BVNK webhook event (safe to run twice: the inbox checks its status)."""
     inbox.webhook_event_process(event_id=event_id)
@@ -28,7 +28,7 @@ def purge_webhook_events() -> None:
     inbox.webhook_events_purge()
 
 
-@shared_task(ignore_result=True)
+@shared_task(name=dispatch.SEND_NOTIFICATION, ignore_result=True)
 def send_notification(notification_id: int) -> None:
     """Send one owed email (safe to run twice: the row is locked and its state checked)."""
     notifications.notification_send(notification_id=notification_id)
@@ -53,7 +53,7 @@ def queue_daily_digest() -> None:
 # publishes what is due, so no countdown ever outlives the broker's visibility timeout.
 
 
-@shared_task(bind=True, ignore_result=True)
+@shared_task(name=dispatch.SEND_BVNK_OPERATION, bind=True, ignore_result=True)
 def send_bvnk_operation(self: Task, operation_id: int) -> None:
     """Send one outbox operation to BVNK (safe to run twice: only a valid claim sends)."""
     outbox.operation_send(

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import threading
-import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import partial
@@ -16,6 +13,7 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from .. import dispatch
 from ..models import BvnkOperation, ComplianceDocument, Customer
 
 logger = logging.getLogger(__name__)
@@ -23,8 +21,6 @@ logger = logging.getLogger(__name__)
 State = BvnkOperation.State
 
 ATTENTION = frozenset({State.FAILED, State.NEEDS_ATTENTION})
-# After the broker refused one publish, leave operations to the sweeper for this long.
-BROKER_PAUSE_SECONDS = 10.0
 
 
 # -- adding (inside the services' transactions) -----------------------------------------
@@ -95,53 +91,14 @@ def enqueue_after_commit(operations: Iterable[BvnkOperation | int]) -> None:
         transaction.on_commit(partial(enqueue, ids))
 
 
-_broker_paused_until = 0.0
-_publisher = threading.local()  # one broker connection per thread, reused
-
-
 def enqueue(operation_ids: list[int]) -> None:
-    """Publish one send task per operation now; on any broker trouble leave them to the sweeper.
-
-    Celery's own publish retries for seconds while the broker is down, which a request
-    must not wait for: one quick attempt, without retries, on a connection this thread
-    keeps (opened with a one-second timeout), then a pause before the next attempt.
-    """
-    global _broker_paused_until
+    """Publish one send task per operation now; on any broker trouble leave them to the sweeper."""
     if not operation_ids:
         return
-    if time.monotonic() >= _broker_paused_until:
-        try:
-            _publish(operation_ids)
-            return
-        except Exception as exc:
-            _broker_paused_until = time.monotonic() + BROKER_PAUSE_SECONDS
-            logger.warning(
-                "Broker unavailable (%s); %d BVNK operation(s) wait for the sweeper",
-                type(exc).__name__,
-                len(operation_ids),
-            )
+    if dispatch.publish(dispatch.SEND_BVNK_OPERATION, [(pk,) for pk in operation_ids]):
+        return
     # Not published: let the next sweep take them at once instead of after the redrive delay.
     BvnkOperation.objects.filter(pk__in=operation_ids, state=State.PENDING).update(enqueued_at=None)
-
-
-def _publish(operation_ids: list[int]) -> None:
-    from ..tasks import send_bvnk_operation  # the tasks module imports this one
-
-    app = send_bvnk_operation.app
-    conn = getattr(_publisher, "connection", None)
-    if conn is None or getattr(_publisher, "url", None) != app.conf.broker_write_url:
-        conn = app.connection_for_write(connect_timeout=1.0)
-        conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=1)
-        _publisher.connection, _publisher.url = conn, app.conf.broker_write_url
-    try:
-        for pk in operation_ids:
-            send_bvnk_operation.apply_async((pk,), connection=conn, retry=False)
-    except Exception:
-        # Never publish on a connection that failed: kombu would reconnect without limit.
-        _publisher.connection = None
-        with contextlib.suppress(Exception):
-            conn.release()
-        raise
 
 
 def refresh_summary(customer_id: int) -> None:

@@ -17,7 +17,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from customers import outbox, services
+from customers import dispatch, outbox, services
 from customers.bvnk.errors import BvnkError
 from customers.models import BvnkCall, BvnkOperation, ComplianceDocument, Customer
 from customers.outbox import publishing, sending
@@ -423,7 +423,7 @@ def test_a_broker_that_is_down_costs_a_request_one_second(settings, monkeypatch)
     from tests.customers.webhooks_support import free_port, point_broker_at
 
     monkeypatch.setattr(publishing, "enqueue", REAL_ENQUEUE)
-    monkeypatch.setattr(publishing, "_broker_paused_until", 0.0)
+    monkeypatch.setattr(dispatch, "paused_until", 0.0)
     point_broker_at(monkeypatch, f"redis://127.0.0.1:{free_port()}/0")
     customer = make_individual(bvnk_reference="ref-b", status="INFO_REQUIRED")
     operation = BvnkOperation.objects.create(

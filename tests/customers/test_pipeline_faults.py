@@ -25,9 +25,8 @@ import pytest
 from django.db import InterfaceError, OperationalError, close_old_connections, connections
 from django.urls import reverse
 
-from customers import services
+from customers import dispatch, services
 from customers.models import BvnkOperation, Customer
-from customers.outbox import publishing
 from tests.customers.outbox_support import (
     create_calls,
     create_requests,
@@ -83,7 +82,7 @@ def pipeline(
     broker = require_services(REDIS_DB)
     redis_flush(broker)
     point_broker_at(monkeypatch, broker)
-    monkeypatch.setattr(publishing, "_broker_paused_until", 0.0)
+    monkeypatch.setattr(dispatch, "paused_until", 0.0)
     bvnk_emulator.control("faults", method="DELETE")
     workers: list[Worker] = []
 
