@@ -23,6 +23,7 @@ from django.utils.formats import date_format
 from . import forms as f
 from . import payloads
 from .bvnk.errors import BvnkError
+from .bvnk_calls import bvnk_client
 from .company_forms import AssociateForm, CompanyAddressForm, CompanyDetailsForm, same_person
 from .individual_forms import (
     AddressForm,
@@ -152,8 +153,6 @@ def reference_lists(*, fetch: bool = True) -> ReferenceLists:
 
     A failed fetch is remembered for a minute, so pages stay quick while BVNK is down.
     """
-    from .services import bvnk_client  # services imports this module.
-
     loaded: dict[str, list[tuple[str, str]] | None] = {}
     for name, key in REFERENCE_CACHE_KEYS.items():
         items = cache.get(key)

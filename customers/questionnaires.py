@@ -18,6 +18,7 @@ from django.core.cache import cache
 
 from .bvnk.errors import BvnkError
 from .bvnk.types import QuestionnaireAnswers, QuestionnaireDefinition, QuestionnaireItem
+from .bvnk_calls import bvnk_client
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +32,6 @@ def _key(code: str) -> str:
 
 def definitions(codes: Iterable[str]) -> tuple[list[QuestionnaireDefinition], list[str]]:
     """Return the definitions of `codes` (cached) and the codes that could not be loaded."""
-    from .services import bvnk_client  # services imports modules that import this one
-
     codes = list(dict.fromkeys(code for code in codes if code))
     raw: dict[str, dict[str, Any]] = {}
     missing = []

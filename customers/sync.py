@@ -29,7 +29,7 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
-from . import services
+from . import bvnk_calls, services
 from .bvnk import types as bvnk_types
 from .bvnk import wire
 from .bvnk.errors import BvnkError
@@ -114,7 +114,7 @@ def customer_resync(customer: Customer, *, actor: Any = None) -> Report:
     if not customer.bvnk_reference:
         raise NotAtBvnk(f"{customer} has not been created at BVNK yet.")
     started = timezone.now()
-    with services.bvnk_client(triggered_by="resync", customer=customer, actor=actor) as client:
+    with bvnk_calls.bvnk_client(triggered_by="resync", customer=customer, actor=actor) as client:
         remote = client.get_customer(customer.bvnk_reference)
     report = Report()
     who = f" by {actor}" if getattr(actor, "pk", None) else ""
@@ -159,7 +159,7 @@ def customers_reconcile(*, stale_after: float | None = None, budget: float | Non
     deadline = time.monotonic() + budget
     report = Report()
     started = timezone.now()
-    with services.bvnk_client(triggered_by="reconciliation") as client:
+    with bvnk_calls.bvnk_client(triggered_by="reconciliation") as client:
         try:
             batch: list[bvnk_types.CustomerSummary] = []
             for summary in client.iter_customers():

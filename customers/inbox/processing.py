@@ -15,7 +15,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from .. import services
+from .. import bvnk_calls
 from ..bvnk.errors import BvnkError
 from ..models import AgreementSession, ComplianceDocument, Customer, WebhookEvent, WebhookRejection
 from .handlers import HANDLERS, Hold, NeedsBvnk, Reject, Snapshot
@@ -160,7 +160,7 @@ def _read_from_bvnk(need: NeedsBvnk, event_id: int) -> Snapshot:
         session = AgreementSession.objects.filter(bvnk_reference=need.reference).first()
         customer = session.customer if session else None
     started = timezone.now()
-    with services.bvnk_client(triggered_by=f"webhook event {event_id}", customer=customer) as api:
+    with bvnk_calls.bvnk_client(triggered_by=f"webhook event {event_id}", customer=customer) as api:
         if need.kind == "customer":
             value: Any = api.get_customer(need.reference)
         else:

@@ -18,7 +18,7 @@ from django.db import IntegrityError, InterfaceError, OperationalError, transact
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from .. import services
+from .. import bvnk_calls
 from ..bvnk import wire
 from ..bvnk.errors import BvnkError
 from ..models import BvnkOperation, ComplianceDocument, Customer
@@ -128,7 +128,7 @@ def _attempt(operation: BvnkOperation) -> Outcome:
     """Send one claimed operation and say what came of it (never raises BvnkError)."""
     triggered_by = f"operation {operation.pk}: {operation.get_kind_display().lower()}"
     try:
-        with services.bvnk_client(
+        with bvnk_calls.bvnk_client(
             triggered_by=triggered_by, customer=operation.customer, actor=operation.created_by
         ) as client:
             return SENDERS[operation.kind](operation, client)

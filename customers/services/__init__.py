@@ -9,12 +9,10 @@ the modules hold one sub-domain each:
 - drafts.py: onboarding a draft, from its creation to its submission;
 - operations.py: use cases on a customer BVNK holds (updates, questionnaire answers,
   retrying an operation, resync);
-- client.py: `bvnk_client`, the recorded BVNK client everything calls BVNK through.
 """
 
 from __future__ import annotations
 
-from .client import bvnk_client
 from .drafts import (
     NotEditable,
     OnboardingIncomplete,
@@ -64,7 +62,6 @@ __all__ = [
     "agreement_session_start",
     "associate_delete",
     "associate_save",
-    "bvnk_client",
     "customer_apply_bvnk_status",
     "customer_change_status",
     "customer_create_draft",

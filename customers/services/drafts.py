@@ -15,6 +15,7 @@ from django.utils import timezone
 from .. import audit, onboarding, payloads, refusals, requirements, slots
 from ..bvnk import types as bvnk_types
 from ..bvnk.client import idempotency_key
+from ..bvnk_calls import bvnk_client
 from ..documents import CheckedFile, delete_files_on_commit
 from ..models import (
     AgreementSession,
@@ -24,7 +25,6 @@ from ..models import (
     Customer,
     StatusChange,
 )
-from .client import bvnk_client
 from .recording import agreement_session_apply_bvnk_status
 from .status import _change_status
 
