@@ -14,7 +14,7 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from bvnk_emulator import hawk
 from bvnk_emulator import reference_data as ref
-from bvnk_emulator.app import current_emulator
+from bvnk_emulator.emulator import current_emulator
 from bvnk_emulator.errors import ApiError, ValidationError
 from bvnk_emulator.ids import iso_now
 from bvnk_emulator.shapes import session_body
