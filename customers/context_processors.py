@@ -20,7 +20,7 @@ def bvnk_alerts(request: HttpRequest) -> dict[str, Callable[[], Any]]:
         user = getattr(request, "user", None)
         if user is None or not user.has_perm("customers.operate_customer"):
             return None
-        from .outbox import auth_alert as latest
+        from .outbox.sending import auth_alert as latest
 
         return latest()
 

@@ -23,7 +23,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import audit, csv_export, dashboard, documents, questionnaires, services
+from . import audit, csv_export, dashboard, documents, questionnaires, services, sync
 from .bvnk.errors import BvnkError
 from .models import BvnkOperation, ComplianceDocument, Customer, SavedView
 from .onboarding_views import BVNK_DOWN, start_signing
@@ -177,7 +177,7 @@ def customer_resync(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "The customer is not at BVNK yet; there is nothing to resync.")
         return redirect("customers:detail", pk=customer.pk)
     try:
-        services.customer_resync(customer, actor=request.user)
+        sync.customer_resync(customer, actor=request.user)
     except BvnkError:
         messages.error(request, BVNK_DOWN)
     else:

@@ -43,19 +43,19 @@ def publish(task_name: str, calls: Iterable[Sequence[Any]]) -> bool:
     for its sweeper. Never raises for broker trouble.
     """
     global paused_until
-    calls = [tuple(args) for args in calls]
-    if not calls:
+    messages = [tuple(args) for args in calls]
+    if not messages:
         return True
     if time.monotonic() < paused_until:
         return False
     try:
-        _send(task_name, calls)
+        _send(task_name, messages)
     except Exception as exc:
         paused_until = time.monotonic() + BROKER_PAUSE_SECONDS
         logger.warning(
             "Broker unavailable (%s); %d %s message(s) wait for the sweeper",
             type(exc).__name__,
-            len(calls),
+            len(messages),
             task_name,
         )
         return False

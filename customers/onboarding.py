@@ -24,7 +24,7 @@ from . import forms as f
 from . import payloads
 from .bvnk.errors import BvnkError
 from .bvnk_calls import bvnk_client
-from .company_forms import AssociateForm, CompanyAddressForm, CompanyDetailsForm, same_person
+from .company_forms import AssociateForm, CompanyAddressForm, CompanyDetailsForm
 from .individual_forms import (
     AddressForm,
     ContactForm,
@@ -32,7 +32,7 @@ from .individual_forms import (
     PersonalDetailsForm,
     TaxForm,
 )
-from .models import AgreementSession, Associate, Customer
+from .models import AgreementSession, Associate, Customer, same_person
 from .slots import SELF, SlotGroup, company_group, person_group
 
 logger = logging.getLogger(__name__)

@@ -27,9 +27,23 @@ from .bvnk.types import (
     IndividualIn,
     TaxIdentification,
 )
-from .models import AgreementSession, Associate, Customer
+from .models import AgreementSession, Associate, ComplianceDocument, Customer
 
 T = TypeVar("T")
+
+# INFERRED: BVNK does not document its document review statuses; these are the candidate
+# spellings, mapped onto the portal's upload statuses. Read by the upload's answer and by
+# the document-status webhook.
+DOCUMENT_STATUSES = {
+    "PENDING": ComplianceDocument.UploadStatus.SENT,
+    "IN_REVIEW": ComplianceDocument.UploadStatus.SENT,
+    "UPLOADED": ComplianceDocument.UploadStatus.SENT,
+    "APPROVED": ComplianceDocument.UploadStatus.APPROVED,
+    "ACCEPTED": ComplianceDocument.UploadStatus.APPROVED,
+    "VERIFIED": ComplianceDocument.UploadStatus.APPROVED,
+    "REJECTED": ComplianceDocument.UploadStatus.REJECTED,
+    "DECLINED": ComplianceDocument.UploadStatus.REJECTED,
+}
 
 
 class IncompleteCustomer(ValueError):

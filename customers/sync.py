@@ -29,7 +29,7 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
-from . import bvnk_calls, services
+from . import audit, bvnk_calls, services
 from .bvnk import types as bvnk_types
 from .bvnk import wire
 from .bvnk.errors import BvnkError
@@ -110,7 +110,10 @@ def apply_customer(
 
 
 def customer_resync(customer: Customer, *, actor: Any = None) -> Report:
-    """Read one customer from BVNK now and apply what differs. Raises BvnkError, NotAtBvnk."""
+    """Read one customer from BVNK now and apply what differs. Raises BvnkError, NotAtBvnk.
+
+    Its status changes with source SYNC; a resync a person asked for (`actor`) is audited.
+    """
     if not customer.bvnk_reference:
         raise NotAtBvnk(f"{customer} has not been created at BVNK yet.")
     started = timezone.now()
@@ -126,6 +129,14 @@ def customer_resync(customer: Customer, *, actor: Any = None) -> Report:
         report=report,
     )
     logger.info("Resync of customer %s%s: %s", customer.pk, who, report.summary())
+    if actor is not None:
+        changes = f": {'; '.join(report.changes)}" if report.changes else ""
+        audit.record(
+            actor=actor,
+            action=audit.Action.ACTION,
+            summary=f"Resynced from BVNK{changes}",
+            customer=customer,
+        )
     return report
 
 

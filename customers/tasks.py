@@ -7,7 +7,8 @@ import socket
 
 from celery import Task, shared_task
 
-from . import dispatch, inbox, notifications, outbox, retention, scanning, sync
+from . import dispatch, inbox, notifications, retention, scanning, sync
+from .outbox import publishing, sending
 
 
 @shared_task(name=dispatch.PROCESS_WEBHOOK_EVENT, ignore_result=True)
@@ -56,7 +57,7 @@ def queue_daily_digest() -> None:
 @shared_task(name=dispatch.SEND_BVNK_OPERATION, bind=True, ignore_result=True)
 def send_bvnk_operation(self: Task, operation_id: int) -> None:
     """Send one outbox operation to BVNK (safe to run twice: only a valid claim sends)."""
-    outbox.operation_send(
+    sending.operation_send(
         operation_id=operation_id,
         task_id=self.request.id or "",
         worker=f"{self.request.hostname or socket.gethostname()} pid {os.getpid()}",
@@ -67,7 +68,7 @@ def send_bvnk_operation(self: Task, operation_id: int) -> None:
 @shared_task(ignore_result=True)
 def sweep_bvnk_operations() -> None:
     """Publish again the operations whose task was lost or whose backoff ended (beat)."""
-    outbox.operations_sweep()
+    publishing.operations_sweep()
 
 
 @shared_task(ignore_result=True)

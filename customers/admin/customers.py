@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from .. import audit, inbox, services
+from .. import audit, inbox, services, sync
 from ..bvnk.errors import BvnkError
 from ..models import (
     AgreementSession,
@@ -234,7 +234,7 @@ class CustomerAdmin(TaxNumberSearchAdmin, BigTableAdmin):
         done, failed = 0, 0
         for customer in self._bounded(request, queryset.exclude(bvnk_reference=None)):
             try:
-                services.customer_resync(customer, actor=request.user)
+                sync.customer_resync(customer, actor=request.user)
             except BvnkError:
                 failed += 1
             else:

@@ -30,7 +30,7 @@ The modules, each depending only on the ones before it:
 
 from __future__ import annotations
 
-from .handlers import DOCUMENT_STATUSES, HANDLERS
+from .handlers import HANDLERS
 from .processing import (
     summarise,
     webhook_event_process,
@@ -42,7 +42,6 @@ from .processing import (
 from .receiving import rejections, webhook_receive, webhook_rejection_record
 
 __all__ = [
-    "DOCUMENT_STATUSES",
     "HANDLERS",
     "rejections",
     "summarise",

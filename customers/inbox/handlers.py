@@ -17,23 +17,12 @@ from ..models import (
     StatusChange,
     WebhookEvent,
 )
+from ..payloads import DOCUMENT_STATUSES
 from .receiving import _text, subject_reference
 
 Status = WebhookEvent.Status
 BVNK_CUSTOMER_STATUSES = frozenset(wire.CUSTOMER_STATUSES)
 
-# INFERRED (bvnk-api.md 4.4, Q7): BVNK's document review statuses are not documented;
-# these are the candidates, mapped onto the portal's upload statuses.
-DOCUMENT_STATUSES = {
-    "PENDING": ComplianceDocument.UploadStatus.SENT,
-    "IN_REVIEW": ComplianceDocument.UploadStatus.SENT,
-    "UPLOADED": ComplianceDocument.UploadStatus.SENT,
-    "APPROVED": ComplianceDocument.UploadStatus.APPROVED,
-    "ACCEPTED": ComplianceDocument.UploadStatus.APPROVED,
-    "VERIFIED": ComplianceDocument.UploadStatus.APPROVED,
-    "REJECTED": ComplianceDocument.UploadStatus.REJECTED,
-    "DECLINED": ComplianceDocument.UploadStatus.REJECTED,
-}
 _REVIEWED = (ComplianceDocument.UploadStatus.APPROVED, ComplianceDocument.UploadStatus.REJECTED)
 
 

@@ -26,7 +26,8 @@ Order: a customer's create goes first (the other kinds wait for its BVNK referen
 documents and questionnaire answers go only while BVNK collects information; an update
 or a questionnaire answer superseded by a newer one is cancelled rather than sent late.
 
-The modules, each depending only on the ones before it:
+The modules, each depending only on the ones before it (the package re-exports nothing,
+so the services can import publishing.py without loading the sending engine above them):
 
 - publishing.py: adding operations (`operation_add`), publishing their tasks after commit
   (`enqueue_after_commit`, `enqueue`), waking a customer's next one, and the sweeper;
@@ -34,31 +35,3 @@ The modules, each depending only on the ones before it:
 - sending.py: `operation_send` (claim, attempt, outcome, retry with backoff), and
   `operations_run_due` for shells and tests.
 """
-
-from __future__ import annotations
-
-from .publishing import (
-    enqueue,
-    enqueue_after_commit,
-    operation_add,
-    operations_sweep,
-    refresh_summary,
-    wake_next,
-)
-from .senders import queue_documents
-from .sending import auth_alert, operation_send, operations_run_due, outcome_of, retry_delay
-
-__all__ = [
-    "auth_alert",
-    "enqueue",
-    "enqueue_after_commit",
-    "operation_add",
-    "operation_send",
-    "operations_run_due",
-    "operations_sweep",
-    "outcome_of",
-    "queue_documents",
-    "refresh_summary",
-    "retry_delay",
-    "wake_next",
-]

@@ -8,7 +8,7 @@ the modules hold one sub-domain each:
 - recording.py: what BVNK reports and answers (details, sessions, documents, the create);
 - drafts.py: onboarding a draft, from its creation to its submission;
 - operations.py: use cases on a customer BVNK holds (updates, questionnaire answers,
-  retrying an operation, resync);
+  retrying an operation); a resync from BVNK is `sync.customer_resync`;
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from .operations import (
     Answers,
     NotUpdatable,
     OperationNotRetryable,
-    customer_resync,
     customer_update_details,
     operation_retry,
     operation_submit_questionnaire,
@@ -68,7 +67,6 @@ __all__ = [
     "customer_record_bvnk_details",
     "customer_record_created",
     "customer_record_people",
-    "customer_resync",
     "customer_submission_refused",
     "customer_submit",
     "customer_update_details",

@@ -25,6 +25,7 @@ from ..models import (
     Customer,
     StatusChange,
 )
+from ..outbox import publishing
 from .recording import agreement_session_apply_bvnk_status
 from .status import _change_status
 
@@ -339,8 +340,6 @@ def customer_submit(*, customer: Customer, actor: Any) -> None:
     The create's body is built here and kept on the operation, so every attempt sends the
     same body with the same key (decision 6), whatever happens to the draft's rows later.
     """
-    from .. import outbox  # the outbox imports this module.
-
     with transaction.atomic():
         locked = _locked_draft(customer)
         progress = onboarding.Progress(locked)
@@ -369,7 +368,7 @@ def customer_submit(*, customer: Customer, actor: Any) -> None:
             summary=f"Submitted to BVNK (submission {locked.submission_count})",
             customer=locked,
         )
-        operation = outbox.operation_add(
+        operation = publishing.operation_add(
             customer=locked,
             kind=BvnkOperation.Kind.CREATE_CUSTOMER,
             key=submission_idempotency_key(locked),
@@ -382,7 +381,7 @@ def customer_submit(*, customer: Customer, actor: Any) -> None:
             actor=actor,
             supersedes=locked.operations.filter(kind=BvnkOperation.Kind.CREATE_CUSTOMER),
         )
-        outbox.enqueue_after_commit([operation])
+        publishing.enqueue_after_commit([operation])
     for name in ("status", "status_changed_at", "submission_count", "submission_errors"):
         setattr(customer, name, getattr(locked, name))
 

@@ -14,6 +14,7 @@ from .. import audit, payloads, requirements
 from ..bvnk import types as bvnk_types
 from ..bvnk.client import idempotency_key
 from ..models import BvnkOperation, Customer
+from ..outbox import publishing
 from .drafts import _audit_changes
 
 logger = logging.getLogger(__name__)
@@ -40,8 +41,6 @@ def customer_update_details(*, customer: Customer, values: dict[str, Any], actor
     PUT's body is kept on its operation, with a key of its own: a correction after a
     refusal is a new operation with a new key, and it supersedes older unsent ones.
     """
-    from .. import outbox  # the outbox imports this module.
-
     with transaction.atomic():
         locked = Customer.objects.select_for_update().get(pk=customer.pk)
         if not locked.bvnk_reference or locked.status not in UPDATABLE_STATUSES:
@@ -57,7 +56,7 @@ def customer_update_details(*, customer: Customer, values: dict[str, Any], actor
             setattr(locked, name, values[name])
         locked.save(update_fields=[*changed, "updated_at"])
         _audit_changes(actor, locked, "Changed details (sent to BVNK)", old, values, changed)
-        operation = outbox.operation_add(
+        operation = publishing.operation_add(
             customer=locked,
             kind=BvnkOperation.Kind.UPDATE_CUSTOMER,
             key=idempotency_key(
@@ -67,7 +66,7 @@ def customer_update_details(*, customer: Customer, values: dict[str, Any], actor
             actor=actor,
             supersedes=locked.operations.filter(kind=BvnkOperation.Kind.UPDATE_CUSTOMER),
         )
-        outbox.enqueue_after_commit([operation])
+        publishing.enqueue_after_commit([operation])
     for name in changed:
         setattr(customer, name, getattr(locked, name))
     logger.info(
@@ -93,8 +92,6 @@ def operation_retry(operation: BvnkOperation, *, actor: Any) -> BvnkOperation:
     Raises OperationNotRetryable for an operation that is not failed or needing
     attention, and for a create BVNK refused (correct the draft and submit it again).
     """
-    from .. import outbox  # the outbox imports this module.
-
     State = BvnkOperation.State
     with transaction.atomic():
         locked = BvnkOperation.objects.select_for_update().get(pk=operation.pk)
@@ -141,7 +138,7 @@ def operation_retry(operation: BvnkOperation, *, actor: Any) -> BvnkOperation:
             customer=customer,
         )
         requirements.summary_refresh(customer)
-        outbox.enqueue_after_commit([locked])
+        publishing.enqueue_after_commit([locked])
     logger.info("Operation %s retried by %s", locked.pk, getattr(actor, "pk", None))
     operation.state = locked.state
     return locked
@@ -165,8 +162,6 @@ def operation_submit_questionnaire(
     Newer answers to the same questionnaires supersede older unsent ones. Raises
     NotUpdatable when BVNK takes no answers for the customer, ValueError when empty.
     """
-    from .. import outbox  # the outbox imports this module.
-
     if isinstance(answers, Mapping):
         answers = [
             bvnk_types.QuestionnaireAnswers(code=code, sections=sections)
@@ -200,7 +195,7 @@ def operation_submit_questionnaire(
             for op in locked.operations.filter(kind=BvnkOperation.Kind.SUBMIT_QUESTIONNAIRE)
             if {answer.get("code") for answer in op.payload.get("answers", [])} <= codes
         ]
-        operation = outbox.operation_add(
+        operation = publishing.operation_add(
             customer=locked,
             kind=BvnkOperation.Kind.SUBMIT_QUESTIONNAIRE,
             key=idempotency_key(
@@ -216,24 +211,5 @@ def operation_submit_questionnaire(
             summary=f"Answered BVNK's questionnaire {', '.join(sorted(codes))}",
             customer=locked,
         )
-        outbox.enqueue_after_commit([operation])
+        publishing.enqueue_after_commit([operation])
     return operation
-
-
-def customer_resync(customer: Customer, *, actor: Any) -> Any:
-    """Read the customer from BVNK now and apply what differs (its status with source SYNC).
-
-    Returns the sync.Report. Raises BvnkError when BVNK cannot be read, and
-    sync.NotAtBvnk for a customer not created there yet. The reconciliation beat task
-    and `manage.py resync_customers` apply BVNK's answers the same way (customers/sync.py).
-    """
-    from .. import sync  # sync imports this module.
-
-    report = sync.customer_resync(customer, actor=actor)
-    audit.record(
-        actor=actor,
-        action=audit.Action.ACTION,
-        summary="Resynced from BVNK" + (f": {'; '.join(report.changes)}" if report.changes else ""),
-        customer=customer,
-    )
-    return report

@@ -14,7 +14,14 @@ from django.utils import timezone
 from .. import payloads, refusals, requirements
 from ..bvnk import types as bvnk_types
 from ..bvnk.errors import BvnkError
-from ..models import AgreementSession, Associate, ComplianceDocument, Customer, StatusChange
+from ..models import (
+    AgreementSession,
+    Associate,
+    ComplianceDocument,
+    Customer,
+    StatusChange,
+    same_person,
+)
 from .status import _apply_bvnk_status, _change_status, _lock
 
 
@@ -119,8 +126,6 @@ def _match_people(
     associates: list[Associate], persons: tuple[bvnk_types.PersonRef, ...]
 ) -> dict[int, str]:
     """Pair associates with BVNK's person references: by name and birth date, else order."""
-    from ..company_forms import same_person
-
     matched: dict[int, str] = {}
     left = list(persons)
     for associate in associates:
@@ -148,9 +153,9 @@ def customer_record_people(customer: Customer, remote: bvnk_types.Customer) -> N
 
 def document_record_upload(document: ComplianceDocument, *, reference: str, status: str) -> None:
     """Store what BVNK answered to a document upload: its reference and upload status."""
-    from ..inbox import DOCUMENT_STATUSES  # one table of BVNK's document statuses
-
-    upload_status = DOCUMENT_STATUSES.get(status.upper(), ComplianceDocument.UploadStatus.SENT)
+    upload_status = payloads.DOCUMENT_STATUSES.get(
+        status.upper(), ComplianceDocument.UploadStatus.SENT
+    )
     reviewed = (ComplianceDocument.UploadStatus.APPROVED, ComplianceDocument.UploadStatus.REJECTED)
     # One statement: a reference already stored stays, and a review outcome that arrived
     # first (webhook) is newer than "uploaded".

@@ -260,12 +260,12 @@ def test_a_rescan_that_finds_malware_deletes_the_file(
 
 
 def test_quarantined_documents_are_never_queued_for_bvnk(company) -> None:
-    from customers import outbox
+    from customers.outbox import senders
 
     held = add_document(company, "COMPANY_DOC", "INCORPORATION_CERT")
     ComplianceDocument.objects.filter(pk=held.pk).update(scan_status="PENDING")
     clean = add_document(company, "COMPANY_DOC", "INCORPORATION_ARTICLES")
-    queued = outbox.queue_documents(company)
+    queued = senders.queue_documents(company)
     assert [operation.document_id for operation in queued] == [clean.pk]
 
 
