@@ -35,12 +35,14 @@ from django.db.models import F, Func, Q, QuerySet, Value
 from django.db.models.expressions import OrderBy
 from django.db.models.fields import CharField
 from django.http import QueryDict
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 
 from . import counting, roles
 from .forms import DateInput
 from .models import Customer, SavedView
+from .templatetags.portal_tags import age, day
 
 S = Customer.Status
 
@@ -397,10 +399,6 @@ def row_name(row: Mapping[str, Any]) -> str:
 
 def list_rows(rows: Sequence[Mapping[str, Any]], *, can_edit: bool) -> list[ListRow]:
     """Turn a page of values() rows into printable rows; two reverse() calls a page."""
-    from django.urls import reverse
-
-    from .templatetags.portal_tags import age, day
-
     marker = "999999999999"
     detail = reverse("customers:detail", args=[int(marker)])
     resume = reverse("customers:onboarding-resume", args=[int(marker)])

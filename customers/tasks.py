@@ -7,7 +7,7 @@ import socket
 
 from celery import Task, shared_task
 
-from . import dispatch, inbox, notifications, retention, scanning, sync
+from . import dispatch, documents, inbox, notifications, retention, sync
 from .outbox import publishing, sending
 
 
@@ -86,4 +86,4 @@ def apply_retention() -> None:
 @shared_task(ignore_result=True)
 def rescan_quarantined_documents() -> None:
     """Scan quarantined documents again: release the clean ones (beat)."""
-    scanning.documents_rescan()
+    documents.documents_rescan()

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from .. import dispatch
 from ..models import BvnkOperation, ComplianceDocument, Customer
+from ..requirements import summary_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -103,8 +104,6 @@ def enqueue(operation_ids: list[int]) -> None:
 
 def refresh_summary(customer_id: int) -> None:
     """Keep the My customers needs-attention flag in step with the customer's operations."""
-    from ..requirements import summary_refresh
-
     summary_refresh(customer_id)
 
 

@@ -236,9 +236,9 @@ def test_scanner_down_quarantines_until_a_rescan_releases(
     step = onboarding.get_step(company, "company-documents")
     assert any("quarantined until scanned" in item for item in progress.missing(step))
     # Scanner still down: nothing changes. Back up: released, and audited.
-    assert scanning.documents_rescan()["unavailable"] == 1
+    assert documents.documents_rescan()["unavailable"] == 1
     settings.CLAMAV_URL = clamd.unix_url
-    assert scanning.documents_rescan() == {"clean": 1, "infected": 0, "unavailable": 0}
+    assert documents.documents_rescan() == {"clean": 1, "infected": 0, "unavailable": 0}
     document.refresh_from_db()
     assert document.scan_status == "CLEAN"
     preview = client.get(reverse("customers:document-preview", args=[company.pk, document.pk]))
@@ -253,7 +253,7 @@ def test_a_rescan_that_finds_malware_deletes_the_file(
     document = add_document(company, "COMPANY_DOC", "INCORPORATION_CERT", content=eicar_pdf())
     ComplianceDocument.objects.filter(pk=document.pk).update(scan_status="PENDING")
     with django_capture_on_commit_callbacks(execute=True):
-        assert scanning.documents_rescan()["infected"] == 1
+        assert documents.documents_rescan()["infected"] == 1
     document.refresh_from_db()
     assert document.scan_status == "INFECTED" and document.scan_detail.startswith(SIGNATURE)
     assert stored_files() == []
