@@ -39,7 +39,9 @@ def operation_add(
 ) -> BvnkOperation:
     """Write one operation in the caller's transaction; `enqueue` it after commit.
 
-    `supersedes`: older unsent operations this one replaces; they are cancelled.
+    `supersedes`: older unsent operations this one replaces; they are cancelled. The caller
+    is a service writing in `services.customer_write`, which stores the customer's summary
+    (a cancelled operation that needed attention no longer counts) when it ends.
     """
     now = timezone.now()
     replaced = [op for op in supersedes if op.state in (State.PENDING, *ATTENTION)]
@@ -56,8 +58,6 @@ def operation_add(
             completed_at=now,
             updated_at=now,
         )
-        if any(op.state in ATTENTION for op in replaced):
-            refresh_summary(customer.pk)
     return operation
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlencode
 
@@ -27,7 +28,7 @@ from ..models import (
 )
 from ..outbox import publishing
 from .recording import agreement_session_apply_bvnk_status
-from .status import _change_status
+from .status import change_status, customer_write
 
 logger = logging.getLogger(__name__)
 
@@ -57,12 +58,13 @@ class OnboardingIncomplete(Exception):
         self.missing = missing
 
 
-def _locked_draft(customer: Customer) -> Customer:
-    """Lock the customer row (inside a transaction) and check it is still a draft."""
-    locked = Customer.objects.select_for_update().get(pk=customer.pk)
-    if locked.status != Customer.Status.DRAFT:
-        raise NotEditable(locked)
-    return locked
+@contextmanager
+def _draft_write(customer: Customer) -> Iterator[Customer]:
+    """`customer_write` on a customer that must still be a draft (else NotEditable)."""
+    with customer_write(customer) as locked:
+        if locked.status != Customer.Status.DRAFT:
+            raise NotEditable(locked)
+        yield locked
 
 
 def _store_errors(locked: Customer, errors: dict[str, Any], fields: list[str]) -> None:
@@ -71,32 +73,11 @@ def _store_errors(locked: Customer, errors: dict[str, Any], fields: list[str]) -
         fields.append("submission_errors")
 
 
-def _audit_changes(
-    actor: Any,
-    customer: Customer,
-    summary: str,
-    old: dict[str, Any],
-    new: dict[str, Any],
-    fields: list[str] | None = None,
-) -> None:
-    """Record the fields a user changed, old and new values (masked when personal)."""
-    changes = audit.field_changes(old, new, fields=fields)
-    if changes:
-        audit.record(
-            actor=actor,
-            action=audit.Action.CHANGE,
-            summary=summary,
-            customer=customer,
-            changes=changes,
-        )
-
-
 def onboarding_save_step(
     *, customer: Customer, step: str, values: dict[str, Any], actor: Any, complete: bool
 ) -> None:
     """Store one step's values on a draft; a complete save clears BVNK's errors for it."""
-    with transaction.atomic():
-        locked = _locked_draft(customer)
+    with _draft_write(customer) as locked:
         fields = list(values)
         old = {name: getattr(locked, name) for name in values}
         for name, value in values.items():
@@ -106,8 +87,7 @@ def onboarding_save_step(
                 locked, refusals.without_step_errors(locked.submission_errors, step), fields
             )
         locked.save(update_fields=[*fields, "updated_at"])
-        _audit_changes(actor, locked, f"Saved the {step} step", old, values)
-        requirements.summary_store(locked)
+        audit.record_changes(actor, locked, f"Saved the {step} step", old, values)
     for name in [*fields, "updated_at"]:
         setattr(customer, name, getattr(locked, name))
     logger.info("Draft %s: step %s saved by %s", customer.pk, step, getattr(actor, "pk", None))
@@ -117,8 +97,7 @@ def associate_save(
     *, customer: Customer, associate: Associate | None, values: dict[str, Any], actor: Any
 ) -> Associate:
     """Add a person to a draft company, or change one."""
-    with transaction.atomic():
-        locked = _locked_draft(customer)
+    with _draft_write(customer) as locked:
         if associate is None:
             associate = Associate(customer=locked)
         elif associate.customer_id != locked.pk:
@@ -133,16 +112,14 @@ def associate_save(
         _store_errors(locked, refusals.without_step_errors(errors, "associates"), fields)
         locked.save(update_fields=[*fields, "updated_at"])
         what = "Added" if adding else "Changed"
-        _audit_changes(actor, locked, f"{what} associate {associate.pk}", old, values)
-        requirements.summary_store(locked)
+        audit.record_changes(actor, locked, f"{what} associate {associate.pk}", old, values)
     logger.info("Draft %s: associate %s saved by %s", locked.pk, associate.pk, actor)
     return associate
 
 
 def associate_delete(*, associate: Associate, actor: Any) -> None:
     """Remove a person, and their documents, from a draft company."""
-    with transaction.atomic():
-        locked = _locked_draft(associate.customer)
+    with _draft_write(associate.customer) as locked:
         names = [document.file.name for document in associate.documents.all()]
         pk = associate.pk
         associate.delete()
@@ -157,7 +134,6 @@ def associate_delete(*, associate: Associate, actor: Any) -> None:
             summary=f"Removed associate {pk} and their documents",
             customer=locked,
         )
-        requirements.summary_store(locked)
     logger.info("Draft %s: associate %s removed by %s", locked.pk, pk, actor)
 
 
@@ -170,8 +146,7 @@ def document_store(
     actor: Any,
 ) -> ComplianceDocument:
     """Store a checked file in a document slot of a draft, replacing what was there."""
-    with transaction.atomic():
-        locked = _locked_draft(customer)
+    with _draft_write(customer) as locked:
         previous = list(
             locked.documents.filter(
                 associate=slot.associate,
@@ -212,14 +187,12 @@ def document_store(
             customer=locked,
             details={"document": document.pk, "replaced": [old.pk for old in previous]},
         )
-        requirements.summary_store(locked)
     return document
 
 
 def document_delete(*, document: ComplianceDocument, actor: Any) -> None:
     """Remove a document from a draft."""
-    with transaction.atomic():
-        locked = _locked_draft(document.customer)
+    with _draft_write(document.customer) as locked:
         name = document.file.name
         label, pk = document.kind_label, document.pk
         document.delete()
@@ -232,7 +205,6 @@ def document_delete(*, document: ComplianceDocument, actor: Any) -> None:
             customer=locked,
             details={"document": pk},
         )
-        requirements.summary_store(locked)
     logger.info("Draft %s: document removed by %s", locked.pk, actor)
 
 
@@ -321,8 +293,7 @@ def agreement_session_confirm(*, session: AgreementSession, actor: Any) -> Agree
         AgreementSession.objects.filter(pk=session.pk).update(expires_on=remote.expires_on)
         session.expires_on = remote.expires_on
     if session.status == AgreementSession.Status.SIGNED:
-        with transaction.atomic():
-            locked = Customer.objects.select_for_update().get(pk=session.customer_id)
+        with customer_write(session.customer_id) as locked:
             fields: list[str] = []
             _store_errors(
                 locked,
@@ -340,8 +311,7 @@ def customer_submit(*, customer: Customer, actor: Any) -> None:
     The create's body is built here and kept on the operation, so every attempt sends the
     same body with the same key (decision 6), whatever happens to the draft's rows later.
     """
-    with transaction.atomic():
-        locked = _locked_draft(customer)
+    with _draft_write(customer) as locked:
         progress = onboarding.Progress(locked)
         missing = [item for _, items in progress.all_missing() for item in items]
         if missing:
@@ -354,14 +324,13 @@ def customer_submit(*, customer: Customer, actor: Any) -> None:
         locked.submission_count += 1
         locked.submission_errors = {}
         locked.save(update_fields=["submission_count", "submission_errors", "updated_at"])
-        _change_status(
+        change_status(
             locked,
             Customer.Status.SUBMITTING,
             source=StatusChange.Source.STAFF,
             actor=actor,
             reason=f"Submitted to BVNK (submission {locked.submission_count}).",
         )
-        requirements.summary_store(locked)
         audit.record(
             actor=actor,
             action=audit.Action.ACTION,

@@ -10,12 +10,12 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from .. import audit, payloads, requirements
+from .. import audit, payloads
 from ..bvnk import types as bvnk_types
 from ..bvnk.client import idempotency_key
 from ..models import BvnkOperation, Customer
 from ..outbox import publishing
-from .drafts import _audit_changes
+from .status import customer_write
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +41,7 @@ def customer_update_details(*, customer: Customer, values: dict[str, Any], actor
     PUT's body is kept on its operation, with a key of its own: a correction after a
     refusal is a new operation with a new key, and it supersedes older unsent ones.
     """
-    with transaction.atomic():
-        locked = Customer.objects.select_for_update().get(pk=customer.pk)
+    with customer_write(customer) as locked:
         if not locked.bvnk_reference or locked.status not in UPDATABLE_STATUSES:
             raise NotUpdatable(
                 f"{locked} is {locked.get_status_display().lower()}; BVNK takes updates only "
@@ -55,7 +54,7 @@ def customer_update_details(*, customer: Customer, values: dict[str, Any], actor
         for name in changed:
             setattr(locked, name, values[name])
         locked.save(update_fields=[*changed, "updated_at"])
-        _audit_changes(actor, locked, "Changed details (sent to BVNK)", old, values, changed)
+        audit.record_changes(actor, locked, "Changed details (sent to BVNK)", old, values, changed)
         operation = publishing.operation_add(
             customer=locked,
             kind=BvnkOperation.Kind.UPDATE_CUSTOMER,
@@ -100,44 +99,44 @@ def operation_retry(operation: BvnkOperation, *, actor: Any) -> BvnkOperation:
                 f"{locked} is {locked.get_state_display().lower()}: only failed operations "
                 "or ones that need attention can be retried."
             )
-        customer = Customer.objects.get(pk=locked.customer_id)
-        if (
-            locked.kind == BvnkOperation.Kind.CREATE_CUSTOMER
-            and customer.status != Customer.Status.SUBMITTING
-        ):
-            raise OperationNotRetryable(
-                "BVNK refused this submission: correct the draft and submit it again."
+        # Locked after the operation, in the order the outbox locks them.
+        with customer_write(locked.customer_id) as customer:
+            if (
+                locked.kind == BvnkOperation.Kind.CREATE_CUSTOMER
+                and customer.status != Customer.Status.SUBMITTING
+            ):
+                raise OperationNotRetryable(
+                    "BVNK refused this submission: correct the draft and submit it again."
+                )
+            now = timezone.now()
+            previous = locked.get_state_display().lower()
+            locked.state = State.PENDING
+            locked.attempts = locked.lost_claims = 0
+            locked.next_attempt_at = locked.enqueued_at = locked.retried_at = now
+            locked.retried_by = actor if getattr(actor, "pk", None) else None
+            locked.completed_at = None
+            locked.note = f"Retried by {actor or 'the system'}."[:300]
+            locked.save(
+                update_fields=[
+                    "state",
+                    "attempts",
+                    "lost_claims",
+                    "next_attempt_at",
+                    "enqueued_at",
+                    "retried_at",
+                    "retried_by",
+                    "completed_at",
+                    "note",
+                    "updated_at",
+                ]
             )
-        now = timezone.now()
-        previous = locked.get_state_display().lower()
-        locked.state = State.PENDING
-        locked.attempts = locked.lost_claims = 0
-        locked.next_attempt_at = locked.enqueued_at = locked.retried_at = now
-        locked.retried_by = actor if getattr(actor, "pk", None) else None
-        locked.completed_at = None
-        locked.note = f"Retried by {actor or 'the system'}."[:300]
-        locked.save(
-            update_fields=[
-                "state",
-                "attempts",
-                "lost_claims",
-                "next_attempt_at",
-                "enqueued_at",
-                "retried_at",
-                "retried_by",
-                "completed_at",
-                "note",
-                "updated_at",
-            ]
-        )
-        audit.record(
-            actor=actor,
-            action=audit.Action.ACTION,
-            summary=f"Retried BVNK operation #{locked.pk} ({locked.get_kind_display()}, "
-            f"{previous})",
-            customer=customer,
-        )
-        requirements.summary_refresh(customer)
+            audit.record(
+                actor=actor,
+                action=audit.Action.ACTION,
+                summary=f"Retried BVNK operation #{locked.pk} ({locked.get_kind_display()}, "
+                f"{previous})",
+                customer=customer,
+            )
         publishing.enqueue_after_commit([locked])
     logger.info("Operation %s retried by %s", locked.pk, getattr(actor, "pk", None))
     operation.state = locked.state
@@ -182,8 +181,7 @@ def operation_submit_questionnaire(
     ]
     if not stored or not all(answer["code"] for answer in stored):
         raise ValueError("Give at least one questionnaire, each with its code.")
-    with transaction.atomic():
-        locked = Customer.objects.select_for_update().get(pk=customer.pk)
+    with customer_write(customer) as locked:
         if locked.status not in QUESTIONNAIRE_STATUSES:
             raise NotUpdatable(
                 f"{locked} is {locked.get_status_display().lower()}; BVNK takes questionnaire "

@@ -22,7 +22,7 @@ from ..models import (
     StatusChange,
     same_person,
 )
-from .status import _apply_bvnk_status, _change_status, _lock
+from .status import apply_bvnk_status, change_status, customer_write
 
 
 def customer_record_bvnk_details(
@@ -37,24 +37,22 @@ def customer_record_bvnk_details(
 
     A None argument leaves its field alone. Returns whether anything was written.
     """
-    with transaction.atomic():
-        locked = _lock(customer)
-        values = _record_bvnk_details(
+    with customer_write(customer) as locked:
+        values = record_bvnk_details(
             locked,
             observed_at=observed_at,
             info_required=info_required,
             verification_url=verification_url,
             data=data,
         )
-        if values is None:
-            return False
-        requirements.summary_store(locked)
+    if values is None:
+        return False
     for name, value in values.items():
         setattr(customer, name, value)
     return True
 
 
-def _record_bvnk_details(
+def record_bvnk_details(
     locked: Customer,
     *,
     observed_at: datetime,
@@ -62,10 +60,7 @@ def _record_bvnk_details(
     verification_url: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
-    """`customer_record_bvnk_details` on a locked row; return the values written, if any.
-
-    The caller stores the summary.
-    """
+    """`customer_record_bvnk_details` on a row locked by `customer_write`; the values written."""
     if locked.bvnk_synced_at is not None and observed_at < locked.bvnk_synced_at:
         return None
     values: dict[str, Any] = {"bvnk_synced_at": observed_at}
@@ -181,11 +176,10 @@ def customer_record_created(
     helpers of `customer_record_bvnk_details` and `customer_apply_bvnk_status`.
     """
     now = timezone.now()
-    with transaction.atomic():
-        locked = _lock(customer)
+    with customer_write(customer) as locked:
         if remote is not None:
             customer_record_people(locked, remote)
-            _record_bvnk_details(
+            record_bvnk_details(
                 locked,
                 observed_at=now,
                 info_required=remote.info_required,
@@ -193,7 +187,7 @@ def customer_record_created(
                 data=remote.raw,
             )
         elif created is not None and created.questionnaire_codes:
-            _record_bvnk_details(
+            record_bvnk_details(
                 locked,
                 observed_at=now,
                 info_required={"questionnaireCodes": list(created.questionnaire_codes)},
@@ -201,7 +195,7 @@ def customer_record_created(
         status = (remote.status if remote else "") or (created.status if created else "")
         if status not in Customer.Status.values or not locked.can_transition_to(status):
             status = Customer.Status.INFO_REQUIRED  # Decision 2: a create starts there.
-        _apply_bvnk_status(
+        apply_bvnk_status(
             locked,
             status,
             observed_at=now,
@@ -209,7 +203,6 @@ def customer_record_created(
             source_reference=str(locked.bvnk_reference),
             reason=f"Created at BVNK (submission {locked.submission_count}).",
         )
-        requirements.summary_store(locked)
     _copy_row(locked, customer)
 
 
@@ -235,11 +228,10 @@ def customer_submission_refused(
         submission=customer.submission_count,
         at=timezone.now().isoformat(),
     )
-    with transaction.atomic():
-        locked = _lock(customer)
+    with customer_write(customer) as locked:
         locked.submission_errors = errors
         locked.save(update_fields=["submission_errors", "updated_at"])
-        _change_status(
+        change_status(
             locked,
             Customer.Status.DRAFT,
             source=StatusChange.Source.SUBMISSION,
@@ -247,5 +239,4 @@ def customer_submission_refused(
             reason=f"BVNK refused submission {locked.submission_count}: "
             + (error.summary() if error else message),
         )
-        requirements.summary_store(locked)
     _copy_row(locked, customer)
