@@ -175,7 +175,7 @@ def reference_lists(*, fetch: bool = True) -> ReferenceLists:
 
 def is_us_resident(customer: Customer) -> bool | None:
     """True or False once the customer's country is known, None before."""
-    code = payloads._code(customer.country)
+    code = payloads.country_code(customer.country)
     return None if not code else code == "US"
 
 

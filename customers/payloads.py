@@ -50,7 +50,7 @@ class IncompleteCustomer(ValueError):
     """The draft lacks something a create needs; the review page says what."""
 
 
-def _code(country: object) -> str:
+def country_code(country: object) -> str:
     """Return the ISO code of a django-countries value ("" when blank)."""
     return str(getattr(country, "code", country) or "")
 
@@ -83,8 +83,8 @@ def agreement_country(customer: Customer) -> str:
     the other country when the first is not filled in yet.
     """
     if customer.is_company:
-        return _code(customer.tax_residence_country) or _code(customer.country)
-    return _code(customer.country) or _code(customer.tax_residence_country)
+        return country_code(customer.tax_residence_country) or country_code(customer.country)
+    return country_code(customer.country) or country_code(customer.tax_residence_country)
 
 
 def agreement_session_create(customer: Customer) -> AgreementSessionCreate:
@@ -110,7 +110,7 @@ def address(
     """Return an Address, or None when no first line was entered."""
     if not line1:
         return None
-    code = _code(country)
+    code = country_code(country)
     return Address(
         address_line1=line1,
         address_line2=line2,
@@ -154,7 +154,7 @@ def associate_in(associate: Associate) -> AssociateIn:
     if associate.tax_number:
         tax = TaxIdentification(
             number=associate.tax_number,
-            tax_residence_country_code=_code(associate.tax_residence_country),
+            tax_residence_country_code=country_code(associate.tax_residence_country),
         )
     document = None
     if associate.id_document_type and associate.id_document_number:
@@ -162,15 +162,15 @@ def associate_in(associate: Associate) -> AssociateIn:
             number=associate.id_document_number,
             # The v1 person document spelling (wire.IDENTITY_DOCUMENT_TYPES), Q2.
             type=associate.id_document_type,
-            issuing_country_code=_code(associate.id_document_issuing_country),
+            issuing_country_code=country_code(associate.id_document_issuing_country),
             expiry_date=associate.id_document_expiry,
         )
     return AssociateIn(
         first_name=associate.first_name,
         last_name=associate.last_name,
         date_of_birth=_required(associate.date_of_birth, f"{associate}: date of birth"),
-        nationality=_code(associate.nationality),
-        birth_country_code=_code(associate.birth_country),
+        nationality=country_code(associate.nationality),
+        birth_country_code=country_code(associate.birth_country),
         address=_required(home, f"{associate}: address"),
         titles=tuple(wire.ASSOCIATE_ROLE_TITLES[role] for role in associate.roles),
         contact_info=contact,
@@ -186,7 +186,7 @@ def company_in(customer: Customer, associates: Sequence[Associate]) -> CompanyIn
     return CompanyIn(
         name=customer.legal_name,
         entity_type=customer.entity_type,
-        tax_residence_country_code=_code(customer.tax_residence_country),
+        tax_residence_country_code=country_code(customer.tax_residence_country),
         industry_reference=customer.industry_reference,
         monthly_expected_volumes_reference=customer.monthly_volumes_reference,
         address=_required(registered_address(customer), "Registered address"),
@@ -201,7 +201,7 @@ def company_in(customer: Customer, associates: Sequence[Associate]) -> CompanyIn
 
 
 def is_us_resident(customer: Customer) -> bool:
-    return _code(customer.country) == "US"
+    return country_code(customer.country) == "US"
 
 
 def cdd_in(customer: Customer) -> CddIn:
@@ -226,14 +226,14 @@ def individual_in(customer: Customer) -> IndividualIn:
         first_name=customer.first_name,
         last_name=customer.last_name,
         date_of_birth=_required(customer.date_of_birth, "Date of birth"),
-        nationality=_code(customer.nationality),
-        birth_country_code=_code(customer.birth_country),
+        nationality=country_code(customer.nationality),
+        birth_country_code=country_code(customer.birth_country),
         email_address=customer.email,
         phone_number=customer.phone,
         address=_required(registered_address(customer), "Address"),
         tax_identification=TaxIdentification(
             number=customer.tax_number,
-            tax_residence_country_code=_code(customer.tax_residence_country),
+            tax_residence_country_code=country_code(customer.tax_residence_country),
         ),
         cdd=cdd_in(customer),
     )

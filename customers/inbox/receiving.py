@@ -90,11 +90,11 @@ def read_envelope(body: bytes) -> Envelope:
 def subject_reference(event_type: str, data: dict[str, Any]) -> str:
     """Return the BVNK reference of what an event is about (customer, session, document)."""
     if event_type == wire.EVENT_DOCUMENT_STATUS:
-        return _text(data, "documentReference", "documentId", "reference")
-    return _text(data, "reference", "customerId")
+        return first_text(data, "documentReference", "documentId", "reference")
+    return first_text(data, "reference", "customerId")
 
 
-def _text(data: dict[str, Any], *keys: str) -> str:
+def first_text(data: dict[str, Any], *keys: str) -> str:
     """Return the first non-empty string (or number) among `keys` of `data`."""
     for key in keys:
         value = data.get(key)

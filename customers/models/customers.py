@@ -15,7 +15,7 @@ from django_countries.fields import CountryField
 
 from ..bvnk import wire
 from ..crypto import BlindIndexField, EncryptedCharField, with_index_fields
-from .base import DOCUMENT_KINDS, PersonIdentity, PostalAddress, _choices
+from .base import DOCUMENT_KINDS, PersonIdentity, PostalAddress, wire_choices
 
 
 class InvalidTransition(Exception):
@@ -62,7 +62,9 @@ class Customer(PostalAddress, PersonIdentity):
     # Company. The inherited address is the registered address.
     legal_name = models.CharField(max_length=200, blank=True)
     description = models.TextField(blank=True)
-    entity_type = models.CharField(max_length=20, choices=_choices(wire.ENTITY_TYPES), blank=True)
+    entity_type = models.CharField(
+        max_length=20, choices=wire_choices(wire.ENTITY_TYPES), blank=True
+    )
     registration_number = models.CharField(max_length=100, blank=True)
     incorporation_date = models.DateField(null=True, blank=True)
     industry_reference = models.CharField(max_length=64, blank=True)
@@ -85,16 +87,19 @@ class Customer(PostalAddress, PersonIdentity):
 
     # Individual: customer due diligence answers (bvnk-api.md 2.4).
     employment_status = models.CharField(
-        max_length=20, choices=_choices(wire.EMPLOYMENT_STATUSES), blank=True
+        max_length=20, choices=wire_choices(wire.EMPLOYMENT_STATUSES), blank=True
     )
     source_of_funds = models.CharField(
-        max_length=20, choices=_choices(wire.SOURCES_OF_FUNDS), blank=True
+        max_length=20, choices=wire_choices(wire.SOURCES_OF_FUNDS), blank=True
     )
     pep_status = models.CharField(
-        "PEP status", max_length=20, choices=_choices(wire.PEP_STATUSES), blank=True
+        "PEP status", max_length=20, choices=wire_choices(wire.PEP_STATUSES), blank=True
     )
     intended_use = models.CharField(
-        "intended use of account", max_length=30, choices=_choices(wire.INTENDED_USES), blank=True
+        "intended use of account",
+        max_length=30,
+        choices=wire_choices(wire.INTENDED_USES),
+        blank=True,
     )
     expected_monthly_volume = models.DecimalField(
         max_digits=14,
@@ -104,15 +109,15 @@ class Customer(PostalAddress, PersonIdentity):
         validators=[MinValueValidator(Decimal("0"))],
     )
     expected_volume_currency = models.CharField(
-        max_length=3, choices=_choices(wire.VOLUME_CURRENCIES), blank=True
+        max_length=3, choices=wire_choices(wire.VOLUME_CURRENCIES), blank=True
     )
     estimated_yearly_income = models.CharField(
-        max_length=30, choices=_choices(wire.YEARLY_INCOMES), blank=True
+        max_length=30, choices=wire_choices(wire.YEARLY_INCOMES), blank=True
     )
     industry_sector = models.CharField(
         "employment industry sector",
         max_length=80,
-        choices=_choices(wire.INDUSTRY_SECTORS),
+        choices=wire_choices(wire.INDUSTRY_SECTORS),
         blank=True,
     )
 

@@ -45,7 +45,7 @@ def operation_add(
     """
     now = timezone.now()
     replaced = [op for op in supersedes if op.state in (State.PENDING, *ATTENTION)]
-    operation = _new_operation(
+    operation = new_operation(
         customer=customer, kind=kind, key=key, payload=payload, actor=actor, document=document
     )
     operation.save(force_insert=True)
@@ -61,7 +61,7 @@ def operation_add(
     return operation
 
 
-def _new_operation(
+def new_operation(
     *,
     customer: Customer,
     kind: str,
@@ -107,7 +107,9 @@ def refresh_summary(customer_id: int) -> None:
     summary_refresh(customer_id)
 
 
-def _due(customer_id: int, rows: QuerySet[BvnkOperation] | None = None) -> QuerySet[BvnkOperation]:
+def due_operations(
+    customer_id: int, rows: QuerySet[BvnkOperation] | None = None
+) -> QuerySet[BvnkOperation]:
     """The customer's due operations (of `rows`, a queryset), the next one first."""
     rows = BvnkOperation.objects.all() if rows is None else rows
     return rows.filter(
@@ -117,7 +119,7 @@ def _due(customer_id: int, rows: QuerySet[BvnkOperation] | None = None) -> Query
 
 def _next_due(customer_id: int) -> tuple[int, datetime | None] | None:
     """The customer's next due operation: its id and when it was last published."""
-    return _due(customer_id).values_list("pk", "enqueued_at").first()
+    return due_operations(customer_id).values_list("pk", "enqueued_at").first()
 
 
 def wake_next(customer_id: int) -> None:

@@ -20,7 +20,7 @@ from ..bvnk.client import BvnkClient, idempotency_key
 from ..bvnk.errors import BvnkError
 from ..bvnk.types import DocumentUpload, QuestionnaireAnswers, StoredBody
 from ..models import Associate, BvnkOperation, ComplianceDocument, Customer
-from .publishing import _new_operation
+from .publishing import new_operation
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ def queue_documents(customer: Customer, *, actor: Any = None) -> list[BvnkOperat
     documents = documents.exclude(scan_status__in=["PENDING", "INFECTED"])
     # New operations supersede nothing: one INSERT for them all.
     return BvnkOperation.objects.bulk_create(
-        _new_operation(
+        new_operation(
             customer=customer,
             kind=Kind.UPLOAD_DOCUMENT,
             # One key per document: it is uploaded once, whatever happens on the way.

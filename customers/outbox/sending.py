@@ -22,7 +22,7 @@ from .. import bvnk_calls
 from ..bvnk import wire
 from ..bvnk.errors import BvnkError
 from ..models import BvnkOperation, ComplianceDocument, Customer
-from .publishing import ATTENTION, _due, refresh_summary, wake_next
+from .publishing import ATTENTION, due_operations, refresh_summary, wake_next
 from .senders import ON_REFUSED, SENDERS, Cancel, Outcome, questionnaire_codes
 
 logger = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def operation_send(
     deadline = time.monotonic() + settings.CELERY_TASK_SOFT_TIME_LIMIT / 2
     for _ in range(FOLLOW_LIMIT):
         # Loaded as a claim loads it, so claiming it reads nothing more.
-        following = _due(customer_id, _claimable()).first()
+        following = due_operations(customer_id, _claimable()).first()
         if following is None:
             return state
         if time.monotonic() > deadline:
