@@ -31,7 +31,8 @@ so the services can import publishing.py without loading the sending engine abov
 
 - publishing.py: adding operations (`operation_add`), publishing their tasks after commit
   (`enqueue_after_commit`, `enqueue`), waking a customer's next one, and the sweeper;
-- senders.py: what each kind sends (`SENDERS`) and what a success or refusal records;
+- senders.py: one policy per kind (`POLICIES`): what it sends, waits for and supersedes,
+  and what a success or refusal records;
 - sending.py: `operation_send` (claim, attempt, outcome, retry with backoff), and
   `operations_run_due` for shells and tests.
 """

@@ -7,6 +7,7 @@ in test_pipeline_faults.py.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from datetime import timedelta
@@ -20,7 +21,7 @@ from django.utils import timezone
 from customers import dispatch, services
 from customers.bvnk.errors import BvnkError
 from customers.models import BvnkCall, BvnkOperation, ComplianceDocument, Customer
-from customers.outbox import publishing, sending
+from customers.outbox import publishing, senders, sending
 from tests.conftest import make_individual
 from tests.customers.outbox_support import (
     create_calls,
@@ -512,9 +513,10 @@ def test_the_page_queries_do_not_grow_with_operations(bvnk_emulator, client, vie
 def test_bvnk_errors_never_escape_the_outbox(bvnk_emulator) -> None:
     customer = ready_to_submit(bvnk_emulator, documents=False)
     operation = submit(customer)
-    with mock.patch.object(
-        sending, "SENDERS", {Kind.CREATE_CUSTOMER: mock.Mock(side_effect=KeyError("body"))}
-    ):
+    broken = dataclasses.replace(
+        senders.POLICIES[Kind.CREATE_CUSTOMER], send=mock.Mock(side_effect=KeyError("body"))
+    )
+    with mock.patch.dict(senders.POLICIES, {Kind.CREATE_CUSTOMER: broken}):
         assert send(operation) == State.NEEDS_ATTENTION
     assert "KeyError" in operation.note
     error = BvnkError("Forbidden", status=403, permanent=True, code="WAF_BLOCKED")
