@@ -153,7 +153,7 @@ def questionnaire(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-# Onboarding agents and compliance leads (issue 5): whoever may submit may send again.
+# Onboarding agents and compliance leads: whoever may submit may send again.
 @permission_required("customers.submit_customer", raise_exception=True)
 @require_POST
 def operation_retry(request: HttpRequest, pk: int, operation_pk: int) -> HttpResponse:

@@ -1,6 +1,6 @@
 """Upload checks for compliance documents: size, type from the bytes, a clean name, a hash.
 
-bvnk-api.md decision 8: BVNK publishes no limits, so the portal accepts PDF, JPEG and PNG,
+BVNK publishes no limits for uploads, so the portal accepts PDF, JPEG and PNG,
 recognised by their magic bytes (never by the browser's Content-Type), up to
 settings.DOCUMENT_MAX_BYTES. The extension must agree with the content, so a renamed
 executable or a PNG called .pdf is refused before it is stored.

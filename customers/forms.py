@@ -300,7 +300,7 @@ class OnboardingStartForm(forms.Form):
 
 
 class CustomerDetailsForm(StepForm):
-    """Details BVNK lets a partner change after creation (decision 3)."""
+    """Details BVNK lets a partner change once created: contact, address, date of birth."""
 
     required = REQUIRED_ADDRESS
 

@@ -95,7 +95,7 @@ US_ONLY_CDD = ("estimated_yearly_income", "industry_sector")
 
 
 class DueDiligenceForm(StepForm):
-    """The `cdd` answers; yearly income and industry only for US residents (2.4)."""
+    """The `cdd` answers; yearly income and industry only for US residents, as BVNK asks."""
 
     required = (
         "employment_status",

@@ -1,9 +1,9 @@
-"""Model to BVNK payload mapping, in one place (house style point 5).
+"""Model to BVNK payload mapping, in one place.
 
 Builds the client's typed request dataclasses (customers/bvnk/types.py) from the portal's
 models. Every value whose spelling BVNK has not confirmed (associate role titles, entity
-types, the ownership key) comes from customers/bvnk/wire.py, which cites
-../shared/bvnk-api.md; nothing here invents a wire value.
+types, the ownership key) comes from customers/bvnk/wire.py, which notes each one's
+evidence; nothing here invents a wire value.
 """
 
 from __future__ import annotations
@@ -78,8 +78,8 @@ def signed_session(customer: Customer) -> AgreementSession | None:
 def agreement_country(customer: Customer) -> str:
     """Return the country an agreement session is opened for.
 
-    A company signs for its tax residence (BVNK picks the US or EEA agreement from it,
-    bvnk-api.md 3.2); an individual for the country they live in. Each falls back on
+    A company signs for its tax residence (BVNK picks the US or EEA agreement from the
+    session's country); an individual for the country they live in. Each falls back on
     the other country when the first is not filled in yet.
     """
     if customer.is_company:
@@ -160,7 +160,7 @@ def associate_in(associate: Associate) -> AssociateIn:
     if associate.id_document_type and associate.id_document_number:
         document = DocumentInfo(
             number=associate.id_document_number,
-            # The v1 person document spelling (wire.IDENTITY_DOCUMENT_TYPES), Q2.
+            # The v1 person document spelling (wire.IDENTITY_DOCUMENT_TYPES), unconfirmed by BVNK.
             type=associate.id_document_type,
             issuing_country_code=country_code(associate.id_document_issuing_country),
             expiry_date=associate.id_document_expiry,
@@ -264,7 +264,7 @@ def customer_create(
 
 
 def customer_update(customer: Customer) -> CustomerUpdate:
-    """Build the PUT body of decision 3: contact details, address, date of birth."""
+    """Build the update's body: contact details, address, date of birth (all BVNK takes)."""
     contact = None
     if customer.email or customer.phone:
         contact = ContactInfo(email_address=customer.email, phone_number=customer.phone)

@@ -1,9 +1,10 @@
-"""BVNK's questionnaires (bvnk-api.md 4.5): their definitions, cached, as a form.
+"""BVNK's questionnaires (company customers only): their definitions, cached, as a form.
 
 BVNK names the questionnaires a customer needs in `infoRequired`; their definitions come
 from `client.questionnaire_definitions` and change rarely, so each is cached for an hour
 (a failed fetch is remembered for a minute, so the page stays quick while BVNK is down).
-The definition shape is inferred (Q6), hence the tolerant parsing of the raw JSON.
+BVNK does not document the definition shape (it is inferred), hence the tolerant parsing
+of the raw JSON.
 """
 
 from __future__ import annotations

@@ -240,7 +240,8 @@ BVNK_HAWK_SECRET = env.str(
 BVNK_WEBHOOK_SECRET = env.str(
     "BVNK_WEBHOOK_SECRET", default=EMULATOR_WEBHOOK_SECRET if _talks_to_emulator else ""
 )
-# Decision 9 of bvnk-api.md: A = Base64 HMAC over the raw body; B = hex "Standard".
+# How BVNK signs webhooks is not settled: A (the default) = Base64 HMAC-SHA256 over the raw
+# body; B = hex "Standard" over URL, content type and body.
 BVNK_WEBHOOK_SIGNATURE = env.str("BVNK_WEBHOOK_SIGNATURE", default="A").upper()
 BVNK_WEBHOOK_SIGNATURE_URL = env.str("BVNK_WEBHOOK_SIGNATURE_URL", default="full")
 # The public URL BVNK posts to, for variant B behind a proxy; empty: built from the request.

@@ -1,7 +1,7 @@
 """The BVNK webhook inbox: store verified deliveries, then apply them in order, losing none.
 
 BVNK retries a delivery up to 100 times, may deliver an event twice, sends one customer
-status change under two or three event names and promises no order (bvnk-api.md 6.5).
+status change under two or three event names and promises no order (its webhook docs).
 So:
 
 - `webhook_receive` stores each verified delivery once (insert-on-conflict on the event

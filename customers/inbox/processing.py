@@ -24,7 +24,8 @@ logger = logging.getLogger(__name__)
 
 Status = WebhookEvent.Status
 PROCESSABLE = (Status.RECEIVED, Status.HELD)
-# Longest wait between retries after a transient failure (BVNK's own cap, 6.5).
+# Longest wait between retries after a transient failure: 15 minutes, the cap BVNK's own
+# webhook retries use.
 MAX_RETRY_DELAY = 900
 
 

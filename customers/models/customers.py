@@ -85,7 +85,7 @@ class Customer(PostalAddress, PersonIdentity):
     tax_number_hash = BlindIndexField(source="tax_number")
     tax_residence_country = CountryField(blank=True)
 
-    # Individual: customer due diligence answers (bvnk-api.md 2.4).
+    # Individual: customer due diligence answers (the `cdd` object of BVNK's individual create).
     employment_status = models.CharField(
         max_length=20, choices=wire_choices(wire.EMPLOYMENT_STATUSES), blank=True
     )
@@ -129,7 +129,8 @@ class Customer(PostalAddress, PersonIdentity):
     bvnk_data = models.JSONField(default=dict, blank=True, editable=False)
     bvnk_synced_at = models.DateTimeField(null=True, blank=True, editable=False)
     # When BVNK's `status` was true: the newest applied event's timestamp, or the time of
-    # a read. An event older than this never overwrites the status (bvnk-api.md 6.5).
+    # a read. An event older than this never overwrites the status (BVNK does not promise
+    # the order of its webhooks).
     bvnk_status_at = models.DateTimeField(
         "BVNK status as of", null=True, blank=True, editable=False
     )
@@ -235,7 +236,7 @@ class Customer(PostalAddress, PersonIdentity):
     def outstanding_documents(self) -> list[str]:
         """Label the documents BVNK's `infoRequired.documents` still asks for.
 
-        The list is unconfirmed (Q4): objects with `type`, `subType` and
+        BVNK has not confirmed the list's shape: objects with `type`, `subType` and
         `customerPersonReference` (the emulator's shape), or plain strings.
         """
         items = (self.info_required or {}).get("documents")
@@ -313,7 +314,7 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     S.INFO_REQUIRED: frozenset(_BVNK_STATUSES - {S.INFO_REQUIRED} | {S.TERMINATED}),
     S.PENDING: frozenset(_BVNK_STATUSES - {S.PENDING} | {S.TERMINATED}),
     S.ACTIONS_REQUIRED: frozenset(_BVNK_STATUSES - {S.ACTIONS_REQUIRED} | {S.TERMINATED}),
-    # Periodic review can reopen a verified customer (bvnk-api.md 5.1, INFERRED).
+    # INFERRED: a periodic review can reopen a verified customer (no BVNK page says so).
     S.VERIFIED: frozenset({S.ACTIONS_REQUIRED, S.TERMINATED}),
     # Older docs: a rejection stands unless BVNK asks for more data.
     S.REJECTED: frozenset({S.INFO_REQUIRED, S.TERMINATED}),

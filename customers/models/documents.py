@@ -120,7 +120,7 @@ class ComplianceDocument(models.Model):
 
 
 class AgreementSession(models.Model):
-    """A BVNK terms-and-conditions signing session (bvnk-api.md section 3)."""
+    """A BVNK terms-and-conditions signing session (hosted page, confirmed by a read)."""
 
     class Status(models.TextChoices):
         PENDING = "PENDING", "Pending"

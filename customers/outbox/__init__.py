@@ -11,7 +11,8 @@ by senders.py once the create succeeded), and after commit `enqueue` hands its i
   operation in flight per customer" makes the claim fail while another operation of the
   same customer is in flight, so one customer's operations never run concurrently;
 - the claim sends the stored body with the row's idempotency key, which never changes,
-  so a retry after a lost answer gets BVNK's first answer back (decision 6), and records
+  so a retry after a lost answer gets BVNK's first answer back (BVNK keys a customer
+  create by its idempotency key and the same body), and records
   the outcome only if its claim token still holds;
 - transient failures (5xx, 408, 429 with Retry-After, timeouts, connection errors) go
   back to PENDING with `next_attempt_at` moved by a full-jitter exponential backoff, up

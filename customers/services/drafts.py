@@ -309,7 +309,8 @@ def customer_submit(*, customer: Customer, actor: Any) -> None:
     """Submit a complete draft: SUBMITTING and its create operation now, sent after commit.
 
     The create's body is built here and kept on the operation, so every attempt sends the
-    same body with the same key (decision 6), whatever happens to the draft's rows later.
+    same body with the same key (BVNK may answer a repeat with its first answer), whatever
+    happens to the draft's rows later.
     """
     with _draft_write(customer) as locked:
         progress = onboarding.Progress(locked)

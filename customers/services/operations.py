@@ -144,7 +144,8 @@ def operation_retry(operation: BvnkOperation, *, actor: Any) -> BvnkOperation:
 
 
 # Where BVNK takes questionnaire answers: once created, while it collects information
-# (decision 11 and the emulator); answers given while the create is under way wait for it.
+# (INFO_REQUIRED, and ACTIONS_REQUIRED as the emulator allows); answers given while the
+# create is under way wait for it.
 QUESTIONNAIRE_STATUSES = frozenset(
     {Customer.Status.SUBMITTING, Customer.Status.INFO_REQUIRED, Customer.Status.ACTIONS_REQUIRED}
 )
@@ -154,7 +155,7 @@ Answers = Sequence[bvnk_types.QuestionnaireAnswers] | Mapping[str, Mapping[str, 
 def operation_submit_questionnaire(
     customer: Customer, answers: Answers, *, actor: Any
 ) -> BvnkOperation:
-    """Queue answers to BVNK's questionnaires (4.5) as one operation with a key of its own.
+    """Queue answers to BVNK's questionnaires as one operation with a key of its own.
 
     `answers`: QuestionnaireAnswers objects, or {code: {section id: {item id: answer}}};
     an answer is a string or boolean (sent as `value`) or a list of strings (`values`).

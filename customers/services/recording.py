@@ -194,7 +194,7 @@ def customer_record_created(
             )
         status = (remote.status if remote else "") or (created.status if created else "")
         if status not in Customer.Status.values or not locked.can_transition_to(status):
-            status = Customer.Status.INFO_REQUIRED  # Decision 2: a create starts there.
+            status = Customer.Status.INFO_REQUIRED  # BVNK's guide answers a create INFO_REQUIRED.
         apply_bvnk_status(
             locked,
             status,
