@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from django.db.models import Q
 from django.urls import reverse
 
-from . import onboarding
 from .models import AgreementSession, BvnkOperation, Customer
+from .onboarding import steps as onboarding
 
 S = Customer.Status
 WaitingOn = Customer.WaitingOn

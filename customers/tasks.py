@@ -7,8 +7,9 @@ import socket
 
 from celery import Task, shared_task
 
-from . import dispatch, documents, inbox, notifications, retention, sync
+from . import dispatch, documents, inbox, notifications, retention
 from .outbox import publishing, sending
+from .services import reconcile as sync
 
 
 @shared_task(name=dispatch.PROCESS_WEBHOOK_EVENT, ignore_result=True)

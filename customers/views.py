@@ -8,8 +8,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from . import audit, dashboard, onboarding, onboarding_views, requirements, timeline
+from . import audit, requirements, timeline
+from .dashboard import listing as dashboard
 from .models import Customer
+from .onboarding import steps as onboarding
+from .onboarding import views as onboarding_views
 
 S = Customer.Status
 # BVNK may still move these customers on, so their page keeps itself current

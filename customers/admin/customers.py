@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from .. import audit, inbox, services, sync
+from .. import audit, inbox, services
 from ..bvnk.errors import BvnkError
 from ..models import (
     AgreementSession,
@@ -22,6 +22,7 @@ from ..models import (
     StatusChange,
     WebhookEvent,
 )
+from ..services import reconcile as sync
 from .base import AppendOnlyAdmin, BigTableAdmin, ReadOnlyInline, TaxNumberSearchAdmin
 from .operations import WebhookEventAdmin
 

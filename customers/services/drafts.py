@@ -13,7 +13,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from .. import audit, onboarding, payloads, refusals, requirements, slots
+from .. import audit, payloads, requirements
 from ..bvnk import types as bvnk_types
 from ..bvnk.client import idempotency_key
 from ..bvnk_calls import bvnk_client
@@ -26,6 +26,8 @@ from ..models import (
     Customer,
     StatusChange,
 )
+from ..onboarding import refusals, slots
+from ..onboarding import steps as onboarding
 from ..outbox import publishing
 from .recording import agreement_session_apply_bvnk_status
 from .status import change_status, customer_write

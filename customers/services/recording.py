@@ -11,7 +11,7 @@ from django.db.models import Case, F, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .. import payloads, refusals, requirements
+from .. import payloads, requirements
 from ..bvnk import types as bvnk_types
 from ..bvnk.errors import BvnkError
 from ..models import (
@@ -22,6 +22,7 @@ from ..models import (
     StatusChange,
     same_person,
 )
+from ..onboarding import refusals
 from .status import apply_bvnk_status, change_status, customer_write
 
 

@@ -11,9 +11,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from customers import counting, services, sync
+from customers import services
 from customers.bvnk.errors import BvnkError
+from customers.dashboard import counting
 from customers.models import AuditEvent, BvnkOperation, Customer, StatusChange, WebhookEvent
+from customers.services import reconcile as sync
 from tests.conftest import make_company, make_individual
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]

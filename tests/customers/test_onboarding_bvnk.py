@@ -11,8 +11,9 @@ import pytest
 import requests
 from django.urls import reverse
 
-from customers import onboarding, services
+from customers import services
 from customers.models import AgreementSession, BvnkCall, BvnkOperation, Customer, StatusChange
+from customers.onboarding import steps as onboarding
 from customers.outbox import sending
 from tests.customers.conftest import complete_company, complete_individual
 from tests.customers.outbox_support import sign_at

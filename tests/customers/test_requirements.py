@@ -9,8 +9,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from customers import requirements, services, sync
+from customers import requirements, services
 from customers.models import AgreementSession, BvnkOperation, Customer, StatusChange
+from customers.services import reconcile as sync
 from tests.conftest import make_company
 from tests.customers.conftest import company_draft, complete_company
 

@@ -12,9 +12,9 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from customers import sync
 from customers.models import Customer, StatusChange
 from customers.outbox import publishing, sending
+from customers.services import reconcile as sync
 from tests.conftest import make_individual
 from tests.customers.outbox_support import ready_to_submit, submit
 

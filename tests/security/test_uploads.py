@@ -14,8 +14,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
-from customers import documents, onboarding, scanning
+from customers import documents, scanning
 from customers.models import AuditEvent, ComplianceDocument
+from customers.onboarding import steps as onboarding
 from tests.customers.conftest import PDF, add_associate, add_document, company_draft
 from tests.emulator_server import free_port
 from tests.security.conftest import EICAR, SIGNATURE

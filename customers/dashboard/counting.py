@@ -19,7 +19,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
-from .models import Customer
+from ..models import Customer
 
 # Counts up to this are exact; above it the page says "about N" from statistics.
 COUNT_CAP = 1000

@@ -14,6 +14,8 @@ from typing import Any, cast
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 
+from ..models import Associate, Customer, same_person
+from ..validators import validate_e164_phone
 from .forms import (
     ADDRESS_FIELDS,
     OPERATIONAL_FIELDS,
@@ -27,8 +29,6 @@ from .forms import (
     require_address,
     today,
 )
-from .models import Associate, Customer, same_person
-from .validators import validate_e164_phone
 
 
 class CompanyDetailsForm(StepForm):

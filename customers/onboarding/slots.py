@@ -11,8 +11,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from .bvnk import wire
-from .models import Associate, ComplianceDocument, Customer
+from ..bvnk import wire
+from ..models import Associate, ComplianceDocument, Customer
 
 COMPANY = "company"
 SELF = "self"

@@ -12,6 +12,8 @@ from typing import Any
 
 from django import forms
 
+from ..models import Customer
+from ..validators import validate_e164_phone
 from .forms import (
     ADDRESS_FIELDS,
     PHONE_HELP,
@@ -22,8 +24,6 @@ from .forms import (
     address_widgets,
     check_adult_birth_date,
 )
-from .models import Customer
-from .validators import validate_e164_phone
 
 
 class PersonalDetailsForm(StepForm):

@@ -29,11 +29,11 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
-from . import audit, bvnk_calls, services
-from .bvnk import types as bvnk_types
-from .bvnk import wire
-from .bvnk.errors import BvnkError
-from .models import Customer, InvalidTransition, StatusChange
+from .. import audit, bvnk_calls, services
+from ..bvnk import types as bvnk_types
+from ..bvnk import wire
+from ..bvnk.errors import BvnkError
+from ..models import Customer, InvalidTransition, StatusChange
 
 logger = logging.getLogger(__name__)
 

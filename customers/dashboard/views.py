@@ -23,10 +23,13 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import audit, csv_export, dashboard, documents, questionnaires, services, sync
-from .bvnk.errors import BvnkError
-from .models import BvnkOperation, ComplianceDocument, Customer, SavedView
-from .onboarding_views import BVNK_DOWN, start_signing
+from .. import audit, documents, questionnaires, services
+from ..bvnk.errors import BvnkError
+from ..models import BvnkOperation, ComplianceDocument, Customer, SavedView
+from ..onboarding.views import BVNK_DOWN, start_signing
+from ..services import reconcile as sync
+from . import csv_export
+from . import listing as dashboard
 
 VIEW = "customers.view_customer"
 OPERATE = "customers.operate_customer"

@@ -14,8 +14,8 @@ from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS
 
-from .bvnk import wire
-from .models import Associate, BvnkOperation, Customer
+from ..bvnk import wire
+from ..models import Associate, BvnkOperation, Customer
 
 _ADDRESS_KEYS = {
     "addressLine1": "address_line1",

@@ -24,9 +24,9 @@ from django import forms
 from django.forms.utils import ErrorDict
 from django.utils import timezone
 
-from . import documents
-from .models import Customer
-from .validators import validate_e164_phone
+from .. import documents
+from ..models import Customer
+from ..validators import validate_e164_phone
 
 ADULT_AGE = 18
 OLDEST_AGE = 120

@@ -39,10 +39,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from . import counting, roles
-from .forms import DateInput
-from .models import Customer, SavedView
-from .templatetags.portal_tags import age, day
+from .. import roles
+from ..models import Customer, SavedView
+from ..onboarding.forms import DateInput
+from ..templatetags.portal_tags import age, day
+from . import counting
 
 S = Customer.Status
 

@@ -20,10 +20,11 @@ from django.core.cache import cache
 from django.db.models import Model
 from django.utils.formats import date_format
 
+from .. import payloads
+from ..bvnk.errors import BvnkError
+from ..bvnk_calls import bvnk_client
+from ..models import AgreementSession, Associate, Customer, same_person
 from . import forms as f
-from . import payloads
-from .bvnk.errors import BvnkError
-from .bvnk_calls import bvnk_client
 from .company_forms import AssociateForm, CompanyAddressForm, CompanyDetailsForm
 from .individual_forms import (
     AddressForm,
@@ -32,7 +33,6 @@ from .individual_forms import (
     PersonalDetailsForm,
     TaxForm,
 )
-from .models import AgreementSession, Associate, Customer, same_person
 from .slots import SELF, SlotGroup, company_group, person_group
 
 logger = logging.getLogger(__name__)
