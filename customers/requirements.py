@@ -2,7 +2,7 @@
 
 Two sources: what BVNK said (questionnaire codes and outstanding documents in
 `infoRequired`, the agreement, refused submissions, failed operations) and the portal's
-own onboarding rules for drafts (customers/onboarding.py, the same code the stepper uses).
+own onboarding rules for drafts (customers/onboarding/steps.py, the same code the stepper uses).
 
 The checklist is computed when a customer page is shown. The one-line summary, the
 "waiting on" side and the needs-attention flag are stored on the customer by

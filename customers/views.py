@@ -24,7 +24,7 @@ STILL_CHANGING = frozenset(S) - {S.DRAFT, S.REJECTED, S.TERMINATED}
 @permission_required("customers.view_customer", raise_exception=True)
 @require_GET
 def customer_list(request: HttpRequest) -> HttpResponse:
-    """My customers: tabs, search, filters, sort and keyset pages (customers/dashboard.py)."""
+    """My customers: tabs, search, filters, sort and keyset pages (dashboard/listing.py)."""
     listing = dashboard.customer_listing(request.user, request.GET)
     return render(
         request,

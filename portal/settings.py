@@ -300,7 +300,8 @@ BVNK_OPERATION_SWEEP_SECONDS = env.float("BVNK_OPERATION_SWEEP_SECONDS", default
 BVNK_OPERATION_REDRIVE_SECONDS = env.int("BVNK_OPERATION_REDRIVE_SECONDS", default=300)
 # How often an operation waiting on BVNK's status (documents while PENDING) looks again.
 BVNK_OPERATION_WAIT_SECONDS = env.int("BVNK_OPERATION_WAIT_SECONDS", default=60)
-# Reconciliation (customers/sync.py): list BVNK's customers this often, and read one by one
+# Reconciliation (customers/services/reconcile.py): list BVNK's customers this often,
+# and read one by one
 # those the portal has not heard about for BVNK_RECONCILE_STALE_SECONDS.
 BVNK_RECONCILE_SECONDS = env.float("BVNK_RECONCILE_SECONDS", default=3600.0)
 BVNK_RECONCILE_STALE_SECONDS = env.int("BVNK_RECONCILE_STALE_SECONDS", default=6 * 3600)

@@ -8,13 +8,13 @@ Built to stay fast with a million customers on PostgreSQL:
 - counts are exact up to `COUNT_CAP` (one query of capped sub-counts) and estimated
   beyond it from PostgreSQL's statistics (pg_stats for the tabs, EXPLAIN for a filtered
   list), so a page runs the same queries at ten rows and at a million (the counting is in
-  `customers/counting.py`, shared with the admin's paginator);
+  `counting.py`, shared with the admin's paginator);
 - search is `icontains` on the denormalised `search_name` and on `email`, which
   PostgreSQL serves from trigram GIN indexes on UPPER(...) (migration 0006), plus exact
   matches on both references.
 
 Saved views are here too; the CSV export's columns and cells are in
-`customers/csv_export.py`.
+`csv_export.py`.
 """
 
 from __future__ import annotations

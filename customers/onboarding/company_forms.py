@@ -1,6 +1,6 @@
 """A company's onboarding forms: its details, its addresses and each of its associates.
 
-Built on `customers.forms.StepForm` (strict or lenient); they validate and hand back
+Built on `customers.onboarding.forms.StepForm` (strict or lenient); they validate and hand back
 values, customers.services writes them.
 """
 

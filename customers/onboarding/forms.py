@@ -8,8 +8,8 @@ so a half-filled page can be kept and come back to; the review page lists what i
 missing before anything can be submitted.
 
 The step forms build on `StepForm` and the address and birth-date helpers here: a
-company's in `customers/company_forms.py`, an individual's in
-`customers/individual_forms.py`. Here too: the document upload, the start page and the
+company's in `company_forms.py`, an individual's in
+`individual_forms.py`. Here too: the document upload, the start page and the
 details a partner may update after creation.
 """
 

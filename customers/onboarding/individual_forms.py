@@ -1,6 +1,6 @@
 """An individual's onboarding forms: personal details, contact, address, tax, due diligence.
 
-Built on `customers.forms.StepForm` (strict or lenient); they validate and hand back
+Built on `customers.onboarding.forms.StepForm` (strict or lenient); they validate and hand back
 values, customers.services writes them.
 """
 

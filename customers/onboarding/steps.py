@@ -3,8 +3,8 @@
 A step is complete when nothing is missing from it. What is missing is worked out from
 the stored draft every time (never stored), by the same forms that validate the pages, so
 the stepper, "Resume" and the review page can never disagree with the forms. The documents
-steps are built from `customers/slots.py`; BVNK's refusals are mapped onto the steps by
-`customers/refusals.py`.
+steps are built from `slots.py`; BVNK's refusals are mapped onto the steps by
+`refusals.py`.
 """
 
 from __future__ import annotations
