@@ -301,8 +301,7 @@ BVNK_OPERATION_REDRIVE_SECONDS = env.int("BVNK_OPERATION_REDRIVE_SECONDS", defau
 # How often an operation waiting on BVNK's status (documents while PENDING) looks again.
 BVNK_OPERATION_WAIT_SECONDS = env.int("BVNK_OPERATION_WAIT_SECONDS", default=60)
 # Reconciliation (customers/services/reconcile.py): list BVNK's customers this often,
-# and read one by one
-# those the portal has not heard about for BVNK_RECONCILE_STALE_SECONDS.
+# and read one by one those the portal has not heard about for BVNK_RECONCILE_STALE_SECONDS.
 BVNK_RECONCILE_SECONDS = env.float("BVNK_RECONCILE_SECONDS", default=3600.0)
 BVNK_RECONCILE_STALE_SECONDS = env.int("BVNK_RECONCILE_STALE_SECONDS", default=6 * 3600)
 CELERY_BEAT_SCHEDULE |= {
