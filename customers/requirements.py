@@ -6,9 +6,10 @@ own onboarding rules for drafts (customers/onboarding/steps.py, the same code th
 
 The checklist is computed when a customer page is shown. The one-line summary, the
 "waiting on" side and the needs-attention flag are stored on the customer by
-`summary_store`, which the services call once per change on the row they locked
-(`summary_refresh` reads the row first), so the My customers list shows them without a
-query per row.
+`summary_store`, called in two places only: when a service's `services.customer_write`
+ends (once, on the row it locked) and when the outbox settles an operation that needs
+attention (`outbox.publishing.operations_settle`, through `summary_refresh`, which reads
+the row first). So the My customers list shows them without a query per row.
 """
 
 from __future__ import annotations

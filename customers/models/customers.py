@@ -158,7 +158,8 @@ class Customer(PostalAddress, PersonIdentity):
 
     # My customers, denormalised so a page of a million rows needs no query per row.
     # `search_name` follows the name fields in save(); the other three are derived by
-    # customers.requirements.summary_store, which the services call when an input changes.
+    # customers.requirements.summary_store when a write through services.customer_write
+    # ends (and when the outbox settles an operation that needs attention).
     search_name = models.CharField(max_length=200, blank=True, editable=False)
     blocking_summary = models.CharField(
         max_length=200, blank=True, editable=False, help_text="What the customer waits for."

@@ -102,9 +102,17 @@ def enqueue(operation_ids: list[int]) -> None:
     BvnkOperation.objects.filter(pk__in=operation_ids, state=State.PENDING).update(enqueued_at=None)
 
 
-def refresh_summary(customer_id: int) -> None:
-    """Keep the My customers needs-attention flag in step with the customer's operations."""
-    summary_refresh(customer_id)
+def operations_settle(rows: QuerySet[BvnkOperation], *, customer_id: int, **values: Any) -> int:
+    """Write `values` to the operations `rows` selects; return how many were written.
+
+    The one way the engine settles an operation outside a service: an operation that comes
+    to need attention (FAILED, NEEDS_ATTENTION) changes the customer's summary, which is
+    stored here, in the same transaction.
+    """
+    written = rows.update(**values)
+    if written and values.get("state") in ATTENTION:
+        summary_refresh(customer_id)
+    return written
 
 
 def due_operations(

@@ -23,7 +23,7 @@ from .. import bvnk_calls
 from ..bvnk import wire
 from ..bvnk.errors import BvnkError
 from ..models import BvnkOperation, ComplianceDocument, Customer
-from .publishing import ATTENTION, due_operations, refresh_summary, wake_next
+from .publishing import due_operations, operations_settle, wake_next
 from .senders import POLICIES, Cancel, Outcome
 
 logger = logging.getLogger(__name__)
@@ -263,7 +263,9 @@ def _lost_claim(
         f"Claimed {operation.lost_claims + 1} times without finishing: the worker "
         "may be dying on it. Check the worker logs, then retry."
     )
-    rows.update(
+    operations_settle(
+        rows,
+        customer_id=operation.customer_id,
         state=State.NEEDS_ATTENTION,
         lost_claims=F("lost_claims") + 1,
         claim_token="",
@@ -272,7 +274,6 @@ def _lost_claim(
         updated_at=now,
     )
     logger.error("Operation %s: %s", operation.pk, note)
-    refresh_summary(operation.customer_id)
     return None
 
 
@@ -338,12 +339,16 @@ def _take(
 
 def _settle_unclaimed(operation: BvnkOperation, state: str, note: str) -> None:
     now = timezone.now()
-    if BvnkOperation.objects.filter(pk=operation.pk, state=State.PENDING).update(
-        state=state, note=note[:300], completed_at=now, updated_at=now, enqueued_at=None
+    if operations_settle(
+        BvnkOperation.objects.filter(pk=operation.pk, state=State.PENDING),
+        customer_id=operation.customer_id,
+        state=state,
+        note=note[:300],
+        completed_at=now,
+        updated_at=now,
+        enqueued_at=None,
     ):
         logger.info("Operation %s %s: %s", operation.pk, state.lower(), note)
-        if operation.state in ATTENTION or state in ATTENTION:
-            refresh_summary(operation.customer_id)
 
 
 def _wait_reason(operation: BvnkOperation) -> str:
@@ -402,15 +407,13 @@ def _finish(claim: Claim, outcome: Outcome, *, wake: bool = True) -> str | None:
             rows = BvnkOperation.objects.filter(
                 pk=operation.pk, state=State.IN_FLIGHT, claim_token=claim.token
             )
-            if not rows.update(**values):
+            if not operations_settle(rows, customer_id=operation.customer_id, **values):
                 return None  # the claim was taken over; that claim's outcome counts
             if final_state == State.DONE and outcome.then is not None:
                 outcome.then()
             on_refused = POLICIES[operation.kind].on_refused
             if final_state == State.FAILED and on_refused is not None:
                 on_refused(operation, outcome.error)
-            if final_state in ATTENTION:
-                refresh_summary(operation.customer_id)
             if wake:
                 transaction.on_commit(partial(wake_next, operation.customer_id))
     except (OperationalError, InterfaceError):
@@ -429,12 +432,16 @@ def _record_broken(claim: Claim, note: str) -> str | None:
         rows = BvnkOperation.objects.filter(
             pk=claim.operation.pk, state=State.IN_FLIGHT, claim_token=claim.token
         )
-        if not rows.update(
-            state=State.NEEDS_ATTENTION, note=note[:300], claim_token="", lease_until=None,
+        if not operations_settle(
+            rows,
+            customer_id=claim.operation.customer_id,
+            state=State.NEEDS_ATTENTION,
+            note=note[:300],
+            claim_token="",
+            lease_until=None,
             updated_at=now,
-        ):  # fmt: skip
+        ):
             return None
-        refresh_summary(claim.operation.customer_id)
         transaction.on_commit(partial(wake_next, claim.operation.customer_id))
     return State.NEEDS_ATTENTION
 

@@ -11,7 +11,7 @@ from django.db.models import Case, F, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .. import payloads, requirements
+from .. import payloads
 from ..bvnk import types as bvnk_types
 from ..bvnk.errors import BvnkError
 from ..models import (
@@ -87,7 +87,8 @@ def agreement_session_apply_bvnk_status(
 ) -> bool:
     """Store the status BVNK reports for an agreement session; returns whether it changed."""
     new = AgreementSession.Status(status)
-    with transaction.atomic():
+    # The customer first, then the session: the order the webhook inbox locks them in.
+    with customer_write(session.customer_id):
         locked = AgreementSession.objects.select_for_update().get(pk=session.pk)
         fields = ["updated_at"]
         if data is not None:
@@ -99,8 +100,6 @@ def agreement_session_apply_bvnk_status(
             fields.append("status")
         if len(fields) > 1:
             locked.save(update_fields=fields)
-        if changed:
-            requirements.summary_refresh(locked.customer_id)
     session.status = locked.status
     return changed
 

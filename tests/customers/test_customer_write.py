@@ -1,4 +1,4 @@
-"""Every service writes through `services.customer_write`, which keeps the stored summary current.
+"""Every service (and the outbox, settling an operation) keeps the stored summary current.
 
 Each case starts from a customer whose stored summary is stale on purpose, runs one
 service, and reads the row back: the summary the My customers list shows must be the one
@@ -16,7 +16,8 @@ import pytest
 from django.utils import timezone
 
 from customers import requirements, services
-from customers.models import BvnkOperation, Customer, StatusChange
+from customers.models import AgreementSession, BvnkOperation, Customer, StatusChange
+from customers.outbox import publishing
 from tests.conftest import make_individual
 from tests.customers.conftest import add_associate, add_document, company_draft
 
@@ -142,7 +143,45 @@ def retry_operation(actor: Any) -> Customer:
     return customer
 
 
+def session_signed(actor: Any) -> Customer:
+    customer = company_draft()
+    session = AgreementSession.objects.create(
+        customer=customer,
+        bvnk_reference="session-summary",
+        status=AgreementSession.Status.PENDING,
+        use_case="EMBEDDED_FIAT_ACCOUNTS",
+        country="GB",
+    )
+    stale(customer)
+    services.agreement_session_apply_bvnk_status(session, AgreementSession.Status.SIGNED)
+    return customer
+
+
+def operation_needs_attention(actor: Any) -> Customer:
+    customer = created()
+    operation = BvnkOperation.objects.create(
+        customer=customer,
+        kind=BvnkOperation.Kind.SUBMIT_QUESTIONNAIRE,
+        idempotency_key="00000000-0000-4000-8000-0000000000ab",
+        state=BvnkOperation.State.IN_FLIGHT,
+        claim_token="lost",
+    )
+    stale(customer)
+    rows = BvnkOperation.objects.filter(pk=operation.pk)
+    publishing.operations_settle(
+        rows, customer_id=customer.pk, state=BvnkOperation.State.NEEDS_ATTENTION, claim_token=""
+    )
+    return customer
+
+
+def create_draft(actor: Any) -> Customer:
+    return services.customer_create_draft(customer_type=Customer.Type.COMPANY, actor=actor)
+
+
 SERVICES: list[Callable[[Any], Customer]] = [
+    create_draft,
+    session_signed,
+    operation_needs_attention,
     change_status,
     apply_bvnk_status,
     record_bvnk_details,
