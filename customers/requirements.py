@@ -9,7 +9,8 @@ The checklist is computed when a customer page is shown. The one-line summary, t
 `summary_store`, called in two places only: when a service's `services.customer_write`
 ends (once, on the row it locked) and when the outbox settles an operation that needs
 attention (`outbox.publishing.operations_settle`, through `summary_refresh`, which reads
-the row first). So the My customers list shows them without a query per row.
+the row first). So the My customers list shows them without a query per row;
+`manage.py refresh_customer_summaries` recomputes them all.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from .. import audit, payloads, requirements
+from .. import audit, payloads
 from ..bvnk import types as bvnk_types
 from ..bvnk.client import idempotency_key
 from ..bvnk_calls import bvnk_client
@@ -38,8 +38,9 @@ logger = logging.getLogger(__name__)
 def customer_create_draft(*, customer_type: str, actor: Any) -> Customer:
     """Start onboarding a customer: a draft row that every later step saves into."""
     with transaction.atomic():
-        customer = Customer.objects.create(type=Customer.Type(customer_type), created_by=actor)
-        requirements.summary_refresh(customer)
+        new = Customer.objects.create(type=Customer.Type(customer_type), created_by=actor)
+        with customer_write(new) as customer:
+            pass  # nothing more to write: the block stores the new draft's summary
     return customer
 
 
