@@ -28,7 +28,7 @@ from tests.emulator_server import (  # noqa: F401 - fixtures, used by name
 
 _ids = itertools.count(1)
 
-# The emulator's reference lists include these (the examples of BVNK's company create).
+# The emulator's reference lists include these (bvnk-api.md 2.3 examples).
 INDUSTRY = "30ea15fc-06d8-11ef-b6e1-027612b7f6b5"
 VOLUME = "ef779c41-547e-11ef-8b9c-027612b7f6b5"
 INDUSTRIES = [(INDUSTRY, "Financial services"), ("56e65ebc-06fa-11ef-bbf8-02d3d923cf2b", "Other")]

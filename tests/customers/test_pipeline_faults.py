@@ -285,8 +285,7 @@ def test_7_create_succeeds_but_the_answer_is_lost(pipeline: Any) -> None:
     operation = settles(submit(customer), State.DONE, workers=pipeline.workers)
     assert operation.attempts == 2 and operation.result["reference"]
     exactly_once(pipeline.emulator, customer, operation)
-    # Recovered by repeating the same key and body (BVNK replays its first answer), not by
-    # a second create.
+    # Recovered by repeating the same key and body (decision 6), not by a second create.
     assert create_calls(pipeline.emulator, customer) == {"succeeded": 1, "replayed": 1}
 
 
