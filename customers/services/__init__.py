@@ -3,12 +3,17 @@
 Callers use the package (`from customers import services`, then `services.customer_submit`);
 the modules hold one sub-domain each:
 
-- status.py: the one place a customer's status changes (`customer_change_status`,
-  `customer_apply_bvnk_status`); the other services call its helpers on a locked row;
+- status.py: `customer_write`, the one lock on a customer's row, which stores the
+  customer's summary when the write ends, and the one place a status changes
+  (`customer_change_status`, `customer_apply_bvnk_status`, and their helpers on a row
+  `customer_write` locked);
 - recording.py: what BVNK reports and answers (details, sessions, documents, the create);
 - drafts.py: onboarding a draft, from its creation to its submission;
 - operations.py: use cases on a customer BVNK holds (updates, questionnaire answers,
-  retrying an operation); a resync from BVNK is `sync.customer_resync`;
+  retrying an operation).
+
+reconcile.py (not re-exported: it drives these services) reads customers from BVNK and
+applies what differs: `reconcile.customer_resync`, the beat task's reconciliation.
 """
 
 from __future__ import annotations
