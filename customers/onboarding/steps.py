@@ -133,7 +133,7 @@ def get_step(customer: Customer, slug: str) -> Step | None:
     return next((step for step in steps_for(customer) if step.slug == slug), None)
 
 
-# -- BVNK reference lists (decision 5) ---------------------------------------------------
+# -- BVNK reference lists: industries and monthly volumes ---------------------------------
 
 
 @dataclass(frozen=True)
@@ -225,7 +225,7 @@ def form_problems(form_class: type[f.StepForm], instance: Model, **kwargs: Any) 
 
 
 def associate_rule_problems(associates: Sequence[Associate]) -> list[str]:
-    """The company-level associate rules BVNK applies (bvnk-api.md 2.3, decision 4)."""
+    """The company-level associate rules BVNK applies to a create's `company.associates`."""
     if not associates:
         return [
             "Add the company's associates: at least one beneficial owner, one controlling "
