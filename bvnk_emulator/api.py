@@ -1,4 +1,4 @@
-"""Routes of the v1 customers API (bvnk-api.md 2-4), mounted at /platform/v1."""
+"""Routes of the v1 customers API (customers, sessions, documents), mounted at /platform/v1."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 
 @bp.before_request
 def authenticate() -> None:
-    """Verify Hawk on every /platform request (1.3)."""
+    """Verify Hawk on every /platform request."""
     emulator = current_emulator()
     host, port = hawk.split_host(request.host, request.scheme)
     try:
@@ -102,7 +102,7 @@ _key_locks = _KeyLocks()
 
 
 def idempotent(view: Callable[..., Response]) -> Callable[..., Response]:
-    """Apply X-Idempotency-Key semantics (2.10): replay same body, 400 on a different one."""
+    """Apply X-Idempotency-Key semantics: replay the same body, 400 on a different one."""
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Response:
@@ -162,7 +162,7 @@ def _created(body: Any, status: int = 201) -> Response:
     return response
 
 
-# -- agreement sessions (3) ------------------------------------------------------------
+# -- agreement sessions ----------------------------------------------------------------
 
 
 @bp.post("/customers/agreement/sessions")
@@ -187,7 +187,7 @@ def update_session(reference: str) -> Response:
     return Response(status=204)
 
 
-# -- customers (2) -----------------------------------------------------------------------
+# -- customers ---------------------------------------------------------------------------
 
 
 @bp.post("/customers")
@@ -214,23 +214,23 @@ def get_customer(reference: str) -> Response:
 @bp.route("/customers/<reference>", methods=["PUT", "PATCH"])
 @idempotent
 def update_customer(reference: str) -> Response:
-    """Update contact details, address or date of birth (decision 3)."""
+    """Update contact details, address or date of birth."""
     return jsonify(current_emulator().operations.update_customer(reference, json_body()))
 
 
 @bp.get("/customers/industries")
 def industries() -> Response:
-    """Return the fixed industry list (decision 5)."""
+    """Return the fixed industry list."""
     return jsonify([{"reference": r, "name": n} for r, n, _ in ref.INDUSTRIES])
 
 
 @bp.get("/customers/monthly-expected-volumes")
 def monthly_volumes() -> Response:
-    """Return the fixed monthly-volume list (decision 5)."""
+    """Return the fixed monthly-volume list."""
     return jsonify([{"reference": r, "name": n} for r, n in ref.MONTHLY_VOLUMES])
 
 
-# -- documents (4.1-4.4) -----------------------------------------------------------------
+# -- documents ---------------------------------------------------------------------------
 
 
 @bp.post("/customers/<reference>/documents")
@@ -264,7 +264,7 @@ def document_url(reference: str) -> Response:
     return jsonify(current_emulator().operations.document_url(reference))
 
 
-# -- questionnaires (4.5) ----------------------------------------------------------------
+# -- questionnaires ---------------------------------------------------------------------
 
 
 @bp.get("/customers/questionnaire/definitions")

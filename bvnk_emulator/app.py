@@ -32,7 +32,7 @@ def create_app(config: EmulatorConfig, *, start_workers: bool = False) -> Flask:
     app.extensions[EXTENSION] = emulator
 
     app.register_blueprint(api_bp, url_prefix="/platform/v1")
-    # bvnk-api.md 1.1: the 2024 docs used an /api prefix; accept it as an alias.
+    # BVNK's 2024 docs used an /api prefix; accept it as an alias.
     app.register_blueprint(api_bp, url_prefix="/api/platform/v1", name="platform_alias")
     app.register_blueprint(controls_bp, url_prefix="/_emulator")
     app.register_blueprint(pages_bp)

@@ -282,9 +282,9 @@ CUSTOMER_STATUSES = (
     "REJECTED",
     "TERMINATED",
 )
-# Decision 5 (unconfirmed, Q1).
+# BVNK documents the first five; OTHER is the portal's own.
 ENTITY_TYPES = ("LLC", "CORPORATION", "PARTNERSHIP", "SOLE_PROPRIETOR", "TRUST", "OTHER")
-# Decision 4 (unconfirmed, Q2).
+# INFERRED: the `titles` for beneficial owner, controlling person and signer.
 ASSOCIATE_TITLES = ("UBO", "DIRECTOR", "REPRESENTATIVE")
 RISK_SCORES = ("LOW", "MEDIUM", "HIGH")
 USE_CASES = (
@@ -296,7 +296,7 @@ USE_CASES = (
 )
 SESSION_STATUSES = ("PENDING", "SIGNED", "DECLINED")
 
-# bvnk-api.md 2.4 (the v1 lists; v2-only additions are refused).
+# The v1 lists of the individual create; v2-only additions are refused.
 EMPLOYMENT_STATUSES = ("SELF_EMPLOYED", "SALARIED", "UNEMPLOYED", "RETIRED", "NOT_PROVIDED")
 SOURCES_OF_FUNDS = (
     "SALARY",
@@ -348,8 +348,8 @@ _SECTORS = """
 INDUSTRY_SECTORS = tuple(_SECTORS.split())
 CURRENCIES = ("USD", "EUR")
 
-# Industry list (decision 5): the two UUIDs from bvnk-api.md 2.3 plus invented ones.
-# The third element picks the company questionnaire (4.5).
+# Industry list: the two UUIDs of BVNK's docs plus invented ones. The third element picks
+# the company questionnaire.
 INDUSTRIES: tuple[tuple[str, str, str], ...] = (
     ("30ea15fc-06d8-11ef-b6e1-027612b7f6b5", "Financial services", "financialServices"),
     ("56e65ebc-06fa-11ef-bbf8-02d3d923cf2b", "Software and technology", "other"),
@@ -413,7 +413,7 @@ def agreement_for(country_code: str) -> dict[str, str]:
     return dict(AGREEMENT_US if country_code == "US" else AGREEMENT_EU)
 
 
-# Document types (bvnk-api.md 4.2). Every listed spelling is accepted and mapped to one
+# Document types as BVNK's docs spell them. Every listed spelling is accepted and mapped to one
 # canonical kind so requirements can be matched.
 TYPE_ALIASES = {
     "DRIVERS": "DRIVER_LICENSE",
