@@ -214,19 +214,19 @@ def get_customer(reference: str) -> Response:
 @bp.route("/customers/<reference>", methods=["PUT", "PATCH"])
 @idempotent
 def update_customer(reference: str) -> Response:
-    """Update contact details, address or date of birth."""
+    """Update contact details, address or date of birth (decision 3)."""
     return jsonify(current_emulator().operations.update_customer(reference, json_body()))
 
 
 @bp.get("/customers/industries")
 def industries() -> Response:
-    """Return the fixed industry list."""
+    """Return the fixed industry list (decision 5)."""
     return jsonify([{"reference": r, "name": n} for r, n, _ in ref.INDUSTRIES])
 
 
 @bp.get("/customers/monthly-expected-volumes")
 def monthly_volumes() -> Response:
-    """Return the fixed monthly-volume list."""
+    """Return the fixed monthly-volume list (decision 5)."""
     return jsonify([{"reference": r, "name": n} for r, n in ref.MONTHLY_VOLUMES])
 
 

@@ -348,8 +348,8 @@ _SECTORS = """
 INDUSTRY_SECTORS = tuple(_SECTORS.split())
 CURRENCIES = ("USD", "EUR")
 
-# Industry list: the two UUIDs of BVNK's docs plus invented ones. The third element picks
-# the company questionnaire.
+# Industry list (decision 5): the two UUIDs from bvnk-api.md 2.3 plus invented ones.
+# The third element picks the company questionnaire (4.5).
 INDUSTRIES: tuple[tuple[str, str, str], ...] = (
     ("30ea15fc-06d8-11ef-b6e1-027612b7f6b5", "Financial services", "financialServices"),
     ("56e65ebc-06fa-11ef-bbf8-02d3d923cf2b", "Software and technology", "other"),
