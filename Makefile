@@ -27,9 +27,10 @@ clamav:  ## Install ClamAV's clamd for the malware-scanning tests, if it is miss
 test: $(INSTALLED) browser clamav  ## Run the whole test suite (DATABASE_URL / CELERY_BROKER_URL pick the services)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(INSTALLED)  ## ruff lint and format check, mypy, missing migrations
+lint: $(INSTALLED)  ## ruff lint and format check, import contracts, mypy, missing migrations
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy customers bvnk_emulator portal
 	$(BIN)/python manage.py makemigrations --check --dry-run
 

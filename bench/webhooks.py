@@ -108,7 +108,7 @@ end
 
 
 def sign(body: bytes, secret: str = SECRET) -> str:
-    """Variant A, as BVNK signs (bvnk-api.md 6.4)."""
+    """Variant A, as BVNK signs: Base64 HMAC-SHA256 over the raw body."""
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 

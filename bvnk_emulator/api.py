@@ -1,4 +1,4 @@
-"""Routes of the v1 customers API (bvnk-api.md 2-4), mounted at /platform/v1."""
+"""Routes of the v1 customers API (customers, sessions, documents), mounted at /platform/v1."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from bvnk_emulator import hawk
 from bvnk_emulator import reference_data as ref
-from bvnk_emulator.app import current_emulator
+from bvnk_emulator.emulator import current_emulator
 from bvnk_emulator.errors import ApiError, ValidationError
 from bvnk_emulator.ids import iso_now
 from bvnk_emulator.shapes import session_body
@@ -30,7 +30,7 @@ MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 @bp.before_request
 @bp_v2.before_request
 def authenticate() -> None:
-    """Verify Hawk on every /platform request (1.3)."""
+    """Verify Hawk on every /platform request."""
     emulator = current_emulator()
     host, port = hawk.split_host(request.host, request.scheme)
     try:
@@ -105,7 +105,7 @@ _key_locks = _KeyLocks()
 
 
 def idempotent(view: Callable[..., Response]) -> Callable[..., Response]:
-    """Apply X-Idempotency-Key semantics (2.10): replay same body, 400 on a different one."""
+    """Apply X-Idempotency-Key semantics: replay the same body, 400 on a different one."""
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Response:
@@ -178,7 +178,7 @@ def _created(body: Any, status: int = 201) -> Response:
     return response
 
 
-# -- agreement sessions (3) ------------------------------------------------------------
+# -- agreement sessions ----------------------------------------------------------------
 
 
 @bp.post("/customers/agreement/sessions")
@@ -203,7 +203,7 @@ def update_session(reference: str) -> Response:
     return Response(status=204)
 
 
-# -- customers (2) -----------------------------------------------------------------------
+# -- customers ---------------------------------------------------------------------------
 
 
 @bp.post("/customers")
@@ -254,7 +254,7 @@ def monthly_volumes() -> Response:
     return jsonify([{"reference": r, "name": n} for r, n in ref.MONTHLY_VOLUMES])
 
 
-# -- documents (4.1-4.4) -----------------------------------------------------------------
+# -- documents ---------------------------------------------------------------------------
 
 
 @bp.post("/customers/<reference>/documents")
@@ -288,7 +288,7 @@ def document_url(reference: str) -> Response:
     return jsonify(current_emulator().operations.document_url(reference))
 
 
-# -- questionnaires (4.5) ----------------------------------------------------------------
+# -- questionnaires ---------------------------------------------------------------------
 
 
 @bp.get("/customers/questionnaire/definitions")

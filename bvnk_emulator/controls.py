@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 
-from bvnk_emulator.app import current_emulator
+from bvnk_emulator.emulator import current_emulator
 from bvnk_emulator.errors import ApiError, NotFound, ValidationError
 from bvnk_emulator.faults import FAULT_MODES, Fault
 from bvnk_emulator.webhooks import HOLD_FLAG

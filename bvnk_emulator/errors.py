@@ -1,4 +1,4 @@
-"""BVNK's v1 error envelope (bvnk-api.md 2.11)."""
+"""BVNK's v1 error envelope."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Hawk request authentication exactly as BVNK uses it (bvnk-api.md 1.3)."""
+"""Hawk request authentication exactly as BVNK uses it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-# The Hawk library default; BVNK does not publish its tolerance (Q12).
+# The Hawk library default; BVNK does not publish its tolerance.
 CLOCK_SKEW_SECONDS = 60
 # BVNK's older docs: a nonce repeated within 15 minutes is rejected.
 NONCE_WINDOW_SECONDS = 15 * 60

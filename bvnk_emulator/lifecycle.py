@@ -1,4 +1,4 @@
-"""Customer statuses, requirements and timed reviews (decision 11, bvnk-api.md 5).
+"""Customer statuses, requirements and timed reviews.
 
 Every status change goes through `Lifecycle.set_status`, which checks the transition
 table and emits the status webhooks. Timed work (document review, questionnaire
@@ -244,7 +244,7 @@ class Lifecycle:
             return self.customer(customer["reference"])
 
     def emit_status(self, reference: str, status: str) -> None:
-        """Queue the status-change event and, when enabled, its legacy twin (decision 10)."""
+        """Queue the status-change event and, when enabled, its legacy twin."""
         self.outbox.enqueue(
             EVENT_STATUS, {"status": status, "reference": reference}, customer_reference=reference
         )

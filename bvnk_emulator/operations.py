@@ -36,8 +36,8 @@ from bvnk_emulator.webhooks import EVENT_SESSION, Outbox
 
 Json = dict[str, Any]
 
-SESSION_LIFETIME_SECONDS = 365 * 24 * 3600  # observed: about a year (3.3)
-VERIFICATION_LIFETIME_SECONDS = 30 * 24 * 3600  # observed: about 30 days (2.7)
+SESSION_LIFETIME_SECONDS = 365 * 24 * 3600  # observed: about a year
+VERIFICATION_LIFETIME_SECONDS = 30 * 24 * 3600  # observed: about 30 days
 DOCUMENT_URL_SECONDS = 15 * 60
 SORTABLE = {
     "createdAt": lambda c: c["created_at"],
@@ -66,7 +66,7 @@ class Operations:
     # -- agreement sessions --------------------------------------------------------------
 
     def create_session(self, auth_id: str, body: Any) -> Json:
-        """Create a PENDING agreement session (3.3)."""
+        """Create a PENDING agreement session."""
         fields = validate_session_create(body)
         agreement = {"status": "PENDING", **ref.agreement_for(fields["countryCode"])}
         session_body = {
@@ -127,7 +127,7 @@ class Operations:
     # -- customers -----------------------------------------------------------------------
 
     def create_customer(self, auth_id: str, body: Any) -> Json:
-        """Create a customer in INFO_REQUIRED (decision 2 response shape)."""
+        """Create a customer in INFO_REQUIRED (the create answer of BVNK's guide)."""
         customer, check = validate_customer_create(body)
         with self.store.transaction():
             external = customer["externalReference"]
@@ -236,7 +236,7 @@ class Operations:
         return self.lifecycle.body(self.lifecycle.customer(reference))
 
     def list_customers(self, args: Mapping[str, str], sorts: list[str]) -> Json:
-        """Return a Spring page of customers (2.8)."""
+        """Return a Spring page of customers."""
         errors: dict[str, list[str]] = {}
         page = _int_arg(args, "page", 0, errors)
         size = _int_arg(args, "size", DEFAULT_PAGE_SIZE, errors)
@@ -305,7 +305,7 @@ class Operations:
         }
 
     def update_customer(self, reference: str, body: Any) -> Json:
-        """Merge an update (decision 3) and emit `customer:update`."""
+        """Merge an update and emit `customer:update`."""
         with self.store.transaction():
             customer = self.lifecycle.customer(reference)
             if customer["status"] in (REJECTED, TERMINATED):
@@ -351,7 +351,7 @@ class Operations:
     # -- documents -----------------------------------------------------------------------
 
     def upload_documents(self, reference: str, body: Any) -> list[Json]:
-        """Accept documents for asynchronous review (4.1)."""
+        """Accept documents for asynchronous review."""
         with self.store.transaction(), self.lifecycle.announcing_changes(reference):
             customer = self.lifecycle.customer(reference)
             _require_collecting(customer, "Documents")

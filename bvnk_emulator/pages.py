@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from flask import Blueprint, Response, redirect, render_template, request
 
 from bvnk_emulator import shapes
-from bvnk_emulator.app import current_emulator
+from bvnk_emulator.emulator import current_emulator
 from bvnk_emulator.errors import ApiError
 
 bp = Blueprint("pages", __name__)

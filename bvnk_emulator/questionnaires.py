@@ -1,7 +1,8 @@
-"""Questionnaire definitions (bvnk-api.md 4.5) and answer checks.
+"""Questionnaire definitions (company customers only) and answer checks.
 
-The definition and answer shapes are inferred (Q6); they follow Sumsub's questionnaire
-format: sections of items, each answer `{"value": ...}` or `{"values": [...]}`.
+BVNK documents neither the definition nor the answer shape, so both are inferred: they
+follow Sumsub's questionnaire format: sections of items, each answer `{"value": ...}`
+or `{"values": [...]}`.
 """
 
 from __future__ import annotations

@@ -282,9 +282,9 @@ CUSTOMER_STATUSES = (
     "REJECTED",
     "TERMINATED",
 )
-# Decision 5 (unconfirmed, Q1).
+# BVNK documents the first five; OTHER is the portal's own.
 ENTITY_TYPES = ("LLC", "CORPORATION", "PARTNERSHIP", "SOLE_PROPRIETOR", "TRUST", "OTHER")
-# Decision 4 (unconfirmed, Q2).
+# INFERRED: the `titles` for beneficial owner, controlling person and signer.
 ASSOCIATE_TITLES = ("UBO", "DIRECTOR", "REPRESENTATIVE")
 RISK_SCORES = ("LOW", "MEDIUM", "HIGH")
 USE_CASES = (
@@ -296,7 +296,7 @@ USE_CASES = (
 )
 SESSION_STATUSES = ("PENDING", "SIGNED", "DECLINED")
 
-# bvnk-api.md 2.4 (the v1 lists; v2-only additions are refused).
+# The v1 lists of the individual create; v2-only additions are refused.
 EMPLOYMENT_STATUSES = ("SELF_EMPLOYED", "SALARIED", "UNEMPLOYED", "RETIRED", "NOT_PROVIDED")
 SOURCES_OF_FUNDS = (
     "SALARY",
@@ -450,7 +450,7 @@ def agreement_for(country_code: str) -> dict[str, str]:
     return dict(AGREEMENT_US if country_code == "US" else AGREEMENT_EU)
 
 
-# Document types (bvnk-api.md 4.2). Every listed spelling is accepted and mapped to one
+# Document types as BVNK's docs spell them. Every listed spelling is accepted and mapped to one
 # canonical kind so requirements can be matched.
 TYPE_ALIASES = {
     "DRIVERS": "DRIVER_LICENSE",

@@ -1,4 +1,4 @@
-"""Response bodies in BVNK's v1 shapes (bvnk-api.md 2.6-2.8, 3.3, 4)."""
+"""Response bodies in BVNK's v1 shapes (customers, lists, sessions, documents)."""
 
 from __future__ import annotations
 
@@ -137,7 +137,7 @@ def verification(customer: Row, public_url: str) -> Json:
 
 
 def customer_body(customer: Row, info_required: Json, public_url: str) -> Json:
-    """Return the full GET body of a customer (2.7)."""
+    """Return the full GET body of a customer."""
     body: Json = {
         "reference": customer["reference"],
         "externalReference": customer["external_reference"],
@@ -158,7 +158,7 @@ def customer_body(customer: Row, info_required: Json, public_url: str) -> Json:
 
 
 def list_item(customer: Row) -> Json:
-    """Return one entry of the customer list (2.8)."""
+    """Return one entry of the customer list."""
     return compact(
         {
             "reference": customer["reference"],
@@ -201,7 +201,7 @@ def spring_page(
 
 
 def session_body(session: Row) -> Json:
-    """Return an agreement session (3.3) with its current status."""
+    """Return an agreement session with its current status."""
     return {**session["body"], "status": session["status"]}
 
 

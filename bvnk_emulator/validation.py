@@ -1,4 +1,4 @@
-"""Request validation for the v1 customers API (bvnk-api.md 2.2-2.5, 3.2, 4.1).
+"""Request validation for the v1 customers API (creates, sessions, uploads).
 
 Each validator returns the normalized data it keeps (unknown keys dropped) or raises
 ValidationError naming every failing field by its dotted path.
@@ -120,7 +120,7 @@ class Checker:
         return value
 
     def address(self, data: Json, key: str, prefix: str, *, required: bool) -> Json | None:
-        """Return an Address (2.5); US addresses need a valid stateCode."""
+        """Return an Address; US addresses need a valid stateCode."""
         raw = self.obj(data, key, prefix, required=required)
         if raw is None:
             return None
@@ -179,7 +179,7 @@ def parse_customer_type(value: Any) -> str | None:
 
 
 def validate_session_create(body: Any) -> Json:
-    """Validate `POST .../agreement/sessions` (3.2)."""
+    """Validate `POST .../agreement/sessions`."""
     check = Checker()
     body = _require_object(body)
     customer_type = parse_customer_type(body.get("customerType"))
@@ -411,7 +411,7 @@ def _amount(check: Checker, raw: Any, path: str) -> str | None:
 
 
 def validate_update(customer_type: str, current: Json, body: Any) -> tuple[Json, list[str]]:
-    """Merge an update body (decision 3) into the stored data; return it and changed fields."""
+    """Merge an update body into the stored data; return it and changed fields."""
     check = Checker()
     body = _require_object(body)
     # Tolerate the fields nested under the type key as well as at the top level.
@@ -472,7 +472,7 @@ def _set(data: Json, customer_type: str, key: str, value: Any, changed: list[str
 
 
 def validate_documents(body: Any, person_references: set[str]) -> list[Json]:
-    """Validate a document upload array (4.1) and decode each `content`."""
+    """Validate a document upload array and decode each `content`."""
     check = Checker()
     if not isinstance(body, list) or not body:
         check.add("documents", "must be a non-empty array")

@@ -1,4 +1,4 @@
-"""Webhook signing (bvnk-api.md 6.4) and delivery from a persisted outbox (6.5)."""
+"""Webhook signing and delivery (retried, unordered, as BVNK does) from a persisted outbox."""
 
 from __future__ import annotations
 

@@ -117,6 +117,22 @@ def record(
     )
 
 
+def record_changes(
+    actor: Any,
+    customer: Customer,
+    summary: str,
+    old: dict[str, Any],
+    new: dict[str, Any],
+    fields: list[str] | None = None,
+) -> None:
+    """Record the fields a user changed, old and new values (masked when personal)."""
+    changes = field_changes(old, new, fields=fields)
+    if changes:
+        record(
+            actor=actor, action=Action.CHANGE, summary=summary, customer=customer, changes=changes
+        )
+
+
 def record_view(request: HttpRequest, customer: Customer, *, what: str = "customer page") -> None:
     """Note that a user saw a customer's personal data.
 

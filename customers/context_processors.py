@@ -8,6 +8,8 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from .outbox.sending import auth_alert as latest
+
 
 def bvnk_alerts(request: HttpRequest) -> dict[str, Callable[[], Any]]:
     """`bvnk_auth_alert`: the operation BVNK refused for the portal's credentials (401).
@@ -20,8 +22,6 @@ def bvnk_alerts(request: HttpRequest) -> dict[str, Callable[[], Any]]:
         user = getattr(request, "user", None)
         if user is None or not user.has_perm("customers.operate_customer"):
             return None
-        from .outbox import auth_alert as latest
-
         return latest()
 
     return {"bvnk_auth_alert": auth_alert}

@@ -219,15 +219,15 @@ def _encrypted_fields(model: type[models.Model]) -> list[models.Field[Any, Any]]
     ]
 
 
-def personal_data_reencrypt(*, batch: int = 500) -> ReencryptReport:
-    """Encrypt every personal value again under the newest key, and redo the blind indexes.
+def personal_data_reencrypt(
+    *, model_classes: Iterable[type[models.Model]], batch: int = 500
+) -> ReencryptReport:
+    """Encrypt every personal value of `model_classes` again under the newest key; redo the indexes.
 
     Rows a configured key cannot decrypt are listed in the report and left as they are.
     """
-    from .models import Associate, Customer
-
     report = ReencryptReport()
-    for model in (Customer, Associate):
+    for model in model_classes:
         encrypted = _encrypted_fields(model)
         indexes = [f for f in model._meta.concrete_fields if isinstance(f, BlindIndexField)]
         # Read the ciphertext as text, so an undecryptable row is reported, not raised.

@@ -1,6 +1,6 @@
 """Upload checks for compliance documents: size, type from the bytes, a clean name, a hash.
 
-bvnk-api.md decision 8: BVNK publishes no limits, so the portal accepts PDF, JPEG and PNG,
+BVNK publishes no limits for uploads, so the portal accepts PDF, JPEG and PNG,
 recognised by their magic bytes (never by the browser's Content-Type), up to
 settings.DOCUMENT_MAX_BYTES. The extension must agree with the content, so a renamed
 executable or a PNG called .pdf is refused before it is stored.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import re
 import unicodedata
 import warnings
@@ -29,9 +30,12 @@ from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest
 from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
 
 from . import audit, scanning
-from .models import private_storage
+from .models import ComplianceDocument, private_storage
+
+logger = logging.getLogger(__name__)
 
 PDF = "application/pdf"
 JPEG = "image/jpeg"
@@ -334,3 +338,49 @@ def delete_files_on_commit(names: list[str]) -> None:
                 storage.delete(name)
 
     transaction.on_commit(delete)
+
+
+def documents_rescan(*, limit: int = 200) -> dict[str, int]:
+    """Scan the quarantined documents again: release the clean, refuse the infected.
+
+    Each outcome is audited. Returns counts by outcome; nothing happens without a scanner.
+    """
+    Scan = ComplianceDocument.ScanStatus
+    counts = {"clean": 0, "infected": 0, "unavailable": 0}
+    if not scanning.configured():
+        return counts
+    pending = ComplianceDocument.objects.filter(scan_status=Scan.PENDING).select_related("customer")
+    for document in pending.order_by("pk")[:limit]:
+        try:
+            with document.file.open("rb") as stored:
+                result = scanning.scan(stored.chunks())
+        except scanning.ScannerUnavailable as problem:
+            counts["unavailable"] += 1
+            logger.warning("Document %s still quarantined: %s", document.pk, problem)
+            continue
+        except FileNotFoundError:
+            result = scanning.ScanResult(clean=False, signature="stored file missing")
+        with transaction.atomic():
+            locked = ComplianceDocument.objects.select_for_update().get(pk=document.pk)
+            if locked.scan_status != Scan.PENDING:
+                continue
+            locked.scan_status = Scan.CLEAN if result.clean else Scan.INFECTED
+            locked.scan_detail = result.signature[:200]
+            locked.scanned_at = timezone.now()
+            locked.save(update_fields=["scan_status", "scan_detail", "scanned_at", "updated_at"])
+            if not result.clean:
+                delete_files_on_commit([locked.file.name])
+            audit.record(
+                actor=None,
+                action=audit.Action.ACTION,
+                summary=(
+                    f"Malware scan released {locked.kind_label}"
+                    if result.clean
+                    else f"Malware scan found {result.signature} in {locked.kind_label}; "
+                    "the file was deleted"
+                ),
+                customer=locked.customer,
+                details={"document": locked.pk, "sha256": locked.sha256},
+            )
+        counts["clean" if result.clean else "infected"] += 1
+    return counts

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from . import dispatch
 from .models import Customer, Notification, StatusChange
 
 logger = logging.getLogger(__name__)
@@ -46,9 +47,7 @@ def _recipients(*addresses: str) -> list[str]:
 
 
 def _enqueue(notification_id: int) -> None:
-    from .tasks import send_notification  # the tasks module imports this one
-
-    send_notification.delay(notification_id)
+    dispatch.publish(dispatch.SEND_NOTIFICATION, [(notification_id,)])
 
 
 def status_change_queue(change: StatusChange) -> Notification | None:

@@ -1,9 +1,9 @@
-"""Model to BVNK payload mapping, in one place (house style point 5).
+"""Model to BVNK payload mapping, in one place.
 
 Builds the client's typed request dataclasses (customers/bvnk/types.py) from the portal's
 models. Every value whose spelling BVNK has not confirmed (associate role titles, entity
-types, the ownership key) comes from customers/bvnk/wire.py, which cites
-../shared/bvnk-api.md; nothing here invents a wire value.
+types, the ownership key) comes from customers/bvnk/wire.py, which notes each one's
+evidence; nothing here invents a wire value.
 """
 
 from __future__ import annotations
@@ -27,16 +27,30 @@ from .bvnk.types import (
     IndividualIn,
     TaxIdentification,
 )
-from .models import AgreementSession, Associate, Customer
+from .models import AgreementSession, Associate, ComplianceDocument, Customer
 
 T = TypeVar("T")
+
+# INFERRED: BVNK does not document its document review statuses; these are the candidate
+# spellings, mapped onto the portal's upload statuses. Read by the upload's answer and by
+# the document-status webhook.
+DOCUMENT_STATUSES = {
+    "PENDING": ComplianceDocument.UploadStatus.SENT,
+    "IN_REVIEW": ComplianceDocument.UploadStatus.SENT,
+    "UPLOADED": ComplianceDocument.UploadStatus.SENT,
+    "APPROVED": ComplianceDocument.UploadStatus.APPROVED,
+    "ACCEPTED": ComplianceDocument.UploadStatus.APPROVED,
+    "VERIFIED": ComplianceDocument.UploadStatus.APPROVED,
+    "REJECTED": ComplianceDocument.UploadStatus.REJECTED,
+    "DECLINED": ComplianceDocument.UploadStatus.REJECTED,
+}
 
 
 class IncompleteCustomer(ValueError):
     """The draft lacks something a create needs; the review page says what."""
 
 
-def _code(country: object) -> str:
+def country_code(country: object) -> str:
     """Return the ISO code of a django-countries value ("" when blank)."""
     return str(getattr(country, "code", country) or "")
 
@@ -64,13 +78,13 @@ def signed_session(customer: Customer) -> AgreementSession | None:
 def agreement_country(customer: Customer) -> str:
     """Return the country an agreement session is opened for.
 
-    A company signs for its tax residence (BVNK picks the US or EEA agreement from it,
-    bvnk-api.md 3.2); an individual for the country they live in. Each falls back on
+    A company signs for its tax residence (BVNK picks the US or EEA agreement from the
+    session's country); an individual for the country they live in. Each falls back on
     the other country when the first is not filled in yet.
     """
     if customer.is_company:
-        return _code(customer.tax_residence_country) or _code(customer.country)
-    return _code(customer.country) or _code(customer.tax_residence_country)
+        return country_code(customer.tax_residence_country) or country_code(customer.country)
+    return country_code(customer.country) or country_code(customer.tax_residence_country)
 
 
 def agreement_session_create(customer: Customer) -> AgreementSessionCreate:
@@ -96,7 +110,7 @@ def address(
     """Return an Address, or None when no first line was entered."""
     if not line1:
         return None
-    code = _code(country)
+    code = country_code(country)
     return Address(
         address_line1=line1,
         address_line2=line2,
@@ -140,23 +154,23 @@ def associate_in(associate: Associate) -> AssociateIn:
     if associate.tax_number:
         tax = TaxIdentification(
             number=associate.tax_number,
-            tax_residence_country_code=_code(associate.tax_residence_country),
+            tax_residence_country_code=country_code(associate.tax_residence_country),
         )
     document = None
     if associate.id_document_type and associate.id_document_number:
         document = DocumentInfo(
             number=associate.id_document_number,
-            # The v1 person document spelling (wire.IDENTITY_DOCUMENT_TYPES), Q2.
+            # The v1 person document spelling (wire.IDENTITY_DOCUMENT_TYPES), unconfirmed by BVNK.
             type=associate.id_document_type,
-            issuing_country_code=_code(associate.id_document_issuing_country),
+            issuing_country_code=country_code(associate.id_document_issuing_country),
             expiry_date=associate.id_document_expiry,
         )
     return AssociateIn(
         first_name=associate.first_name,
         last_name=associate.last_name,
         date_of_birth=_required(associate.date_of_birth, f"{associate}: date of birth"),
-        nationality=_code(associate.nationality),
-        birth_country_code=_code(associate.birth_country),
+        nationality=country_code(associate.nationality),
+        birth_country_code=country_code(associate.birth_country),
         address=_required(home, f"{associate}: address"),
         titles=tuple(wire.ASSOCIATE_ROLE_TITLES[role] for role in associate.roles),
         contact_info=contact,
@@ -172,7 +186,7 @@ def company_in(customer: Customer, associates: Sequence[Associate]) -> CompanyIn
     return CompanyIn(
         name=customer.legal_name,
         entity_type=customer.entity_type,
-        tax_residence_country_code=_code(customer.tax_residence_country),
+        tax_residence_country_code=country_code(customer.tax_residence_country),
         industry_reference=customer.industry_reference,
         monthly_expected_volumes_reference=customer.monthly_volumes_reference,
         address=_required(registered_address(customer), "Registered address"),
@@ -187,7 +201,7 @@ def company_in(customer: Customer, associates: Sequence[Associate]) -> CompanyIn
 
 
 def is_us_resident(customer: Customer) -> bool:
-    return _code(customer.country) == "US"
+    return country_code(customer.country) == "US"
 
 
 def cdd_in(customer: Customer) -> CddIn:
@@ -212,14 +226,14 @@ def individual_in(customer: Customer) -> IndividualIn:
         first_name=customer.first_name,
         last_name=customer.last_name,
         date_of_birth=_required(customer.date_of_birth, "Date of birth"),
-        nationality=_code(customer.nationality),
-        birth_country_code=_code(customer.birth_country),
+        nationality=country_code(customer.nationality),
+        birth_country_code=country_code(customer.birth_country),
         email_address=customer.email,
         phone_number=customer.phone,
         address=_required(registered_address(customer), "Address"),
         tax_identification=TaxIdentification(
             number=customer.tax_number,
-            tax_residence_country_code=_code(customer.tax_residence_country),
+            tax_residence_country_code=country_code(customer.tax_residence_country),
         ),
         cdd=cdd_in(customer),
     )
@@ -250,7 +264,7 @@ def customer_create(
 
 
 def customer_update(customer: Customer) -> CustomerUpdate:
-    """Build the PUT body of decision 3: contact details, address, date of birth."""
+    """Build the update's body: contact details, address, date of birth (all BVNK takes)."""
     contact = None
     if customer.email or customer.phone:
         contact = ContactInfo(email_address=customer.email, phone_number=customer.phone)

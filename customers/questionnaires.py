@@ -1,9 +1,10 @@
-"""BVNK's questionnaires (bvnk-api.md 4.5): their definitions, cached, as a form.
+"""BVNK's questionnaires (company customers only): their definitions, cached, as a form.
 
 BVNK names the questionnaires a customer needs in `infoRequired`; their definitions come
 from `client.questionnaire_definitions` and change rarely, so each is cached for an hour
 (a failed fetch is remembered for a minute, so the page stays quick while BVNK is down).
-The definition shape is inferred (Q6), hence the tolerant parsing of the raw JSON.
+BVNK does not document the definition shape (it is inferred), hence the tolerant parsing
+of the raw JSON.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from django.core.cache import cache
 
 from .bvnk.errors import BvnkError
 from .bvnk.types import QuestionnaireAnswers, QuestionnaireDefinition, QuestionnaireItem
+from .bvnk_calls import bvnk_client
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +33,6 @@ def _key(code: str) -> str:
 
 def definitions(codes: Iterable[str]) -> tuple[list[QuestionnaireDefinition], list[str]]:
     """Return the definitions of `codes` (cached) and the codes that could not be loaded."""
-    from .services import bvnk_client  # services imports modules that import this one
-
     codes = list(dict.fromkeys(code for code in codes if code))
     raw: dict[str, dict[str, Any]] = {}
     missing = []

@@ -2,13 +2,15 @@
 
 Two sources: what BVNK said (questionnaire codes and outstanding documents in
 `infoRequired`, the agreement, refused submissions, failed operations) and the portal's
-own onboarding rules for drafts (customers/onboarding.py, the same code the stepper uses).
+own onboarding rules for drafts (customers/onboarding/steps.py, the same code the stepper uses).
 
 The checklist is computed when a customer page is shown. The one-line summary, the
 "waiting on" side and the needs-attention flag are stored on the customer by
-`summary_store`, which the services call once per change on the row they locked
-(`summary_refresh` reads the row first), so the My customers list shows them without a
-query per row.
+`summary_store`, called in two places only: when a service's `services.customer_write`
+ends (once, on the row it locked) and when the outbox settles an operation that needs
+attention (`outbox.publishing.operations_settle`, through `summary_refresh`, which reads
+the row first). So the My customers list shows them without a query per row;
+`manage.py refresh_customer_summaries` recomputes them all.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from dataclasses import dataclass
 from django.db.models import Q
 from django.urls import reverse
 
-from . import onboarding
 from .models import AgreementSession, BvnkOperation, Customer
+from .onboarding import steps as onboarding
 
 S = Customer.Status
 WaitingOn = Customer.WaitingOn

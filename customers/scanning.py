@@ -4,7 +4,7 @@ A small client of our own: the protocol is three messages (clamd(8), "INSTREAM")
 the PyPI packages for it are unmaintained. Settings: CLAMAV_URL (tcp://host:port or
 unix:///path), CLAMAV_TIMEOUT. Scanning fails closed: a file the scanner could not check
 is quarantined (ComplianceDocument.ScanStatus.PENDING), never sent to BVNK nor shown,
-until `documents_rescan` (beat) gets an answer for it.
+until `documents.documents_rescan` (beat) gets an answer for it. Knows no models.
 """
 
 from __future__ import annotations
@@ -12,15 +12,12 @@ from __future__ import annotations
 import logging
 import socket
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
-from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +39,7 @@ def configured() -> bool:
     return bool(settings.CLAMAV_URL)
 
 
-def _address() -> tuple[int, str | tuple[str, int]]:
+def scanner_address() -> tuple[int, str | tuple[str, int]]:
     url = settings.CLAMAV_URL
     parts = urlsplit(url)
     if parts.scheme == "unix" and parts.path:
@@ -57,7 +54,7 @@ def _address() -> tuple[int, str | tuple[str, int]]:
 
 def _command(command: bytes, pieces: Iterable[bytes] = ()) -> str:
     """Send one z-command (NUL-terminated) to clamd, stream `pieces`, return its reply."""
-    family, address = _address()
+    family, address = scanner_address()
     try:
         with socket.socket(family, socket.SOCK_STREAM) as sock:
             sock.settimeout(settings.CLAMAV_TIMEOUT)
@@ -97,59 +94,3 @@ def scan(pieces: Iterable[bytes]) -> ScanResult:
     if reply.endswith(": OK") or reply == "OK":
         return ScanResult(clean=True)
     raise ScannerUnavailable(f"clamd answered {reply[:200]!r}")
-
-
-def _deleter(storage: Any, name: str) -> Callable[[], None]:
-    def delete() -> None:
-        storage.delete(name)
-
-    return delete
-
-
-def documents_rescan(*, limit: int = 200) -> dict[str, int]:
-    """Scan the quarantined documents again: release the clean, refuse the infected.
-
-    Each outcome is audited. Returns counts by outcome; nothing happens without a scanner.
-    """
-    from . import audit
-    from .models import ComplianceDocument
-
-    Scan = ComplianceDocument.ScanStatus
-    counts = {"clean": 0, "infected": 0, "unavailable": 0}
-    if not configured():
-        return counts
-    pending = ComplianceDocument.objects.filter(scan_status=Scan.PENDING).select_related("customer")
-    for document in pending.order_by("pk")[:limit]:
-        try:
-            with document.file.open("rb") as stored:
-                result = scan(stored.chunks())
-        except ScannerUnavailable as problem:
-            counts["unavailable"] += 1
-            logger.warning("Document %s still quarantined: %s", document.pk, problem)
-            continue
-        except FileNotFoundError:
-            result = ScanResult(clean=False, signature="stored file missing")
-        with transaction.atomic():
-            locked = ComplianceDocument.objects.select_for_update().get(pk=document.pk)
-            if locked.scan_status != Scan.PENDING:
-                continue
-            locked.scan_status = Scan.CLEAN if result.clean else Scan.INFECTED
-            locked.scan_detail = result.signature[:200]
-            locked.scanned_at = timezone.now()
-            locked.save(update_fields=["scan_status", "scan_detail", "scanned_at", "updated_at"])
-            if not result.clean:
-                transaction.on_commit(_deleter(locked.file.storage, locked.file.name))
-            audit.record(
-                actor=None,
-                action=audit.Action.ACTION,
-                summary=(
-                    f"Malware scan released {locked.kind_label}"
-                    if result.clean
-                    else f"Malware scan found {result.signature} in {locked.kind_label}; "
-                    "the file was deleted"
-                ),
-                customer=locked.customer,
-                details={"document": locked.pk, "sha256": locked.sha256},
-            )
-        counts["clean" if result.clean else "infected"] += 1
-    return counts

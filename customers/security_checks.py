@@ -8,12 +8,12 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
+from . import crypto, scanning
+
 
 @register(Tags.security)
 def check_security_settings(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
     """Malformed values fail everywhere, not only at deploy time."""
-    from . import crypto, scanning
-
     errors: list[CheckMessage] = []
     try:
         crypto.keys()
@@ -22,7 +22,7 @@ def check_security_settings(app_configs: Any, **kwargs: Any) -> list[CheckMessag
             errors.append(Error(str(problem), id="customers.E010"))
     if scanning.configured():
         try:
-            scanning._address()
+            scanning.scanner_address()
         except ImproperlyConfigured as problem:
             errors.append(Error(str(problem), id="customers.E011"))
     return errors

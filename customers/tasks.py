@@ -7,10 +7,12 @@ import socket
 
 from celery import Task, shared_task
 
-from . import inbox, notifications, outbox, retention, scanning, sync
+from . import dispatch, documents, inbox, notifications, retention
+from .outbox import publishing, sending
+from .services import reconcile as sync
 
 
-@shared_task(ignore_result=True)
+@shared_task(name=dispatch.PROCESS_WEBHOOK_EVENT, ignore_result=True)
 def process_webhook_event(event_id: int) -> None:
     """Apply one stored BVNK webhook event (safe to run twice: the inbox checks its status)."""
     inbox.webhook_event_process(event_id=event_id)
@@ -28,7 +30,7 @@ def purge_webhook_events() -> None:
     inbox.webhook_events_purge()
 
 
-@shared_task(ignore_result=True)
+@shared_task(name=dispatch.SEND_NOTIFICATION, ignore_result=True)
 def send_notification(notification_id: int) -> None:
     """Send one owed email (safe to run twice: the row is locked and its state checked)."""
     notifications.notification_send(notification_id=notification_id)
@@ -53,10 +55,10 @@ def queue_daily_digest() -> None:
 # publishes what is due, so no countdown ever outlives the broker's visibility timeout.
 
 
-@shared_task(bind=True, ignore_result=True)
+@shared_task(name=dispatch.SEND_BVNK_OPERATION, bind=True, ignore_result=True)
 def send_bvnk_operation(self: Task, operation_id: int) -> None:
     """Send one outbox operation to BVNK (safe to run twice: only a valid claim sends)."""
-    outbox.operation_send(
+    sending.operation_send(
         operation_id=operation_id,
         task_id=self.request.id or "",
         worker=f"{self.request.hostname or socket.gethostname()} pid {os.getpid()}",
@@ -67,7 +69,7 @@ def send_bvnk_operation(self: Task, operation_id: int) -> None:
 @shared_task(ignore_result=True)
 def sweep_bvnk_operations() -> None:
     """Publish again the operations whose task was lost or whose backoff ended (beat)."""
-    outbox.operations_sweep()
+    publishing.operations_sweep()
 
 
 @shared_task(ignore_result=True)
@@ -85,4 +87,4 @@ def apply_retention() -> None:
 @shared_task(ignore_result=True)
 def rescan_quarantined_documents() -> None:
     """Scan quarantined documents again: release the clean ones (beat)."""
-    scanning.documents_rescan()
+    documents.documents_rescan()

@@ -1,6 +1,8 @@
 from django.urls import include, path
 
-from . import dashboard_views, onboarding_views, views, webhooks
+from . import views, webhooks
+from .dashboard import views as dashboard_views
+from .onboarding import views as onboarding_views
 
 app_name = "customers"
 

@@ -8,8 +8,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from . import audit, dashboard, onboarding, onboarding_views, requirements, timeline
+from . import audit, requirements, timeline
+from .dashboard import listing as dashboard
 from .models import Customer
+from .onboarding import steps as onboarding
+from .onboarding import views as onboarding_views
 
 S = Customer.Status
 # BVNK may still move these customers on, so their page keeps itself current
@@ -21,7 +24,7 @@ STILL_CHANGING = frozenset(S) - {S.DRAFT, S.REJECTED, S.TERMINATED}
 @permission_required("customers.view_customer", raise_exception=True)
 @require_GET
 def customer_list(request: HttpRequest) -> HttpResponse:
-    """My customers: tabs, search, filters, sort and keyset pages (customers/dashboard.py)."""
+    """My customers: tabs, search, filters, sort and keyset pages (dashboard/listing.py)."""
     listing = dashboard.customer_listing(request.user, request.GET)
     return render(
         request,

@@ -244,7 +244,8 @@ BVNK_HAWK_SECRET = env.str(
 BVNK_WEBHOOK_SECRET = env.str(
     "BVNK_WEBHOOK_SECRET", default=EMULATOR_WEBHOOK_SECRET if _talks_to_emulator else ""
 )
-# Decision 9 of bvnk-api.md: A = Base64 HMAC over the raw body; B = hex "Standard".
+# How BVNK signs webhooks is not settled: A (the default) = Base64 HMAC-SHA256 over the raw
+# body; B = hex "Standard" over URL, content type and body.
 BVNK_WEBHOOK_SIGNATURE = env.str("BVNK_WEBHOOK_SIGNATURE", default="A").upper()
 BVNK_WEBHOOK_SIGNATURE_URL = env.str("BVNK_WEBHOOK_SIGNATURE_URL", default="full")
 # The public URL BVNK posts to, for variant B behind a proxy; empty: built from the request.
@@ -305,8 +306,8 @@ BVNK_OPERATION_SWEEP_SECONDS = env.float("BVNK_OPERATION_SWEEP_SECONDS", default
 BVNK_OPERATION_REDRIVE_SECONDS = env.int("BVNK_OPERATION_REDRIVE_SECONDS", default=300)
 # How often an operation waiting on BVNK's status (documents while PENDING) looks again.
 BVNK_OPERATION_WAIT_SECONDS = env.int("BVNK_OPERATION_WAIT_SECONDS", default=60)
-# Reconciliation (customers/sync.py): list BVNK's customers this often, and read one by one
-# those the portal has not heard about for BVNK_RECONCILE_STALE_SECONDS.
+# Reconciliation (customers/services/reconcile.py): list BVNK's customers this often,
+# and read one by one those the portal has not heard about for BVNK_RECONCILE_STALE_SECONDS.
 BVNK_RECONCILE_SECONDS = env.float("BVNK_RECONCILE_SECONDS", default=3600.0)
 BVNK_RECONCILE_STALE_SECONDS = env.int("BVNK_RECONCILE_STALE_SECONDS", default=6 * 3600)
 CELERY_BEAT_SCHEDULE |= {

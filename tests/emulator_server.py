@@ -88,7 +88,7 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, interval: flo
 
 
 class HawkAuth(requests.auth.AuthBase):
-    """Sign requests with Hawk the way BVNK expects (bvnk-api.md 1.3).
+    """Sign requests with Hawk the way BVNK expects (header mode, no payload hash).
 
     Written independently of bvnk_emulator.hawk so tests check one against the other.
     """

@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from django.utils.text import smart_split, unescape_string_literal
 
 from .. import crypto
-from ..counting import EstimatedCountPaginator
+from ..dashboard.counting import EstimatedCountPaginator
 
 
 class BigTableAdmin(admin.ModelAdmin):

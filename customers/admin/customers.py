@@ -22,6 +22,7 @@ from ..models import (
     StatusChange,
     WebhookEvent,
 )
+from ..services import reconcile as sync
 from .base import AppendOnlyAdmin, BigTableAdmin, ReadOnlyInline, TaxNumberSearchAdmin
 from .operations import WebhookEventAdmin
 
@@ -234,7 +235,7 @@ class CustomerAdmin(TaxNumberSearchAdmin, BigTableAdmin):
         done, failed = 0, 0
         for customer in self._bounded(request, queryset.exclude(bvnk_reference=None)):
             try:
-                services.customer_resync(customer, actor=request.user)
+                sync.customer_resync(customer, actor=request.user)
             except BvnkError:
                 failed += 1
             else:

@@ -1,4 +1,4 @@
-"""Client for BVNK's v1 customers API; see ../shared/bvnk-api.md for the contract."""
+"""Client for BVNK's v1 customers API (`/platform/v1/customers`), Hawk-signed."""
 
 from __future__ import annotations
 

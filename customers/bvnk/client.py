@@ -50,7 +50,7 @@ _KEY_SEPARATOR = "\x1f"
 
 
 def idempotency_key(*parts: str) -> str:
-    """Return the deterministic X-Idempotency-Key for one logical action (decision 6).
+    """Return the deterministic X-Idempotency-Key for one logical action.
 
     The same parts always give the same 36-character UUID-format key, so every retry of
     an action (e.g. `idempotency_key("customer.create", str(customer.external_reference))`)
@@ -148,7 +148,7 @@ def thread_session() -> requests.Session:
 
 
 class BvnkClient:
-    """Typed calls to the BVNK v1 customers API (../shared/bvnk-api.md).
+    """Typed calls to the BVNK v1 customers API (docs.bvnk.com, `/platform/v1`).
 
     Every write takes an `idempotency_key` (see `idempotency_key()`); the client refuses a
     write without one. Each HTTP call gets a fresh Hawk header and is reported once to the
@@ -182,7 +182,7 @@ class BvnkClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # -- agreement sessions (section 3) ---------------------------------------------------
+    # -- agreement sessions -------------------------------------------------------------
 
     def create_agreement_session(
         self, request: AgreementSessionCreate, *, idempotency_key: str
@@ -214,7 +214,7 @@ class BvnkClient:
         idempotency_key: str,
         status: str = "SIGNED",
     ) -> None:
-        """Sign (or decline) a session through the API flow (204, section 3.1)."""
+        """Sign (or decline) a session through the API flow (BVNK answers 204)."""
         if status not in wire.AGREEMENT_SESSION_STATUSES or status == "PENDING":
             raise ValueError("status must be SIGNED or DECLINED")
         self._request(
@@ -225,7 +225,7 @@ class BvnkClient:
             idempotency_key=idempotency_key,
         )
 
-    # -- customers (section 2) -------------------------------------------------------------
+    # -- customers -----------------------------------------------------------------------
 
     def create_customer(
         self, request: CustomerCreate | StoredBody, *, idempotency_key: str
@@ -307,7 +307,7 @@ class BvnkClient:
             parse=Customer.from_wire,
         )
 
-    # -- documents and questionnaires (section 4) ---------------------------------------
+    # -- documents and questionnaires -----------------------------------------------------
 
     def upload_documents(
         self, reference: str, documents: Sequence[DocumentUpload], *, idempotency_key: str
@@ -527,7 +527,7 @@ def _items(data: Any, *keys: str) -> list[dict[str, Any]]:
 
 
 def _page(data: Any) -> tuple[list[CustomerSummary], bool]:
-    """Read one Spring `Page` (section 2.8) into its items and whether it is the last."""
+    """Read one Spring `Page` (BVNK's list shape) into its items and whether it is the last."""
     if not isinstance(data, dict):
         raise TypeError("expected a Spring Page object")
     items = [CustomerSummary.from_wire(item) for item in _items(data.get("content") or [])]
@@ -540,7 +540,7 @@ def _page(data: Any) -> tuple[list[CustomerSummary], bool]:
 
 
 def _accepted_documents(data: Any) -> list[DocumentAccepted]:
-    """Read the 202 answer of an upload, whose body is unconfirmed (Q7): maybe empty."""
+    """Read the 202 answer of an upload, whose body BVNK does not document: maybe empty."""
     if data is None:
         return []
     if isinstance(data, dict) and not any(

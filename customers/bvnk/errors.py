@@ -9,7 +9,7 @@ Classification (style point 4: only transient errors are retried anywhere):
 - a non-JSON body (an HTML page from CloudFront or another proxy in front of BVNK) keeps
   the classification of its status. A 5xx page stays transient. A 403 page is what
   CloudFront's WAF answers with "Request blocked" before the request reaches BVNK
-  (section 1.3, C3); the same request is blocked again, so it is permanent and flagged
+  (seen in public client code); the same request is blocked again, so it is permanent and flagged
   `code="WAF_BLOCKED"` for a human to look at (IP allowlist, WAF rule).
 """
 

@@ -1,4 +1,4 @@
-"""Hawk request signing exactly as BVNK checks it (../shared/bvnk-api.md section 1.3).
+"""Hawk request signing exactly as BVNK checks it.
 
 Header mode, HMAC-SHA256 over the nine-line normalized string, no payload hash. The MAC
 key is the UTF-8 bytes of the secret as issued (it is not base64-decoded).

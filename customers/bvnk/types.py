@@ -1,7 +1,7 @@
 """Typed request and response shapes of the BVNK v1 customers API.
 
-Request types build exactly the JSON of ../shared/bvnk-api.md (sections 2.2-2.5, 2.9,
-3.2, 4.1, 4.5) with `to_wire()`: camelCase keys, dates as YYYY-MM-DD, money as decimal
+Request types build exactly the JSON of BVNK's v1 docs (customers, agreement sessions,
+documents, questionnaires) with `to_wire()`: camelCase keys, dates as YYYY-MM-DD, money as decimal
 strings, empty optional values left out. Response types read BVNK's JSON with
 `from_wire()`, ignoring unknown keys and tolerating missing optional ones, as BVNK asks
 ("ignore unknown keys"). A missing `reference` is the one thing a response cannot lack.
@@ -96,7 +96,7 @@ def _str(value: Any) -> str:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Address:
-    """A postal address (section 2.5); `country` and `state` are BVNK's full names."""
+    """A postal address; `country` and `state` are BVNK's full names."""
 
     address_line1: str
     city: str
@@ -161,7 +161,7 @@ class TaxIdentification:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DocumentInfo:
-    """An associate's identity document (`documentInfo`); the expiry key is INFERRED (Q2)."""
+    """An associate's identity document (`documentInfo`); the expiry key is INFERRED."""
 
     number: str
     type: str
@@ -185,7 +185,7 @@ class DocumentInfo:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AgreementSessionCreate:
-    """Body of `POST .../customers/agreement/sessions` (section 3.2)."""
+    """Body of `POST .../customers/agreement/sessions`."""
 
     customer_type: str
     country_code: str
@@ -201,7 +201,7 @@ class AgreementSessionCreate:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AssociateIn:
-    """One entry of `company.associates` (section 2.3); `titles` hold wire role titles."""
+    """One entry of `company.associates`; `titles` hold wire role titles."""
 
     first_name: str
     last_name: str
@@ -236,7 +236,7 @@ class AssociateIn:
                 ),
                 "documentInfo": self.document_info.to_wire() if self.document_info else None,
                 "titles": list(self.titles),
-                # A JSON number (INFERRED, Q2); only money goes as a decimal string.
+                # A JSON number (INFERRED); only money goes as a decimal string.
                 wire.ASSOCIATE_OWNERSHIP_PERCENTAGE_KEY: _number(self.ownership_percentage),
             }
         )
@@ -244,7 +244,7 @@ class AssociateIn:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CompanyIn:
-    """The `company` object of a create (section 2.3)."""
+    """The `company` object of a create."""
 
     name: str
     entity_type: str
@@ -286,7 +286,7 @@ class CompanyIn:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CddIn:
-    """An individual's customer due diligence answers (`individual.cdd`, section 2.4)."""
+    """An individual's customer due diligence answers (`individual.cdd`)."""
 
     employment_status: str
     source_of_funds: str
@@ -317,7 +317,7 @@ class CddIn:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IndividualIn:
-    """The `individual` object of a create (section 2.4, current shape)."""
+    """The `individual` object of a create (its current shape)."""
 
     first_name: str
     last_name: str
@@ -357,8 +357,8 @@ class IndividualIn:
 class StoredBody:
     """A request body built earlier and kept (the outbox's payload), sent exactly as stored.
 
-    A retry after a lost answer must repeat the first attempt's body byte for byte
-    (decision 6), even if the models it came from changed since.
+    A retry after a lost answer must repeat the first attempt's body byte for byte (BVNK
+    refuses a repeated key with another body), even if the models it came from changed.
     """
 
     body: dict[str, Any]
@@ -369,7 +369,7 @@ class StoredBody:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CustomerCreate:
-    """Body of `POST /platform/v1/customers` (section 2.2); no `useCase` on v1."""
+    """Body of `POST /platform/v1/customers`; no `useCase` on v1."""
 
     type: str
     external_reference: str
@@ -398,7 +398,7 @@ class CustomerCreate:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CustomerUpdate:
-    """Body of `PUT /platform/v1/customers/{reference}` (decision 3); only set fields go."""
+    """Body of `PUT /platform/v1/customers/{reference}`; only the fields set go."""
 
     contact_info: ContactInfo | None = None
     address: Address | None = None
@@ -420,7 +420,7 @@ class CustomerUpdate:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DocumentUpload:
-    """One element of the v1 document upload array (section 4.1); content goes base64."""
+    """One element of the v1 document upload array; content goes base64."""
 
     type: str
     name: str
@@ -448,7 +448,7 @@ class DocumentUpload:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QuestionnaireAnswers:
-    """Answers to one questionnaire (section 4.5; body shape INFERRED, Q6).
+    """Answers to one questionnaire (body shape INFERRED: BVNK does not document it).
 
     `sections` maps a section id to {item id: answer}; a string or boolean answer is
     sent as `value`, a list of strings as `values`.
@@ -495,7 +495,7 @@ class Agreement:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AgreementSession:
-    """An agreement session as create and GET return it (section 3.3)."""
+    """An agreement session as create and GET return it."""
 
     reference: str
     status: str
@@ -524,7 +524,7 @@ class AgreementSession:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CustomerCreated:
-    """The create answer (decision 2); its status is not the lifecycle truth (5.1)."""
+    """The create answer; its status is not the lifecycle truth (GET and webhooks are)."""
 
     reference: str
     status: str
@@ -562,7 +562,7 @@ class PersonRef:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Customer:
-    """A customer as `GET /platform/v1/customers/{reference}` returns it (section 2.7)."""
+    """A customer as `GET /platform/v1/customers/{reference}` returns it."""
 
     reference: str
     external_reference: str
@@ -610,7 +610,7 @@ class Customer:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CustomerSummary:
-    """One item of the customer list (section 2.8)."""
+    """One item of the customer list."""
 
     reference: str
     status: str
@@ -635,7 +635,7 @@ class CustomerSummary:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DocumentAccepted:
-    """One document BVNK queued (202). The body is unconfirmed (Q7): every field optional."""
+    """One document BVNK queued (202). BVNK documents no body: every field optional."""
 
     reference: str
     status: str
@@ -705,7 +705,7 @@ class QuestionnaireSection:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QuestionnaireDefinition:
-    """A questionnaire schema (section 4.5; shape INFERRED, Q6, so `raw` is kept)."""
+    """A questionnaire schema (shape INFERRED: undocumented, so `raw` is kept)."""
 
     code: str
     title: str

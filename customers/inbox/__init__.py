@@ -1,7 +1,7 @@
 """The BVNK webhook inbox: store verified deliveries, then apply them in order, losing none.
 
 BVNK retries a delivery up to 100 times, may deliver an event twice, sends one customer
-status change under two or three event names and promises no order (bvnk-api.md 6.5).
+status change under two or three event names and promises no order (its webhook docs).
 So:
 
 - `webhook_receive` stores each verified delivery once (insert-on-conflict on the event
@@ -30,7 +30,7 @@ The modules, each depending only on the ones before it:
 
 from __future__ import annotations
 
-from .handlers import DOCUMENT_STATUSES, HANDLERS
+from .handlers import HANDLERS
 from .processing import (
     summarise,
     webhook_event_process,
@@ -42,7 +42,6 @@ from .processing import (
 from .receiving import rejections, webhook_receive, webhook_rejection_record
 
 __all__ = [
-    "DOCUMENT_STATUSES",
     "HANDLERS",
     "rejections",
     "summarise",

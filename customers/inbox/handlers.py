@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.db.models import QuerySet
+
 from .. import services
 from ..bvnk import wire
+from ..bvnk.client import BvnkClient
 from ..models import (
     AgreementSession,
     ComplianceDocument,
@@ -18,23 +21,12 @@ from ..models import (
     StatusChange,
     WebhookEvent,
 )
-from .receiving import _text, subject_reference
+from ..payloads import DOCUMENT_STATUSES
+from .receiving import first_text, subject_reference
 
 Status = WebhookEvent.Status
 BVNK_CUSTOMER_STATUSES = frozenset(wire.CUSTOMER_STATUSES)
 
-# INFERRED (bvnk-api.md 4.4, Q7): BVNK's document review statuses are not documented;
-# these are the candidates, mapped onto the portal's upload statuses.
-DOCUMENT_STATUSES = {
-    "PENDING": ComplianceDocument.UploadStatus.SENT,
-    "IN_REVIEW": ComplianceDocument.UploadStatus.SENT,
-    "UPLOADED": ComplianceDocument.UploadStatus.SENT,
-    "APPROVED": ComplianceDocument.UploadStatus.APPROVED,
-    "ACCEPTED": ComplianceDocument.UploadStatus.APPROVED,
-    "VERIFIED": ComplianceDocument.UploadStatus.APPROVED,
-    "REJECTED": ComplianceDocument.UploadStatus.REJECTED,
-    "DECLINED": ComplianceDocument.UploadStatus.REJECTED,
-}
 _REVIEWED = (ComplianceDocument.UploadStatus.APPROVED, ComplianceDocument.UploadStatus.REJECTED)
 
 
@@ -54,7 +46,7 @@ class NeedsBvnk(Exception):
 
     def __init__(self, kind: str, reference: str, reason: str) -> None:
         super().__init__(reason)
-        self.kind = kind  # "customer" or "session"
+        self.kind = kind  # a key of SUBJECTS
         self.reference = reference
 
 
@@ -77,6 +69,42 @@ class Applied:
 
 
 Handler = Callable[[WebhookEvent, dict[str, Any], Snapshot | None], Applied]
+
+
+# -- what events are about ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """A kind of thing BVNK sends events about, as the portal stores it and BVNK reads it."""
+
+    stored: Callable[[], QuerySet[Any]]  # the rows whose `bvnk_reference` the portal knows
+    customer_of: Callable[[str], Customer | None]  # whose it is, for the BvnkCall record
+    read: Callable[[BvnkClient, str], Any] | None  # the truth from BVNK; None: not readable
+
+
+def _session_customer(reference: str) -> Customer | None:
+    session = AgreementSession.objects.filter(bvnk_reference=reference).first()
+    return session.customer if session else None
+
+
+SUBJECTS: dict[str, Subject] = {
+    "customer": Subject(
+        stored=lambda: Customer.objects.filter(bvnk_reference__isnull=False),
+        customer_of=lambda reference: Customer.objects.filter(bvnk_reference=reference).first(),
+        read=lambda api, reference: api.get_customer(reference),
+    ),
+    "session": Subject(
+        stored=lambda: AgreementSession.objects.all(),
+        customer_of=_session_customer,
+        read=lambda api, reference: api.get_agreement_session(reference),
+    ),
+    "document": Subject(
+        stored=lambda: ComplianceDocument.objects.filter(bvnk_reference__isnull=False),
+        customer_of=lambda reference: None,
+        read=None,
+    ),
+}
 
 
 # -- handlers -----------------------------------------------------------------------------
@@ -110,8 +138,8 @@ def customer_status_changed(
     The names describe one change, each with its own event id; comparing the event's
     timestamp with the one of the status held makes the second copy a no-op.
     """
-    reference = _text(data, "reference", "customerId")
-    status = _text(data, "status").upper()
+    reference = first_text(data, "reference", "customerId")
+    status = first_text(data, "status").upper()
     if not reference or not status:
         raise Reject("A status change needs data.reference (or customerId) and data.status.")
     customer = _locked_customer(reference)
@@ -149,7 +177,7 @@ def customer_updated(
     event: WebhookEvent, data: dict[str, Any], snapshot: Snapshot | None
 ) -> Applied:
     """Store what BVNK now needs from a customer (infoRequired, verification link, data)."""
-    reference = _text(data, "reference", "customerId")
+    reference = first_text(data, "reference", "customerId")
     if not reference:
         raise Reject("A customer update needs data.reference.")
     customer = _locked_customer(reference)
@@ -208,8 +236,8 @@ def agreement_session_status_changed(
 ) -> Applied:
     """Apply an agreement session's new status; a signed or declined session only changes
     on BVNK's word (a read), never on an event alone."""
-    reference = _text(data, "reference")
-    status = _text(data, "status").upper()
+    reference = first_text(data, "reference")
+    status = first_text(data, "status").upper()
     if not reference or not status:
         raise Reject("A session status change needs data.reference and data.status.")
     found = AgreementSession.objects.filter(bvnk_reference=reference).first()
@@ -240,7 +268,7 @@ def document_status_changed(
 ) -> Applied:
     """Apply BVNK's review of a document; a reviewed document never goes back to pending."""
     reference = subject_reference(event.event_type, data)
-    status = _text(data, "status").upper()
+    status = first_text(data, "status").upper()
     upload_status = DOCUMENT_STATUSES.get(status)
     if not reference or not status:
         raise Reject("A document status change needs data.documentReference and data.status.")

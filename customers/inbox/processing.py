@@ -15,16 +15,17 @@ from django.db import DatabaseError, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from .. import services
+from .. import bvnk_calls
 from ..bvnk.errors import BvnkError
-from ..models import AgreementSession, ComplianceDocument, Customer, WebhookEvent, WebhookRejection
-from .handlers import HANDLERS, Hold, NeedsBvnk, Reject, Snapshot
+from ..models import WebhookEvent, WebhookRejection
+from .handlers import HANDLERS, SUBJECTS, Hold, NeedsBvnk, Reject, Snapshot
 
 logger = logging.getLogger(__name__)
 
 Status = WebhookEvent.Status
 PROCESSABLE = (Status.RECEIVED, Status.HELD)
-# Longest wait between retries after a transient failure (BVNK's own cap, 6.5).
+# Longest wait between retries after a transient failure: 15 minutes, the cap BVNK's own
+# webhook retries use.
 MAX_RETRY_DELAY = 900
 
 
@@ -152,19 +153,14 @@ def _record_failure(
 
 
 def _read_from_bvnk(need: NeedsBvnk, event_id: int) -> Snapshot:
-    """Read the customer or agreement session from BVNK, outside any transaction."""
-    customer = None
-    if need.kind == "customer":
-        customer = Customer.objects.filter(bvnk_reference=need.reference).first()
-    else:
-        session = AgreementSession.objects.filter(bvnk_reference=need.reference).first()
-        customer = session.customer if session else None
+    """Read the event's subject from BVNK (SUBJECTS), outside any transaction."""
+    subject = SUBJECTS[need.kind]
+    if subject.read is None:
+        raise Reject(f"BVNK cannot be asked about a {need.kind}.")
+    customer = subject.customer_of(need.reference)
     started = timezone.now()
-    with services.bvnk_client(triggered_by=f"webhook event {event_id}", customer=customer) as api:
-        if need.kind == "customer":
-            value: Any = api.get_customer(need.reference)
-        else:
-            value = api.get_agreement_session(need.reference)
+    with bvnk_calls.bvnk_client(triggered_by=f"webhook event {event_id}", customer=customer) as api:
+        value = subject.read(api, need.reference)
     logger.info(
         "Webhook event %s: read %s %s from BVNK (%s)", event_id, need.kind, need.reference, need
     )
@@ -175,20 +171,11 @@ def _read_from_bvnk(need: NeedsBvnk, event_id: int) -> Snapshot:
 
 
 def _known_subject() -> Q:
-    """Match events whose subject (customer, session or document) the portal now knows."""
-    return (
-        Q(
-            bvnk_reference__in=Customer.objects.filter(bvnk_reference__isnull=False).values(
-                "bvnk_reference"
-            )
-        )
-        | Q(bvnk_reference__in=AgreementSession.objects.values("bvnk_reference"))
-        | Q(
-            bvnk_reference__in=ComplianceDocument.objects.filter(
-                bvnk_reference__isnull=False
-            ).values("bvnk_reference")
-        )
-    )
+    """Match events whose subject (any kind in SUBJECTS) the portal now knows."""
+    known = Q()
+    for subject in SUBJECTS.values():
+        known |= Q(bvnk_reference__in=subject.stored().values("bvnk_reference"))
+    return known
 
 
 def webhook_events_sweep(*, limit: int = 500, budget: float | None = None) -> int:

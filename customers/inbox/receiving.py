@@ -37,6 +37,7 @@ from django.db.backends.utils import CursorWrapper
 from django.db.models import F
 from django.utils import timezone
 
+from .. import dispatch
 from ..bvnk import wire
 from ..bvnk.types import parse_datetime
 from ..models import WebhookEvent, WebhookRejection
@@ -44,8 +45,6 @@ from ..models import WebhookEvent, WebhookRejection
 logger = logging.getLogger(__name__)
 
 Status = WebhookEvent.Status
-# After the broker refused one enqueue, leave new events to the sweeper for this long.
-BROKER_PAUSE_SECONDS = 10.0
 
 
 # -- receiving ----------------------------------------------------------------------------
@@ -91,11 +90,11 @@ def read_envelope(body: bytes) -> Envelope:
 def subject_reference(event_type: str, data: dict[str, Any]) -> str:
     """Return the BVNK reference of what an event is about (customer, session, document)."""
     if event_type == wire.EVENT_DOCUMENT_STATUS:
-        return _text(data, "documentReference", "documentId", "reference")
-    return _text(data, "reference", "customerId")
+        return first_text(data, "documentReference", "documentId", "reference")
+    return first_text(data, "reference", "customerId")
 
 
-def _text(data: dict[str, Any], *keys: str) -> str:
+def first_text(data: dict[str, Any], *keys: str) -> str:
     """Return the first non-empty string (or number) among `keys` of `data`."""
     for key in keys:
         value = data.get(key)
@@ -249,37 +248,10 @@ def _select_sql() -> str:
     )
 
 
-_broker_paused_until = 0.0
-_publisher = threading.local()
-
-
 def _enqueue(event_id: int) -> None:
-    """Hand a new event to a worker now; on any broker trouble leave it to the sweeper.
-
-    Celery's own publish retries for seconds when the broker is down, so this keeps its
-    own connection per thread, connects with one quick attempt, and after a failure
-    stops trying for a while. Reusing the connection keeps a publish to one round trip.
-    """
-    global _broker_paused_until
-    if not settings.BVNK_WEBHOOK_ENQUEUE or time.monotonic() < _broker_paused_until:
-        return
-    from ..tasks import process_webhook_event  # the tasks module imports this one
-
-    try:
-        conn = getattr(_publisher, "connection", None)
-        if conn is None:
-            conn = process_webhook_event.app.connection_for_write(connect_timeout=1.0)
-            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=1)
-            _publisher.connection = conn
-        process_webhook_event.apply_async((event_id,), connection=conn, retry=False)
-    except Exception as exc:
-        broken, _publisher.connection = getattr(_publisher, "connection", None), None
-        if broken is not None:
-            broken.collect()  # drop it without talking to a broker that may be gone
-        _broker_paused_until = time.monotonic() + BROKER_PAUSE_SECONDS
-        logger.warning(
-            "Broker unavailable (%s); webhook events wait for the sweeper", type(exc).__name__
-        )
+    """Hand a new event to a worker now; on any broker trouble the sweeper takes it."""
+    if settings.BVNK_WEBHOOK_ENQUEUE:
+        dispatch.publish(dispatch.PROCESS_WEBHOOK_EVENT, [(event_id,)])
 
 
 class BufferedCounts:

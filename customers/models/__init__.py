@@ -10,7 +10,7 @@ require.
 # order Django registers the models in, as when they were one module.
 from .base import DOCUMENT_KINDS, PersonIdentity, PostalAddress
 from .customers import ALLOWED_TRANSITIONS, NAME_FIELDS, Customer, InvalidTransition, StatusChange
-from .associates import Associate
+from .associates import Associate, same_person
 from .documents import (
     AgreementSession,
     ComplianceDocument,
@@ -47,4 +47,5 @@ __all__ = [
     "WebhookRejection",
     "document_upload_to",
     "private_storage",
+    "same_person",
 ]

@@ -89,3 +89,12 @@ class Associate(PostalAddress, PersonIdentity):
             "SIGNER": "Signer",
         }
         return ", ".join(labels[role] for role in self.roles)
+
+
+def same_person(a: Any, first_name: str, last_name: str, date_of_birth: Any) -> bool:
+    """Tell whether `a` (an associate or a form's values) is the person named (case aside)."""
+    return (
+        a.first_name.strip().casefold() == first_name.strip().casefold()
+        and a.last_name.strip().casefold() == last_name.strip().casefold()
+        and a.date_of_birth == date_of_birth
+    )

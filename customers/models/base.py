@@ -12,7 +12,8 @@ from ..crypto import EncryptedDateField
 from ..validators import validate_e164_phone
 
 
-def _choices(mapping: dict[Any, str]) -> list[tuple[Any, str]]:
+def wire_choices(mapping: dict[Any, str]) -> list[tuple[Any, str]]:
+    """Turn a table of wire values and labels into model field choices."""
     return list(mapping.items())
 
 

@@ -15,7 +15,7 @@ from django_countries.fields import CountryField
 
 from ..bvnk import wire
 from ..crypto import BlindIndexField, EncryptedCharField, with_index_fields
-from .base import DOCUMENT_KINDS, PersonIdentity, PostalAddress, _choices
+from .base import DOCUMENT_KINDS, PersonIdentity, PostalAddress, wire_choices
 
 
 class InvalidTransition(Exception):
@@ -62,7 +62,9 @@ class Customer(PostalAddress, PersonIdentity):
     # Company. The inherited address is the registered address.
     legal_name = models.CharField(max_length=200, blank=True)
     description = models.TextField(blank=True)
-    entity_type = models.CharField(max_length=20, choices=_choices(wire.ENTITY_TYPES), blank=True)
+    entity_type = models.CharField(
+        max_length=20, choices=wire_choices(wire.ENTITY_TYPES), blank=True
+    )
     registration_number = models.CharField(max_length=100, blank=True)
     incorporation_date = models.DateField(null=True, blank=True)
     industry_reference = models.CharField(max_length=64, blank=True)
@@ -83,18 +85,21 @@ class Customer(PostalAddress, PersonIdentity):
     tax_number_hash = BlindIndexField(source="tax_number")
     tax_residence_country = CountryField(blank=True)
 
-    # Individual: customer due diligence answers (bvnk-api.md 2.4).
+    # Individual: customer due diligence answers (the `cdd` object of BVNK's individual create).
     employment_status = models.CharField(
-        max_length=20, choices=_choices(wire.EMPLOYMENT_STATUSES), blank=True
+        max_length=20, choices=wire_choices(wire.EMPLOYMENT_STATUSES), blank=True
     )
     source_of_funds = models.CharField(
-        max_length=20, choices=_choices(wire.SOURCES_OF_FUNDS), blank=True
+        max_length=20, choices=wire_choices(wire.SOURCES_OF_FUNDS), blank=True
     )
     pep_status = models.CharField(
-        "PEP status", max_length=20, choices=_choices(wire.PEP_STATUSES), blank=True
+        "PEP status", max_length=20, choices=wire_choices(wire.PEP_STATUSES), blank=True
     )
     intended_use = models.CharField(
-        "intended use of account", max_length=30, choices=_choices(wire.INTENDED_USES), blank=True
+        "intended use of account",
+        max_length=30,
+        choices=wire_choices(wire.INTENDED_USES),
+        blank=True,
     )
     expected_monthly_volume = models.DecimalField(
         max_digits=14,
@@ -104,15 +109,15 @@ class Customer(PostalAddress, PersonIdentity):
         validators=[MinValueValidator(Decimal("0"))],
     )
     expected_volume_currency = models.CharField(
-        max_length=3, choices=_choices(wire.VOLUME_CURRENCIES), blank=True
+        max_length=3, choices=wire_choices(wire.VOLUME_CURRENCIES), blank=True
     )
     estimated_yearly_income = models.CharField(
-        max_length=30, choices=_choices(wire.YEARLY_INCOMES), blank=True
+        max_length=30, choices=wire_choices(wire.YEARLY_INCOMES), blank=True
     )
     industry_sector = models.CharField(
         "employment industry sector",
         max_length=80,
-        choices=_choices(wire.INDUSTRY_SECTORS),
+        choices=wire_choices(wire.INDUSTRY_SECTORS),
         blank=True,
     )
 
@@ -124,7 +129,8 @@ class Customer(PostalAddress, PersonIdentity):
     bvnk_data = models.JSONField(default=dict, blank=True, editable=False)
     bvnk_synced_at = models.DateTimeField(null=True, blank=True, editable=False)
     # When BVNK's `status` was true: the newest applied event's timestamp, or the time of
-    # a read. An event older than this never overwrites the status (bvnk-api.md 6.5).
+    # a read. An event older than this never overwrites the status (BVNK does not promise
+    # the order of its webhooks).
     bvnk_status_at = models.DateTimeField(
         "BVNK status as of", null=True, blank=True, editable=False
     )
@@ -152,7 +158,8 @@ class Customer(PostalAddress, PersonIdentity):
 
     # My customers, denormalised so a page of a million rows needs no query per row.
     # `search_name` follows the name fields in save(); the other three are derived by
-    # customers.requirements.summary_store, which the services call when an input changes.
+    # customers.requirements.summary_store when a write through services.customer_write
+    # ends (and when the outbox settles an operation that needs attention).
     search_name = models.CharField(max_length=200, blank=True, editable=False)
     blocking_summary = models.CharField(
         max_length=200, blank=True, editable=False, help_text="What the customer waits for."
@@ -230,7 +237,7 @@ class Customer(PostalAddress, PersonIdentity):
     def outstanding_documents(self) -> list[str]:
         """Label the documents BVNK's `infoRequired.documents` still asks for.
 
-        The list is unconfirmed (Q4): objects with `type`, `subType` and
+        BVNK has not confirmed the list's shape: objects with `type`, `subType` and
         `customerPersonReference` (the emulator's shape), or plain strings.
         """
         items = (self.info_required or {}).get("documents")
@@ -308,7 +315,7 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     S.INFO_REQUIRED: frozenset(_BVNK_STATUSES - {S.INFO_REQUIRED} | {S.TERMINATED}),
     S.PENDING: frozenset(_BVNK_STATUSES - {S.PENDING} | {S.TERMINATED}),
     S.ACTIONS_REQUIRED: frozenset(_BVNK_STATUSES - {S.ACTIONS_REQUIRED} | {S.TERMINATED}),
-    # Periodic review can reopen a verified customer (bvnk-api.md 5.1, INFERRED).
+    # INFERRED: a periodic review can reopen a verified customer (no BVNK page says so).
     S.VERIFIED: frozenset({S.ACTIONS_REQUIRED, S.TERMINATED}),
     # Older docs: a rejection stands unless BVNK asks for more data.
     S.REJECTED: frozenset({S.INFO_REQUIRED, S.TERMINATED}),

@@ -13,7 +13,7 @@ from django_countries.fields import CountryField
 
 from ..bvnk import wire
 from .associates import Associate
-from .base import DOCUMENT_KINDS, _choices
+from .base import DOCUMENT_KINDS, wire_choices
 from .customers import Customer
 
 
@@ -66,13 +66,13 @@ class ComplianceDocument(models.Model):
         Associate, on_delete=models.CASCADE, null=True, blank=True, related_name="documents"
     )
     document_type = models.CharField(
-        "BVNK type", max_length=30, choices=_choices({k[0]: k[0] for k in DOCUMENT_KINDS})
+        "BVNK type", max_length=30, choices=wire_choices({k[0]: k[0] for k in DOCUMENT_KINDS})
     )
     document_sub_type = models.CharField(
         "BVNK sub-type",
         max_length=30,
         blank=True,
-        choices=_choices({k[1]: k[1] for k in DOCUMENT_KINDS if k[1]}),
+        choices=wire_choices({k[1]: k[1] for k in DOCUMENT_KINDS if k[1]}),
     )
     original_name = models.CharField(max_length=255)
     file = models.FileField(storage=private_storage, upload_to=document_upload_to, max_length=255)
@@ -120,7 +120,7 @@ class ComplianceDocument(models.Model):
 
 
 class AgreementSession(models.Model):
-    """A BVNK terms-and-conditions signing session (bvnk-api.md section 3)."""
+    """A BVNK terms-and-conditions signing session (hosted page, confirmed by a read)."""
 
     class Status(models.TextChoices):
         PENDING = "PENDING", "Pending"
@@ -136,7 +136,7 @@ class AgreementSession(models.Model):
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.PENDING, editable=False
     )
-    use_case = models.CharField(max_length=40, choices=_choices(wire.USE_CASES))
+    use_case = models.CharField(max_length=40, choices=wire_choices(wire.USE_CASES))
     country = CountryField()
     expires_on = models.DateTimeField(null=True, blank=True)
     bvnk_data = models.JSONField(default=dict, blank=True, editable=False)

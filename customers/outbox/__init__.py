@@ -11,7 +11,8 @@ by senders.py once the create succeeded), and after commit `enqueue` hands its i
   operation in flight per customer" makes the claim fail while another operation of the
   same customer is in flight, so one customer's operations never run concurrently;
 - the claim sends the stored body with the row's idempotency key, which never changes,
-  so a retry after a lost answer gets BVNK's first answer back (decision 6), and records
+  so a retry after a lost answer gets BVNK's first answer back (BVNK keys a customer
+  create by its idempotency key and the same body), and records
   the outcome only if its claim token still holds;
 - transient failures (5xx, 408, 429 with Retry-After, timeouts, connection errors) go
   back to PENDING with `next_attempt_at` moved by a full-jitter exponential backoff, up
@@ -26,39 +27,13 @@ Order: a customer's create goes first (the other kinds wait for its BVNK referen
 documents and questionnaire answers go only while BVNK collects information; an update
 or a questionnaire answer superseded by a newer one is cancelled rather than sent late.
 
-The modules, each depending only on the ones before it:
+The modules, each depending only on the ones before it (the package re-exports nothing,
+so the services can import publishing.py without loading the sending engine above them):
 
 - publishing.py: adding operations (`operation_add`), publishing their tasks after commit
   (`enqueue_after_commit`, `enqueue`), waking a customer's next one, and the sweeper;
-- senders.py: what each kind sends (`SENDERS`) and what a success or refusal records;
+- senders.py: one policy per kind (`POLICIES`): what it sends, waits for and supersedes,
+  and what a success or refusal records;
 - sending.py: `operation_send` (claim, attempt, outcome, retry with backoff), and
   `operations_run_due` for shells and tests.
 """
-
-from __future__ import annotations
-
-from .publishing import (
-    enqueue,
-    enqueue_after_commit,
-    operation_add,
-    operations_sweep,
-    refresh_summary,
-    wake_next,
-)
-from .senders import queue_documents
-from .sending import auth_alert, operation_send, operations_run_due, outcome_of, retry_delay
-
-__all__ = [
-    "auth_alert",
-    "enqueue",
-    "enqueue_after_commit",
-    "operation_add",
-    "operation_send",
-    "operations_run_due",
-    "operations_sweep",
-    "outcome_of",
-    "queue_documents",
-    "refresh_summary",
-    "retry_delay",
-    "wake_next",
-]

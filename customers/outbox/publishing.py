@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import threading
-import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import partial
@@ -16,15 +13,15 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from .. import dispatch
 from ..models import BvnkOperation, ComplianceDocument, Customer
+from ..requirements import summary_refresh
 
 logger = logging.getLogger(__name__)
 
 State = BvnkOperation.State
 
 ATTENTION = frozenset({State.FAILED, State.NEEDS_ATTENTION})
-# After the broker refused one publish, leave operations to the sweeper for this long.
-BROKER_PAUSE_SECONDS = 10.0
 
 
 # -- adding (inside the services' transactions) -----------------------------------------
@@ -42,11 +39,13 @@ def operation_add(
 ) -> BvnkOperation:
     """Write one operation in the caller's transaction; `enqueue` it after commit.
 
-    `supersedes`: older unsent operations this one replaces; they are cancelled.
+    `supersedes`: older unsent operations this one replaces; they are cancelled. The caller
+    is a service writing in `services.customer_write`, which stores the customer's summary
+    (a cancelled operation that needed attention no longer counts) when it ends.
     """
     now = timezone.now()
     replaced = [op for op in supersedes if op.state in (State.PENDING, *ATTENTION)]
-    operation = _new_operation(
+    operation = new_operation(
         customer=customer, kind=kind, key=key, payload=payload, actor=actor, document=document
     )
     operation.save(force_insert=True)
@@ -59,12 +58,10 @@ def operation_add(
             completed_at=now,
             updated_at=now,
         )
-        if any(op.state in ATTENTION for op in replaced):
-            refresh_summary(customer.pk)
     return operation
 
 
-def _new_operation(
+def new_operation(
     *,
     customer: Customer,
     kind: str,
@@ -95,63 +92,32 @@ def enqueue_after_commit(operations: Iterable[BvnkOperation | int]) -> None:
         transaction.on_commit(partial(enqueue, ids))
 
 
-_broker_paused_until = 0.0
-_publisher = threading.local()  # one broker connection per thread, reused
-
-
 def enqueue(operation_ids: list[int]) -> None:
-    """Publish one send task per operation now; on any broker trouble leave them to the sweeper.
-
-    Celery's own publish retries for seconds while the broker is down, which a request
-    must not wait for: one quick attempt, without retries, on a connection this thread
-    keeps (opened with a one-second timeout), then a pause before the next attempt.
-    """
-    global _broker_paused_until
+    """Publish one send task per operation now; on any broker trouble leave them to the sweeper."""
     if not operation_ids:
         return
-    if time.monotonic() >= _broker_paused_until:
-        try:
-            _publish(operation_ids)
-            return
-        except Exception as exc:
-            _broker_paused_until = time.monotonic() + BROKER_PAUSE_SECONDS
-            logger.warning(
-                "Broker unavailable (%s); %d BVNK operation(s) wait for the sweeper",
-                type(exc).__name__,
-                len(operation_ids),
-            )
+    if dispatch.publish(dispatch.SEND_BVNK_OPERATION, [(pk,) for pk in operation_ids]):
+        return
     # Not published: let the next sweep take them at once instead of after the redrive delay.
     BvnkOperation.objects.filter(pk__in=operation_ids, state=State.PENDING).update(enqueued_at=None)
 
 
-def _publish(operation_ids: list[int]) -> None:
-    from ..tasks import send_bvnk_operation  # the tasks module imports this one
+def operations_settle(rows: QuerySet[BvnkOperation], *, customer_id: int, **values: Any) -> int:
+    """Write `values` to the operations `rows` selects; return how many were written.
 
-    app = send_bvnk_operation.app
-    conn = getattr(_publisher, "connection", None)
-    if conn is None or getattr(_publisher, "url", None) != app.conf.broker_write_url:
-        conn = app.connection_for_write(connect_timeout=1.0)
-        conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=1)
-        _publisher.connection, _publisher.url = conn, app.conf.broker_write_url
-    try:
-        for pk in operation_ids:
-            send_bvnk_operation.apply_async((pk,), connection=conn, retry=False)
-    except Exception:
-        # Never publish on a connection that failed: kombu would reconnect without limit.
-        _publisher.connection = None
-        with contextlib.suppress(Exception):
-            conn.release()
-        raise
+    The one way the engine settles an operation outside a service: an operation that comes
+    to need attention (FAILED, NEEDS_ATTENTION) changes the customer's summary, which is
+    stored here, in the same transaction.
+    """
+    written = rows.update(**values)
+    if written and values.get("state") in ATTENTION:
+        summary_refresh(customer_id)
+    return written
 
 
-def refresh_summary(customer_id: int) -> None:
-    """Keep the My customers needs-attention flag in step with the customer's operations."""
-    from ..requirements import summary_refresh
-
-    summary_refresh(customer_id)
-
-
-def _due(customer_id: int, rows: QuerySet[BvnkOperation] | None = None) -> QuerySet[BvnkOperation]:
+def due_operations(
+    customer_id: int, rows: QuerySet[BvnkOperation] | None = None
+) -> QuerySet[BvnkOperation]:
     """The customer's due operations (of `rows`, a queryset), the next one first."""
     rows = BvnkOperation.objects.all() if rows is None else rows
     return rows.filter(
@@ -161,7 +127,7 @@ def _due(customer_id: int, rows: QuerySet[BvnkOperation] | None = None) -> Query
 
 def _next_due(customer_id: int) -> tuple[int, datetime | None] | None:
     """The customer's next due operation: its id and when it was last published."""
-    return _due(customer_id).values_list("pk", "enqueued_at").first()
+    return due_operations(customer_id).values_list("pk", "enqueued_at").first()
 
 
 def wake_next(customer_id: int) -> None:

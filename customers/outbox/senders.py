@@ -1,7 +1,9 @@
-"""What each kind of operation sends to BVNK (`SENDERS`), and what a success or refusal records.
+"""One policy per kind of operation (`POLICIES`): what it sends, waits for, supersedes, and
+what a success or a refusal records.
 
-A sender returns an `Outcome` or raises `Cancel`; sending.py claims the operation, calls
-the sender and records the outcome.
+A sender returns an `Outcome` or raises `Cancel`; sending.py, which names no kind, claims
+the operation, asks its policy whether it may go, calls the sender and records the
+outcome. A new kind is a `BvnkOperation.Kind`, its functions here and a POLICIES row.
 """
 
 from __future__ import annotations
@@ -20,13 +22,18 @@ from ..bvnk.client import BvnkClient, idempotency_key
 from ..bvnk.errors import BvnkError
 from ..bvnk.types import DocumentUpload, QuestionnaireAnswers, StoredBody
 from ..models import Associate, BvnkOperation, ComplianceDocument, Customer
-from .publishing import _new_operation
+from .publishing import new_operation
 
 logger = logging.getLogger(__name__)
 
 Kind = BvnkOperation.Kind
 State = BvnkOperation.State
 S = Customer.Status
+
+# BVNK takes documents (and, as the emulator does, questionnaire answers) only while it
+# collects information; the emulator also takes them in ACTIONS_REQUIRED ("re-upload").
+COLLECTING = frozenset({S.INFO_REQUIRED, S.ACTIONS_REQUIRED})
+CLOSED = frozenset({S.VERIFIED, S.REJECTED, S.TERMINATED})
 
 
 # -- what a sender returns or raises ----------------------------------------------------
@@ -48,7 +55,52 @@ class Cancel(Exception):
 
 
 def questionnaire_codes(operation: BvnkOperation) -> list[str]:
+    """Return the codes of the questionnaires an operation answers."""
     return [str(answer.get("code")) for answer in operation.payload.get("answers", [])]
+
+
+# -- what each kind waits for, and what supersedes it ----------------------------------
+
+
+def _create_waits(operation: BvnkOperation) -> str:
+    """A create goes at once, unless the customer left SUBMITTING before BVNK knew it."""
+    customer = operation.customer
+    if customer.status != S.SUBMITTING and not customer.bvnk_reference:
+        raise Cancel("The customer is no longer being submitted.")
+    return ""
+
+
+def _created_waits(operation: BvnkOperation) -> str:
+    """Every other kind waits for BVNK's reference (the create goes first)."""
+    if not operation.customer.bvnk_reference:
+        return "Waiting for the customer to be created at BVNK."
+    return ""
+
+
+def _collecting_waits(what: str, operation: BvnkOperation) -> str:
+    """Documents and answers wait for the create, then go only while BVNK collects them."""
+    customer = operation.customer
+    waiting = _created_waits(operation)
+    if waiting:
+        return waiting
+    if customer.status in CLOSED:
+        raise Cancel(f"BVNK takes no {what} for a {customer.get_status_display()} customer.")
+    if customer.status not in COLLECTING:
+        return (
+            f"Waiting: BVNK takes {what} only while it asks for information "
+            f"(the customer is {customer.get_status_display()})."
+        )
+    return ""
+
+
+def _any_newer(newer: BvnkOperation, older: BvnkOperation) -> bool:
+    """A newer update carries the whole body: it replaces any older unsent one."""
+    return True
+
+
+def _answers_same_questionnaires(newer: BvnkOperation, older: BvnkOperation) -> bool:
+    """Newer answers replace older ones when they answer every questionnaire those did."""
+    return set(questionnaire_codes(older)) <= set(questionnaire_codes(newer))
 
 
 # -- what each kind sends ---------------------------------------------------------------
@@ -153,7 +205,7 @@ def queue_documents(customer: Customer, *, actor: Any = None) -> list[BvnkOperat
     documents = documents.exclude(scan_status__in=["PENDING", "INFECTED"])
     # New operations supersede nothing: one INSERT for them all.
     return BvnkOperation.objects.bulk_create(
-        _new_operation(
+        new_operation(
             customer=customer,
             kind=Kind.UPLOAD_DOCUMENT,
             # One key per document: it is uploaded once, whatever happens on the way.
@@ -258,14 +310,37 @@ def _send_update(operation: BvnkOperation, client: BvnkClient) -> Outcome:
     )
 
 
-SENDERS: dict[str, Callable[[BvnkOperation, BvnkClient], Outcome]] = {
-    Kind.CREATE_CUSTOMER: _send_create,
-    Kind.UPDATE_CUSTOMER: _send_update,
-    Kind.UPLOAD_DOCUMENT: _send_document,
-    Kind.SUBMIT_QUESTIONNAIRE: _send_questionnaire,
-}
-# What a refusal (FAILED) does besides being shown on the operation.
-ON_REFUSED: dict[str, Callable[[BvnkOperation, BvnkError | None], None]] = {
-    Kind.CREATE_CUSTOMER: _create_refused,
-    Kind.UPLOAD_DOCUMENT: _document_refused,
+@dataclass(frozen=True)
+class KindPolicy:
+    """Everything the sending engine needs to know about one kind of operation."""
+
+    # Send the operation (a claimed one) and say what came of it; raise Cancel when it no
+    # longer applies. BvnkError is the engine's to classify.
+    send: Callable[[BvnkOperation, BvnkClient], Outcome]
+    # Why a due operation cannot go yet ("" when it can); raise Cancel when it never will.
+    waits: Callable[[BvnkOperation], str]
+    # What a refusal (FAILED) does besides being shown on the operation.
+    on_refused: Callable[[BvnkOperation, BvnkError | None], None] | None = None
+    # Whether a newer operation of the kind (first argument) carries everything an older
+    # unsent one (second) would: the older is cancelled instead of sent late. None: never.
+    superseded_by: Callable[[BvnkOperation, BvnkOperation], bool] | None = None
+
+
+POLICIES: dict[str, KindPolicy] = {
+    Kind.CREATE_CUSTOMER: KindPolicy(
+        send=_send_create, waits=_create_waits, on_refused=_create_refused
+    ),
+    Kind.UPDATE_CUSTOMER: KindPolicy(
+        send=_send_update, waits=_created_waits, superseded_by=_any_newer
+    ),
+    Kind.UPLOAD_DOCUMENT: KindPolicy(
+        send=_send_document,
+        waits=partial(_collecting_waits, "documents"),
+        on_refused=_document_refused,
+    ),
+    Kind.SUBMIT_QUESTIONNAIRE: KindPolicy(
+        send=_send_questionnaire,
+        waits=partial(_collecting_waits, "questionnaire answers"),
+        superseded_by=_answers_same_questionnaires,
+    ),
 }

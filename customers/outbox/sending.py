@@ -7,8 +7,9 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -18,26 +19,18 @@ from django.db import IntegrityError, InterfaceError, OperationalError, transact
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from .. import services
+from .. import bvnk_calls
 from ..bvnk import wire
 from ..bvnk.errors import BvnkError
 from ..models import BvnkOperation, ComplianceDocument, Customer
-from .publishing import ATTENTION, _due, refresh_summary, wake_next
-from .senders import ON_REFUSED, SENDERS, Cancel, Outcome, questionnaire_codes
+from .publishing import due_operations, operations_settle, wake_next
+from .senders import POLICIES, Cancel, Outcome
 
 logger = logging.getLogger(__name__)
 
-Kind = BvnkOperation.Kind
 State = BvnkOperation.State
-S = Customer.Status
 
 FINAL = frozenset({State.DONE, State.FAILED, State.CANCELLED})
-# Decision 8: documents (and, per the emulator, questionnaire answers) only while BVNK
-# collects information; the emulator also takes them in ACTIONS_REQUIRED ("re-upload").
-COLLECTING = frozenset({S.INFO_REQUIRED, S.ACTIONS_REQUIRED})
-CLOSED = frozenset({S.VERIFIED, S.REJECTED, S.TERMINATED})
-# Kinds where a newer operation carries everything an older unsent one would.
-SUPERSEDABLE = frozenset({Kind.UPDATE_CUSTOMER, Kind.SUBMIT_QUESTIONNAIRE})
 # BVNK refused the content: retrying the same body cannot help (shown to staff as FAILED).
 REFUSAL_STATUSES = frozenset({400, 404, 409, 422})
 AUTH_NOTE = (
@@ -78,7 +71,7 @@ def operation_send(
     deadline = time.monotonic() + settings.CELERY_TASK_SOFT_TIME_LIMIT / 2
     for _ in range(FOLLOW_LIMIT):
         # Loaded as a claim loads it, so claiming it reads nothing more.
-        following = _due(customer_id, _claimable()).first()
+        following = due_operations(customer_id, _claimable()).first()
         if following is None:
             return state
         if time.monotonic() > deadline:
@@ -128,10 +121,10 @@ def _attempt(operation: BvnkOperation) -> Outcome:
     """Send one claimed operation and say what came of it (never raises BvnkError)."""
     triggered_by = f"operation {operation.pk}: {operation.get_kind_display().lower()}"
     try:
-        with services.bvnk_client(
+        with bvnk_calls.bvnk_client(
             triggered_by=triggered_by, customer=operation.customer, actor=operation.created_by
         ) as client:
-            return SENDERS[operation.kind](operation, client)
+            return POLICIES[operation.kind].send(operation, client)
     except BvnkError as error:
         return outcome_of(error)
     except Cancel as cancel:
@@ -226,58 +219,95 @@ def _claim(operation: int | BvnkOperation, *, task_id: str, worker: str) -> Clai
 
     `operation`: its id, or the operation as `_claimable` loaded it a moment ago.
     """
+    loaded = _load(operation)
+    if loaded is None:
+        return None
     now = timezone.now()
-    if isinstance(operation, int):
-        loaded = _claimable().filter(pk=operation).first()
-        if loaded is None:
-            return None
-        operation = loaded
-    extra: dict[str, Any] = {}
-    if operation.state == State.IN_FLIGHT:
-        # A claim without an outcome: its lease ran out, or this is the broker handing the
-        # same message over again, which it only does once the worker that had it is gone.
-        lost = operation.lease_until is None or operation.lease_until <= now
-        if not lost and not (task_id and task_id == operation.task_id):
-            return None
-        rows = BvnkOperation.objects.filter(
-            pk=operation.pk, state=State.IN_FLIGHT, claim_token=operation.claim_token
-        )
-        if operation.lost_claims + 1 >= settings.BVNK_OPERATION_MAX_LOST_CLAIMS:
-            note = (
-                f"Claimed {operation.lost_claims + 1} times without finishing: the worker "
-                "may be dying on it. Check the worker logs, then retry."
-            )
-            rows.update(
-                state=State.NEEDS_ATTENTION,
-                lost_claims=F("lost_claims") + 1,
-                claim_token="",
-                lease_until=None,
-                note=note,
-                updated_at=now,
-            )
-            logger.error("Operation %s: %s", operation.pk, note)
-            refresh_summary(operation.customer_id)
-            return None
-        extra["lost_claims"] = F("lost_claims") + 1
-    elif operation.state == State.PENDING and operation.next_attempt_at <= now:
-        try:
-            waiting = _wait_reason(operation)
-        except Cancel as cancel:
-            _settle_unclaimed(operation, State.CANCELLED, str(cancel))
-            return None
-        if waiting:
-            BvnkOperation.objects.filter(pk=operation.pk, state=State.PENDING).update(
-                next_attempt_at=now + timedelta(seconds=settings.BVNK_OPERATION_WAIT_SECONDS),
-                enqueued_at=None,
-                note=waiting[:300],
-                updated_at=now,
-            )
-            return None
-        rows = BvnkOperation.objects.filter(
-            pk=operation.pk, state=State.PENDING, next_attempt_at__lte=now
-        )
+    if loaded.state == State.IN_FLIGHT:
+        rows = _lost_claim(loaded, task_id=task_id, now=now)
+    elif loaded.state == State.PENDING and loaded.next_attempt_at <= now:
+        rows = _ready(loaded, now=now)
     else:
         return None
+    if rows is None:
+        return None
+    return _take(loaded, rows, task_id=task_id, worker=worker, now=now)
+
+
+def _load(operation: int | BvnkOperation) -> BvnkOperation | None:
+    """The operation as a claim needs it (CLAIM_FIELDS); None when it is gone."""
+    if isinstance(operation, int):
+        return _claimable().filter(pk=operation).first()
+    return operation
+
+
+def _lost_claim(
+    operation: BvnkOperation, *, task_id: str, now: datetime
+) -> QuerySet[BvnkOperation] | None:
+    """The rows to take over an IN_FLIGHT claim that has no outcome; None to leave it.
+
+    Taken over when its lease ran out, or when the broker hands the same message over
+    again (it only does once the worker that had it is gone). After
+    BVNK_OPERATION_MAX_LOST_CLAIMS the operation needs attention instead: a worker that
+    dies on it would otherwise be killed forever.
+    """
+    lost = operation.lease_until is None or operation.lease_until <= now
+    if not lost and not (task_id and task_id == operation.task_id):
+        return None
+    rows = BvnkOperation.objects.filter(
+        pk=operation.pk, state=State.IN_FLIGHT, claim_token=operation.claim_token
+    )
+    if operation.lost_claims + 1 < settings.BVNK_OPERATION_MAX_LOST_CLAIMS:
+        return rows
+    note = (
+        f"Claimed {operation.lost_claims + 1} times without finishing: the worker "
+        "may be dying on it. Check the worker logs, then retry."
+    )
+    operations_settle(
+        rows,
+        customer_id=operation.customer_id,
+        state=State.NEEDS_ATTENTION,
+        lost_claims=F("lost_claims") + 1,
+        claim_token="",
+        lease_until=None,
+        note=note,
+        updated_at=now,
+    )
+    logger.error("Operation %s: %s", operation.pk, note)
+    return None
+
+
+def _ready(operation: BvnkOperation, *, now: datetime) -> QuerySet[BvnkOperation] | None:
+    """The rows to claim a due PENDING operation; None when its policy says wait or cancel."""
+    try:
+        waiting = _wait_reason(operation)
+    except Cancel as cancel:
+        _settle_unclaimed(operation, State.CANCELLED, str(cancel))
+        return None
+    if waiting:
+        BvnkOperation.objects.filter(pk=operation.pk, state=State.PENDING).update(
+            next_attempt_at=now + timedelta(seconds=settings.BVNK_OPERATION_WAIT_SECONDS),
+            enqueued_at=None,
+            note=waiting[:300],
+            updated_at=now,
+        )
+        return None
+    return BvnkOperation.objects.filter(
+        pk=operation.pk, state=State.PENDING, next_attempt_at__lte=now
+    )
+
+
+def _take(
+    operation: BvnkOperation,
+    rows: QuerySet[BvnkOperation],
+    *,
+    task_id: str,
+    worker: str,
+    now: datetime,
+) -> Claim | None:
+    """Claim `rows` (the operation in the state it was read in) with a fresh token."""
+    taking_over = operation.state == State.IN_FLIGHT
+    extra: dict[str, Any] = {"lost_claims": F("lost_claims") + 1} if taking_over else {}
     token = uuid.uuid4().hex
     # One statement: in autocommit a unique violation leaves nothing behind; inside a
     # caller's transaction (a shell, a test) a savepoint keeps that transaction usable.
@@ -302,54 +332,41 @@ def _claim(operation: int | BvnkOperation, *, task_id: str, worker: str) -> Clai
     # As the UPDATE wrote it, without a read that would drop the related rows loaded above.
     operation.state = State.IN_FLIGHT
     operation.attempts += 1
-    operation.lost_claims += 1 if extra else 0
+    operation.lost_claims += 1 if taking_over else 0
     operation.claim_token, operation.task_id, operation.claimed_by = token, task_id, worker
     return Claim(operation, token)
 
 
 def _settle_unclaimed(operation: BvnkOperation, state: str, note: str) -> None:
     now = timezone.now()
-    if BvnkOperation.objects.filter(pk=operation.pk, state=State.PENDING).update(
-        state=state, note=note[:300], completed_at=now, updated_at=now, enqueued_at=None
+    if operations_settle(
+        BvnkOperation.objects.filter(pk=operation.pk, state=State.PENDING),
+        customer_id=operation.customer_id,
+        state=state,
+        note=note[:300],
+        completed_at=now,
+        updated_at=now,
+        enqueued_at=None,
     ):
         logger.info("Operation %s %s: %s", operation.pk, state.lower(), note)
-        if operation.state in ATTENTION or state in ATTENTION:
-            refresh_summary(operation.customer_id)
 
 
 def _wait_reason(operation: BvnkOperation) -> str:
     """Why the operation cannot go yet ("" when it can); raise Cancel when it never will."""
-    customer = operation.customer
-    if operation.kind == Kind.CREATE_CUSTOMER:
-        if customer.status != S.SUBMITTING and not customer.bvnk_reference:
-            raise Cancel("The customer is no longer being submitted.")
-        return ""
-    if operation.kind in SUPERSEDABLE and _newer(operation).exists():
+    policy = POLICIES[operation.kind]
+    if policy.superseded_by is not None and _superseded(operation, policy.superseded_by):
         raise Cancel("Superseded by a newer operation.")
-    if not customer.bvnk_reference:
-        return "Waiting for the customer to be created at BVNK."
-    if operation.kind in (Kind.UPLOAD_DOCUMENT, Kind.SUBMIT_QUESTIONNAIRE):
-        what = "documents" if operation.kind == Kind.UPLOAD_DOCUMENT else "questionnaire answers"
-        if customer.status in CLOSED:
-            raise Cancel(f"BVNK takes no {what} for a {customer.get_status_display()} customer.")
-        if customer.status not in COLLECTING:
-            return (
-                f"Waiting: BVNK takes {what} only while it asks for information "
-                f"(the customer is {customer.get_status_display()})."
-            )
-    return ""
+    return policy.waits(operation)
 
 
-def _newer(operation: BvnkOperation) -> Any:
-    """Operations of the same kind and customer, written later, that carry this one's content."""
+def _superseded(
+    operation: BvnkOperation, superseded_by: Callable[[BvnkOperation, BvnkOperation], bool]
+) -> bool:
+    """Whether an operation of the same kind and customer, written later, carries this one."""
     newer = BvnkOperation.objects.filter(
         customer_id=operation.customer_id, kind=operation.kind, pk__gt=operation.pk
     ).exclude(state=State.CANCELLED)
-    if operation.kind == Kind.SUBMIT_QUESTIONNAIRE:
-        codes = set(questionnaire_codes(operation))
-        covering = [op.pk for op in newer if codes <= set(questionnaire_codes(op))]
-        return BvnkOperation.objects.filter(pk__in=covering)
-    return newer
+    return any(superseded_by(later, operation) for later in newer)
 
 
 def _finish(claim: Claim, outcome: Outcome, *, wake: bool = True) -> str | None:
@@ -390,14 +407,13 @@ def _finish(claim: Claim, outcome: Outcome, *, wake: bool = True) -> str | None:
             rows = BvnkOperation.objects.filter(
                 pk=operation.pk, state=State.IN_FLIGHT, claim_token=claim.token
             )
-            if not rows.update(**values):
+            if not operations_settle(rows, customer_id=operation.customer_id, **values):
                 return None  # the claim was taken over; that claim's outcome counts
             if final_state == State.DONE and outcome.then is not None:
                 outcome.then()
-            if final_state == State.FAILED and operation.kind in ON_REFUSED:
-                ON_REFUSED[operation.kind](operation, outcome.error)
-            if final_state in ATTENTION:
-                refresh_summary(operation.customer_id)
+            on_refused = POLICIES[operation.kind].on_refused
+            if final_state == State.FAILED and on_refused is not None:
+                on_refused(operation, outcome.error)
             if wake:
                 transaction.on_commit(partial(wake_next, operation.customer_id))
     except (OperationalError, InterfaceError):
@@ -416,12 +432,16 @@ def _record_broken(claim: Claim, note: str) -> str | None:
         rows = BvnkOperation.objects.filter(
             pk=claim.operation.pk, state=State.IN_FLIGHT, claim_token=claim.token
         )
-        if not rows.update(
-            state=State.NEEDS_ATTENTION, note=note[:300], claim_token="", lease_until=None,
+        if not operations_settle(
+            rows,
+            customer_id=claim.operation.customer_id,
+            state=State.NEEDS_ATTENTION,
+            note=note[:300],
+            claim_token="",
+            lease_until=None,
             updated_at=now,
-        ):  # fmt: skip
+        ):
             return None
-        refresh_summary(claim.operation.customer_id)
         transaction.on_commit(partial(wake_next, claim.operation.customer_id))
     return State.NEEDS_ATTENTION
 

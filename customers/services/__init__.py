@@ -3,19 +3,22 @@
 Callers use the package (`from customers import services`, then `services.customer_submit`);
 the modules hold one sub-domain each:
 
-- status.py: the one place a customer's status changes (`customer_change_status`,
-  `customer_apply_bvnk_status`); the other services call its helpers on a locked row;
+- status.py: `customer_write`, the one lock on a customer's row, which stores the
+  customer's summary when the write ends, and the one place a status changes
+  (`customer_change_status`, `customer_apply_bvnk_status`, and their helpers on a row
+  `customer_write` locked);
 - recording.py: what BVNK reports and answers (details, sessions, documents, the create);
 - drafts.py: onboarding a draft, from its creation to its submission;
 - operations.py: use cases on a customer BVNK holds (updates, questionnaire answers,
-  retrying an operation, resync);
-- client.py: `bvnk_client`, the recorded BVNK client everything calls BVNK through;
+  retrying an operation);
 - connection.py: the going-live check (read-only calls to BVNK, webhook signature advice).
+
+reconcile.py (not re-exported: it drives these services) reads customers from BVNK and
+applies what differs: `reconcile.customer_resync`, the beat task's reconciliation.
 """
 
 from __future__ import annotations
 
-from .client import bvnk_client
 from .connection import CheckResult, bvnk_connection_check, webhook_signature_advice
 from .drafts import (
     NotEditable,
@@ -37,7 +40,6 @@ from .operations import (
     Answers,
     NotUpdatable,
     OperationNotRetryable,
-    customer_resync,
     customer_update_details,
     operation_retry,
     operation_submit_questionnaire,
@@ -67,7 +69,6 @@ __all__ = [
     "agreement_session_start",
     "associate_delete",
     "associate_save",
-    "bvnk_client",
     "bvnk_connection_check",
     "customer_apply_bvnk_status",
     "customer_change_status",
@@ -75,7 +76,6 @@ __all__ = [
     "customer_record_bvnk_details",
     "customer_record_created",
     "customer_record_people",
-    "customer_resync",
     "customer_submission_refused",
     "customer_submit",
     "customer_update_details",

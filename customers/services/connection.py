@@ -15,8 +15,8 @@ from django.utils import timezone
 from ..bvnk import wire
 from ..bvnk.client import BvnkClient
 from ..bvnk.errors import BvnkError
+from ..bvnk_calls import bvnk_client
 from ..models import WebhookRejection
-from .client import bvnk_client
 
 # Hawk's usual tolerance; BVNK does not publish its own.
 CLOCK_TOLERANCE_SECONDS = 60

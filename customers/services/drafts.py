@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,9 +13,10 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from .. import audit, onboarding, payloads, refusals, requirements, slots
+from .. import audit, payloads
 from ..bvnk import types as bvnk_types
 from ..bvnk.client import idempotency_key
+from ..bvnk_calls import bvnk_client
 from ..documents import CheckedFile, delete_files_on_commit
 from ..models import (
     AgreementSession,
@@ -24,9 +26,11 @@ from ..models import (
     Customer,
     StatusChange,
 )
-from .client import bvnk_client
+from ..onboarding import refusals, slots
+from ..onboarding import steps as onboarding
+from ..outbox import publishing
 from .recording import agreement_session_apply_bvnk_status
-from .status import _change_status
+from .status import change_status, customer_write
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +38,9 @@ logger = logging.getLogger(__name__)
 def customer_create_draft(*, customer_type: str, actor: Any) -> Customer:
     """Start onboarding a customer: a draft row that every later step saves into."""
     with transaction.atomic():
-        customer = Customer.objects.create(type=Customer.Type(customer_type), created_by=actor)
-        requirements.summary_refresh(customer)
+        new = Customer.objects.create(type=Customer.Type(customer_type), created_by=actor)
+        with customer_write(new) as customer:
+            pass  # nothing more to write: the block stores the new draft's summary
     return customer
 
 
@@ -56,12 +61,13 @@ class OnboardingIncomplete(Exception):
         self.missing = missing
 
 
-def _locked_draft(customer: Customer) -> Customer:
-    """Lock the customer row (inside a transaction) and check it is still a draft."""
-    locked = Customer.objects.select_for_update().get(pk=customer.pk)
-    if locked.status != Customer.Status.DRAFT:
-        raise NotEditable(locked)
-    return locked
+@contextmanager
+def _draft_write(customer: Customer) -> Iterator[Customer]:
+    """`customer_write` on a customer that must still be a draft (else NotEditable)."""
+    with customer_write(customer) as locked:
+        if locked.status != Customer.Status.DRAFT:
+            raise NotEditable(locked)
+        yield locked
 
 
 def _store_errors(locked: Customer, errors: dict[str, Any], fields: list[str]) -> None:
@@ -70,32 +76,11 @@ def _store_errors(locked: Customer, errors: dict[str, Any], fields: list[str]) -
         fields.append("submission_errors")
 
 
-def _audit_changes(
-    actor: Any,
-    customer: Customer,
-    summary: str,
-    old: dict[str, Any],
-    new: dict[str, Any],
-    fields: list[str] | None = None,
-) -> None:
-    """Record the fields a user changed, old and new values (masked when personal)."""
-    changes = audit.field_changes(old, new, fields=fields)
-    if changes:
-        audit.record(
-            actor=actor,
-            action=audit.Action.CHANGE,
-            summary=summary,
-            customer=customer,
-            changes=changes,
-        )
-
-
 def onboarding_save_step(
     *, customer: Customer, step: str, values: dict[str, Any], actor: Any, complete: bool
 ) -> None:
     """Store one step's values on a draft; a complete save clears BVNK's errors for it."""
-    with transaction.atomic():
-        locked = _locked_draft(customer)
+    with _draft_write(customer) as locked:
         fields = list(values)
         old = {name: getattr(locked, name) for name in values}
         for name, value in values.items():
@@ -105,8 +90,7 @@ def onboarding_save_step(
                 locked, refusals.without_step_errors(locked.submission_errors, step), fields
             )
         locked.save(update_fields=[*fields, "updated_at"])
-        _audit_changes(actor, locked, f"Saved the {step} step", old, values)
-        requirements.summary_store(locked)
+        audit.record_changes(actor, locked, f"Saved the {step} step", old, values)
     for name in [*fields, "updated_at"]:
         setattr(customer, name, getattr(locked, name))
     logger.info("Draft %s: step %s saved by %s", customer.pk, step, getattr(actor, "pk", None))
@@ -116,8 +100,7 @@ def associate_save(
     *, customer: Customer, associate: Associate | None, values: dict[str, Any], actor: Any
 ) -> Associate:
     """Add a person to a draft company, or change one."""
-    with transaction.atomic():
-        locked = _locked_draft(customer)
+    with _draft_write(customer) as locked:
         if associate is None:
             associate = Associate(customer=locked)
         elif associate.customer_id != locked.pk:
@@ -132,16 +115,14 @@ def associate_save(
         _store_errors(locked, refusals.without_step_errors(errors, "associates"), fields)
         locked.save(update_fields=[*fields, "updated_at"])
         what = "Added" if adding else "Changed"
-        _audit_changes(actor, locked, f"{what} associate {associate.pk}", old, values)
-        requirements.summary_store(locked)
+        audit.record_changes(actor, locked, f"{what} associate {associate.pk}", old, values)
     logger.info("Draft %s: associate %s saved by %s", locked.pk, associate.pk, actor)
     return associate
 
 
 def associate_delete(*, associate: Associate, actor: Any) -> None:
     """Remove a person, and their documents, from a draft company."""
-    with transaction.atomic():
-        locked = _locked_draft(associate.customer)
+    with _draft_write(associate.customer) as locked:
         names = [document.file.name for document in associate.documents.all()]
         pk = associate.pk
         associate.delete()
@@ -156,7 +137,6 @@ def associate_delete(*, associate: Associate, actor: Any) -> None:
             summary=f"Removed associate {pk} and their documents",
             customer=locked,
         )
-        requirements.summary_store(locked)
     logger.info("Draft %s: associate %s removed by %s", locked.pk, pk, actor)
 
 
@@ -169,8 +149,7 @@ def document_store(
     actor: Any,
 ) -> ComplianceDocument:
     """Store a checked file in a document slot of a draft, replacing what was there."""
-    with transaction.atomic():
-        locked = _locked_draft(customer)
+    with _draft_write(customer) as locked:
         previous = list(
             locked.documents.filter(
                 associate=slot.associate,
@@ -211,14 +190,12 @@ def document_store(
             customer=locked,
             details={"document": document.pk, "replaced": [old.pk for old in previous]},
         )
-        requirements.summary_store(locked)
     return document
 
 
 def document_delete(*, document: ComplianceDocument, actor: Any) -> None:
     """Remove a document from a draft."""
-    with transaction.atomic():
-        locked = _locked_draft(document.customer)
+    with _draft_write(document.customer) as locked:
         name = document.file.name
         label, pk = document.kind_label, document.pk
         document.delete()
@@ -231,7 +208,6 @@ def document_delete(*, document: ComplianceDocument, actor: Any) -> None:
             customer=locked,
             details={"document": pk},
         )
-        requirements.summary_store(locked)
     logger.info("Draft %s: document removed by %s", locked.pk, actor)
 
 
@@ -320,8 +296,7 @@ def agreement_session_confirm(*, session: AgreementSession, actor: Any) -> Agree
         AgreementSession.objects.filter(pk=session.pk).update(expires_on=remote.expires_on)
         session.expires_on = remote.expires_on
     if session.status == AgreementSession.Status.SIGNED:
-        with transaction.atomic():
-            locked = Customer.objects.select_for_update().get(pk=session.customer_id)
+        with customer_write(session.customer_id) as locked:
             fields: list[str] = []
             _store_errors(
                 locked,
@@ -337,12 +312,10 @@ def customer_submit(*, customer: Customer, actor: Any) -> None:
     """Submit a complete draft: SUBMITTING and its create operation now, sent after commit.
 
     The create's body is built here and kept on the operation, so every attempt sends the
-    same body with the same key (decision 6), whatever happens to the draft's rows later.
+    same body with the same key (BVNK may answer a repeat with its first answer), whatever
+    happens to the draft's rows later.
     """
-    from .. import outbox  # the outbox imports this module.
-
-    with transaction.atomic():
-        locked = _locked_draft(customer)
+    with _draft_write(customer) as locked:
         progress = onboarding.Progress(locked)
         missing = [item for _, items in progress.all_missing() for item in items]
         if missing:
@@ -355,21 +328,20 @@ def customer_submit(*, customer: Customer, actor: Any) -> None:
         locked.submission_count += 1
         locked.submission_errors = {}
         locked.save(update_fields=["submission_count", "submission_errors", "updated_at"])
-        _change_status(
+        change_status(
             locked,
             Customer.Status.SUBMITTING,
             source=StatusChange.Source.STAFF,
             actor=actor,
             reason=f"Submitted to BVNK (submission {locked.submission_count}).",
         )
-        requirements.summary_store(locked)
         audit.record(
             actor=actor,
             action=audit.Action.ACTION,
             summary=f"Submitted to BVNK (submission {locked.submission_count})",
             customer=locked,
         )
-        operation = outbox.operation_add(
+        operation = publishing.operation_add(
             customer=locked,
             kind=BvnkOperation.Kind.CREATE_CUSTOMER,
             key=submission_idempotency_key(locked),
@@ -382,7 +354,7 @@ def customer_submit(*, customer: Customer, actor: Any) -> None:
             actor=actor,
             supersedes=locked.operations.filter(kind=BvnkOperation.Kind.CREATE_CUSTOMER),
         )
-        outbox.enqueue_after_commit([operation])
+        publishing.enqueue_after_commit([operation])
     for name in ("status", "status_changed_at", "submission_count", "submission_errors"):
         setattr(customer, name, getattr(locked, name))
 

@@ -10,11 +10,12 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from .. import audit, payloads, requirements
+from .. import audit, payloads
 from ..bvnk import types as bvnk_types
 from ..bvnk.client import idempotency_key
 from ..models import BvnkOperation, Customer
-from .drafts import _audit_changes
+from ..outbox import publishing
+from .status import customer_write
 
 logger = logging.getLogger(__name__)
 
@@ -40,10 +41,7 @@ def customer_update_details(*, customer: Customer, values: dict[str, Any], actor
     PUT's body is kept on its operation, with a key of its own: a correction after a
     refusal is a new operation with a new key, and it supersedes older unsent ones.
     """
-    from .. import outbox  # the outbox imports this module.
-
-    with transaction.atomic():
-        locked = Customer.objects.select_for_update().get(pk=customer.pk)
+    with customer_write(customer) as locked:
         if not locked.bvnk_reference or locked.status not in UPDATABLE_STATUSES:
             raise NotUpdatable(
                 f"{locked} is {locked.get_status_display().lower()}; BVNK takes updates only "
@@ -56,8 +54,8 @@ def customer_update_details(*, customer: Customer, values: dict[str, Any], actor
         for name in changed:
             setattr(locked, name, values[name])
         locked.save(update_fields=[*changed, "updated_at"])
-        _audit_changes(actor, locked, "Changed details (sent to BVNK)", old, values, changed)
-        operation = outbox.operation_add(
+        audit.record_changes(actor, locked, "Changed details (sent to BVNK)", old, values, changed)
+        operation = publishing.operation_add(
             customer=locked,
             kind=BvnkOperation.Kind.UPDATE_CUSTOMER,
             key=idempotency_key(
@@ -67,7 +65,7 @@ def customer_update_details(*, customer: Customer, values: dict[str, Any], actor
             actor=actor,
             supersedes=locked.operations.filter(kind=BvnkOperation.Kind.UPDATE_CUSTOMER),
         )
-        outbox.enqueue_after_commit([operation])
+        publishing.enqueue_after_commit([operation])
     for name in changed:
         setattr(customer, name, getattr(locked, name))
     logger.info(
@@ -93,8 +91,6 @@ def operation_retry(operation: BvnkOperation, *, actor: Any) -> BvnkOperation:
     Raises OperationNotRetryable for an operation that is not failed or needing
     attention, and for a create BVNK refused (correct the draft and submit it again).
     """
-    from .. import outbox  # the outbox imports this module.
-
     State = BvnkOperation.State
     with transaction.atomic():
         locked = BvnkOperation.objects.select_for_update().get(pk=operation.pk)
@@ -103,52 +99,53 @@ def operation_retry(operation: BvnkOperation, *, actor: Any) -> BvnkOperation:
                 f"{locked} is {locked.get_state_display().lower()}: only failed operations "
                 "or ones that need attention can be retried."
             )
-        customer = Customer.objects.get(pk=locked.customer_id)
-        if (
-            locked.kind == BvnkOperation.Kind.CREATE_CUSTOMER
-            and customer.status != Customer.Status.SUBMITTING
-        ):
-            raise OperationNotRetryable(
-                "BVNK refused this submission: correct the draft and submit it again."
+        # Locked after the operation, in the order the outbox locks them.
+        with customer_write(locked.customer_id) as customer:
+            if (
+                locked.kind == BvnkOperation.Kind.CREATE_CUSTOMER
+                and customer.status != Customer.Status.SUBMITTING
+            ):
+                raise OperationNotRetryable(
+                    "BVNK refused this submission: correct the draft and submit it again."
+                )
+            now = timezone.now()
+            previous = locked.get_state_display().lower()
+            locked.state = State.PENDING
+            locked.attempts = locked.lost_claims = 0
+            locked.next_attempt_at = locked.enqueued_at = locked.retried_at = now
+            locked.retried_by = actor if getattr(actor, "pk", None) else None
+            locked.completed_at = None
+            locked.note = f"Retried by {actor or 'the system'}."[:300]
+            locked.save(
+                update_fields=[
+                    "state",
+                    "attempts",
+                    "lost_claims",
+                    "next_attempt_at",
+                    "enqueued_at",
+                    "retried_at",
+                    "retried_by",
+                    "completed_at",
+                    "note",
+                    "updated_at",
+                ]
             )
-        now = timezone.now()
-        previous = locked.get_state_display().lower()
-        locked.state = State.PENDING
-        locked.attempts = locked.lost_claims = 0
-        locked.next_attempt_at = locked.enqueued_at = locked.retried_at = now
-        locked.retried_by = actor if getattr(actor, "pk", None) else None
-        locked.completed_at = None
-        locked.note = f"Retried by {actor or 'the system'}."[:300]
-        locked.save(
-            update_fields=[
-                "state",
-                "attempts",
-                "lost_claims",
-                "next_attempt_at",
-                "enqueued_at",
-                "retried_at",
-                "retried_by",
-                "completed_at",
-                "note",
-                "updated_at",
-            ]
-        )
-        audit.record(
-            actor=actor,
-            action=audit.Action.ACTION,
-            summary=f"Retried BVNK operation #{locked.pk} ({locked.get_kind_display()}, "
-            f"{previous})",
-            customer=customer,
-        )
-        requirements.summary_refresh(customer)
-        outbox.enqueue_after_commit([locked])
+            audit.record(
+                actor=actor,
+                action=audit.Action.ACTION,
+                summary=f"Retried BVNK operation #{locked.pk} ({locked.get_kind_display()}, "
+                f"{previous})",
+                customer=customer,
+            )
+        publishing.enqueue_after_commit([locked])
     logger.info("Operation %s retried by %s", locked.pk, getattr(actor, "pk", None))
     operation.state = locked.state
     return locked
 
 
 # Where BVNK takes questionnaire answers: once created, while it collects information
-# (decision 11 and the emulator); answers given while the create is under way wait for it.
+# (INFO_REQUIRED, and ACTIONS_REQUIRED as the emulator allows); answers given while the
+# create is under way wait for it.
 QUESTIONNAIRE_STATUSES = frozenset(
     {Customer.Status.SUBMITTING, Customer.Status.INFO_REQUIRED, Customer.Status.ACTIONS_REQUIRED}
 )
@@ -158,15 +155,13 @@ Answers = Sequence[bvnk_types.QuestionnaireAnswers] | Mapping[str, Mapping[str, 
 def operation_submit_questionnaire(
     customer: Customer, answers: Answers, *, actor: Any
 ) -> BvnkOperation:
-    """Queue answers to BVNK's questionnaires (4.5) as one operation with a key of its own.
+    """Queue answers to BVNK's questionnaires as one operation with a key of its own.
 
     `answers`: QuestionnaireAnswers objects, or {code: {section id: {item id: answer}}};
     an answer is a string or boolean (sent as `value`) or a list of strings (`values`).
     Newer answers to the same questionnaires supersede older unsent ones. Raises
     NotUpdatable when BVNK takes no answers for the customer, ValueError when empty.
     """
-    from .. import outbox  # the outbox imports this module.
-
     if isinstance(answers, Mapping):
         answers = [
             bvnk_types.QuestionnaireAnswers(code=code, sections=sections)
@@ -187,8 +182,7 @@ def operation_submit_questionnaire(
     ]
     if not stored or not all(answer["code"] for answer in stored):
         raise ValueError("Give at least one questionnaire, each with its code.")
-    with transaction.atomic():
-        locked = Customer.objects.select_for_update().get(pk=customer.pk)
+    with customer_write(customer) as locked:
         if locked.status not in QUESTIONNAIRE_STATUSES:
             raise NotUpdatable(
                 f"{locked} is {locked.get_status_display().lower()}; BVNK takes questionnaire "
@@ -200,7 +194,7 @@ def operation_submit_questionnaire(
             for op in locked.operations.filter(kind=BvnkOperation.Kind.SUBMIT_QUESTIONNAIRE)
             if {answer.get("code") for answer in op.payload.get("answers", [])} <= codes
         ]
-        operation = outbox.operation_add(
+        operation = publishing.operation_add(
             customer=locked,
             kind=BvnkOperation.Kind.SUBMIT_QUESTIONNAIRE,
             key=idempotency_key(
@@ -216,24 +210,5 @@ def operation_submit_questionnaire(
             summary=f"Answered BVNK's questionnaire {', '.join(sorted(codes))}",
             customer=locked,
         )
-        outbox.enqueue_after_commit([operation])
+        publishing.enqueue_after_commit([operation])
     return operation
-
-
-def customer_resync(customer: Customer, *, actor: Any) -> Any:
-    """Read the customer from BVNK now and apply what differs (its status with source SYNC).
-
-    Returns the sync.Report. Raises BvnkError when BVNK cannot be read, and
-    sync.NotAtBvnk for a customer not created there yet. The reconciliation beat task
-    and `manage.py resync_customers` apply BVNK's answers the same way (customers/sync.py).
-    """
-    from .. import sync  # sync imports this module.
-
-    report = sync.customer_resync(customer, actor=actor)
-    audit.record(
-        actor=actor,
-        action=audit.Action.ACTION,
-        summary="Resynced from BVNK" + (f": {'; '.join(report.changes)}" if report.changes else ""),
-        customer=customer,
-    )
-    return report

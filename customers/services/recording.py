@@ -11,11 +11,19 @@ from django.db.models import Case, F, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .. import payloads, refusals, requirements
+from .. import payloads
 from ..bvnk import types as bvnk_types
 from ..bvnk.errors import BvnkError
-from ..models import AgreementSession, Associate, ComplianceDocument, Customer, StatusChange
-from .status import _apply_bvnk_status, _change_status, _lock
+from ..models import (
+    AgreementSession,
+    Associate,
+    ComplianceDocument,
+    Customer,
+    StatusChange,
+    same_person,
+)
+from ..onboarding import refusals
+from .status import apply_bvnk_status, change_status, customer_write
 
 
 def customer_record_bvnk_details(
@@ -30,24 +38,22 @@ def customer_record_bvnk_details(
 
     A None argument leaves its field alone. Returns whether anything was written.
     """
-    with transaction.atomic():
-        locked = _lock(customer)
-        values = _record_bvnk_details(
+    with customer_write(customer) as locked:
+        values = record_bvnk_details(
             locked,
             observed_at=observed_at,
             info_required=info_required,
             verification_url=verification_url,
             data=data,
         )
-        if values is None:
-            return False
-        requirements.summary_store(locked)
+    if values is None:
+        return False
     for name, value in values.items():
         setattr(customer, name, value)
     return True
 
 
-def _record_bvnk_details(
+def record_bvnk_details(
     locked: Customer,
     *,
     observed_at: datetime,
@@ -55,10 +61,7 @@ def _record_bvnk_details(
     verification_url: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
-    """`customer_record_bvnk_details` on a locked row; return the values written, if any.
-
-    The caller stores the summary.
-    """
+    """`customer_record_bvnk_details` on a row locked by `customer_write`; the values written."""
     if locked.bvnk_synced_at is not None and observed_at < locked.bvnk_synced_at:
         return None
     values: dict[str, Any] = {"bvnk_synced_at": observed_at}
@@ -84,7 +87,8 @@ def agreement_session_apply_bvnk_status(
 ) -> bool:
     """Store the status BVNK reports for an agreement session; returns whether it changed."""
     new = AgreementSession.Status(status)
-    with transaction.atomic():
+    # The customer first, then the session: the order the webhook inbox locks them in.
+    with customer_write(session.customer_id):
         locked = AgreementSession.objects.select_for_update().get(pk=session.pk)
         fields = ["updated_at"]
         if data is not None:
@@ -96,8 +100,6 @@ def agreement_session_apply_bvnk_status(
             fields.append("status")
         if len(fields) > 1:
             locked.save(update_fields=fields)
-        if changed:
-            requirements.summary_refresh(locked.customer_id)
     session.status = locked.status
     return changed
 
@@ -119,8 +121,6 @@ def _match_people(
     associates: list[Associate], persons: tuple[bvnk_types.PersonRef, ...]
 ) -> dict[int, str]:
     """Pair associates with BVNK's person references: by name and birth date, else order."""
-    from ..company_forms import same_person
-
     matched: dict[int, str] = {}
     left = list(persons)
     for associate in associates:
@@ -148,9 +148,9 @@ def customer_record_people(customer: Customer, remote: bvnk_types.Customer) -> N
 
 def document_record_upload(document: ComplianceDocument, *, reference: str, status: str) -> None:
     """Store what BVNK answered to a document upload: its reference and upload status."""
-    from ..inbox import DOCUMENT_STATUSES  # one table of BVNK's document statuses
-
-    upload_status = DOCUMENT_STATUSES.get(status.upper(), ComplianceDocument.UploadStatus.SENT)
+    upload_status = payloads.DOCUMENT_STATUSES.get(
+        status.upper(), ComplianceDocument.UploadStatus.SENT
+    )
     reviewed = (ComplianceDocument.UploadStatus.APPROVED, ComplianceDocument.UploadStatus.REJECTED)
     # One statement: a reference already stored stays, and a review outcome that arrived
     # first (webhook) is newer than "uploaded".
@@ -176,11 +176,10 @@ def customer_record_created(
     helpers of `customer_record_bvnk_details` and `customer_apply_bvnk_status`.
     """
     now = timezone.now()
-    with transaction.atomic():
-        locked = _lock(customer)
+    with customer_write(customer) as locked:
         if remote is not None:
             customer_record_people(locked, remote)
-            _record_bvnk_details(
+            record_bvnk_details(
                 locked,
                 observed_at=now,
                 info_required=remote.info_required,
@@ -188,15 +187,15 @@ def customer_record_created(
                 data=remote.raw,
             )
         elif created is not None and created.questionnaire_codes:
-            _record_bvnk_details(
+            record_bvnk_details(
                 locked,
                 observed_at=now,
                 info_required={"questionnaireCodes": list(created.questionnaire_codes)},
             )
         status = (remote.status if remote else "") or (created.status if created else "")
         if status not in Customer.Status.values or not locked.can_transition_to(status):
-            status = Customer.Status.INFO_REQUIRED  # Decision 2: a create starts there.
-        _apply_bvnk_status(
+            status = Customer.Status.INFO_REQUIRED  # BVNK's guide answers a create INFO_REQUIRED.
+        apply_bvnk_status(
             locked,
             status,
             observed_at=now,
@@ -204,7 +203,6 @@ def customer_record_created(
             source_reference=str(locked.bvnk_reference),
             reason=f"Created at BVNK (submission {locked.submission_count}).",
         )
-        requirements.summary_store(locked)
     _copy_row(locked, customer)
 
 
@@ -230,11 +228,10 @@ def customer_submission_refused(
         submission=customer.submission_count,
         at=timezone.now().isoformat(),
     )
-    with transaction.atomic():
-        locked = _lock(customer)
+    with customer_write(customer) as locked:
         locked.submission_errors = errors
         locked.save(update_fields=["submission_errors", "updated_at"])
-        _change_status(
+        change_status(
             locked,
             Customer.Status.DRAFT,
             source=StatusChange.Source.SUBMISSION,
@@ -242,5 +239,4 @@ def customer_submission_refused(
             reason=f"BVNK refused submission {locked.submission_count}: "
             + (error.summary() if error else message),
         )
-        requirements.summary_store(locked)
     _copy_row(locked, customer)

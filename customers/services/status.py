@@ -1,11 +1,15 @@
-"""The one place a customer's status changes: staff moves and what BVNK reports.
+"""The one place a customer's row is written: its lock, its status, its stored summary.
 
-Every transition goes through `_change_status` (Customer.transition_to on a locked
-row); the other services lock with `_lock` and call these helpers.
+Every service that changes a customer opens `customer_write`, which locks the row and,
+when the write ends, stores the summary the My customers list shows; no service stores
+it by hand. Every transition goes through `change_status` (Customer.transition_to on the
+locked row); BVNK's reports through `apply_bvnk_status`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -28,9 +32,8 @@ def customer_change_status(
 
     Raises InvalidTransition for a move the transition table refuses.
     """
-    with transaction.atomic():
-        locked = _lock(customer)
-        change = _change_status(
+    with customer_write(customer) as locked:
+        change = change_status(
             locked,
             new_status,
             source=source,
@@ -38,25 +41,28 @@ def customer_change_status(
             source_reference=source_reference,
             reason=reason,
         )
-        if change is not None:
-            requirements.summary_store(locked)
     customer.status = locked.status
     customer.status_changed_at = locked.status_changed_at
     return change
 
 
-def _lock(customer: Customer) -> Customer:
-    """Lock the customer's row (inside a transaction) and load it as it is now.
+@contextmanager
+def customer_write(customer: Customer | int) -> Iterator[Customer]:
+    """Lock the customer's row in a transaction; store its summary when the block ends.
 
-    A service locks once and hands the locked row to the `_` helpers (below, and
-    `_record_bvnk_details` in recording.py), which do their part without locking or
-    reading it again; the service stores the summary (`requirements.summary_store`)
-    once, at the end.
+    A service locks once and hands the locked row to the helpers that take one (below,
+    and `record_bvnk_details` in recording.py), which do their part without locking or
+    reading it again. The summary is stored once, after the block, on that row (it is
+    only written when it changed); nothing is stored when the block raises.
     """
-    return Customer.objects.select_for_update().get(pk=customer.pk)
+    pk = customer if isinstance(customer, int) else customer.pk
+    with transaction.atomic():
+        locked = Customer.objects.select_for_update().get(pk=pk)
+        yield locked
+        requirements.summary_store(locked)
 
 
-def _change_status(
+def change_status(
     locked: Customer,
     new_status: str,
     *,
@@ -65,7 +71,7 @@ def _change_status(
     source_reference: str = "",
     reason: str = "",
 ) -> StatusChange | None:
-    """`customer_change_status` on a locked row; the caller stores the summary."""
+    """`customer_change_status` on a row locked by `customer_write`."""
     if locked.status == new_status:
         return None
     change = locked.transition_to(
@@ -90,12 +96,11 @@ def customer_apply_bvnk_status(
     """Apply the status BVNK reported as true at `observed_at`, unless the portal holds newer.
 
     Returns the change; None when the report is not newer than `bvnk_status_at` (BVNK
-    does not promise order, bvnk-api.md 6.5) or the customer already has that status.
+    does not promise the order of its webhooks) or the customer already has that status.
     Raises InvalidTransition.
     """
-    with transaction.atomic():
-        locked = _lock(customer)
-        change = _apply_bvnk_status(
+    with customer_write(customer) as locked:
+        change = apply_bvnk_status(
             locked,
             status,
             observed_at=observed_at,
@@ -103,15 +108,13 @@ def customer_apply_bvnk_status(
             source_reference=source_reference,
             reason=reason,
         )
-        if change is not None:
-            requirements.summary_store(locked)
     customer.status = locked.status
     customer.status_changed_at = locked.status_changed_at
     customer.bvnk_status_at = locked.bvnk_status_at
     return change
 
 
-def _apply_bvnk_status(
+def apply_bvnk_status(
     locked: Customer,
     status: str,
     *,
@@ -120,10 +123,10 @@ def _apply_bvnk_status(
     source_reference: str = "",
     reason: str = "",
 ) -> StatusChange | None:
-    """`customer_apply_bvnk_status` on a locked row; the caller stores the summary."""
+    """`customer_apply_bvnk_status` on a row locked by `customer_write`."""
     if locked.bvnk_status_at is not None and observed_at <= locked.bvnk_status_at:
         return None
-    change = _change_status(
+    change = change_status(
         locked, status, source=source, source_reference=source_reference, reason=reason
     )
     locked.bvnk_status_at = observed_at

@@ -19,8 +19,8 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 from PIL import Image
 
-from customers import onboarding
 from customers.models import AgreementSession, Associate, ComplianceDocument, Customer
+from customers.onboarding import steps as onboarding
 from tests.bvnk_variants import VARIANTS, Variant
 from tests.emulator_server import (  # noqa: F401 - fixtures, used by name
     EmulatorProcess,

@@ -11,9 +11,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from customers import counting, services
+from customers import services
 from customers.bvnk.errors import BvnkError
+from customers.dashboard import counting
 from customers.models import AuditEvent, BvnkOperation, Customer, StatusChange, WebhookEvent
+from customers.services import reconcile as sync
 from tests.conftest import make_company, make_individual
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
@@ -68,7 +70,7 @@ def test_resync_action(client, lead) -> None:
     draft = make_company()
     client.force_login(lead)
     with mock.patch.object(
-        services,
+        sync,
         "customer_resync",
         side_effect=[None, BvnkError("down", status=503, permanent=False)],
     ):
@@ -79,7 +81,7 @@ def test_resync_action(client, lead) -> None:
         )
     assert "Resynced 1 from BVNK; 0 could not be read." in response.content.decode()
     with mock.patch.object(
-        services, "customer_resync", side_effect=BvnkError("down", status=503, permanent=False)
+        sync, "customer_resync", side_effect=BvnkError("down", status=503, permanent=False)
     ):
         response = client.post(
             reverse(CHANGELIST), {"action": "resync", "_selected_action": [created.pk]}, follow=True

@@ -12,7 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from customers import counting, csv_export, dashboard
+from customers.dashboard import counting, csv_export
+from customers.dashboard import listing as dashboard
 from customers.models import AuditEvent, Customer, SavedView
 from tests.conftest import make_company, make_individual
 

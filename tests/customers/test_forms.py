@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import time_machine
 
-from customers import company_forms, forms, individual_forms
 from customers.models import Associate, Customer
+from customers.onboarding import company_forms, forms, individual_forms
 from tests.customers.conftest import INDUSTRIES, INDUSTRY, VOLUME, VOLUMES, adult_birth_date
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]

@@ -10,7 +10,7 @@ from django.conf import settings as django_settings
 from django.core import mail
 from django.utils import timezone
 
-from customers import notifications, services, tasks
+from customers import dispatch, notifications, services, tasks
 from customers.models import Customer, Notification, StatusChange
 from tests.conftest import make_company, make_user
 
@@ -39,13 +39,13 @@ def test_a_status_needing_staff_emails_the_owner_once_after_commit(
     settings.NOTIFY_TEAM_EMAIL = ["team@partner.example"]
     customer = make_company(legal_name="Northwind Ltd", created_by=owner)
     with (
-        mock.patch.object(tasks.send_notification, "delay") as delay,
+        mock.patch.object(dispatch, "publish") as publish,
         django_capture_on_commit_callbacks(execute=True) as callbacks,
     ):
         to_status(customer, S.SUBMITTING, S.INFO_REQUIRED)
     notification = Notification.objects.get()
     assert len(callbacks) >= 1
-    delay.assert_called_once_with(notification.pk)
+    publish.assert_called_once_with(tasks.send_notification.name, [(notification.pk,)])
     assert mail.outbox == []  # nothing is sent inside the transaction
     assert notification.recipients == ["owner@partner.example", "team@partner.example"]
     assert notifications.notification_send(notification_id=notification.pk) == "SENT"

@@ -7,8 +7,8 @@ from unittest import mock
 import pytest
 from django.urls import reverse
 
-from customers import onboarding
 from customers.models import Associate, Customer, StatusChange
+from customers.onboarding import steps as onboarding
 from tests.customers.conftest import (
     INDUSTRY,
     VOLUME,

@@ -11,8 +11,10 @@ import pytest
 import requests
 from django.urls import reverse
 
-from customers import onboarding, outbox, services
+from customers import services
 from customers.models import AgreementSession, BvnkCall, BvnkOperation, Customer, StatusChange
+from customers.onboarding import steps as onboarding
+from customers.outbox import sending
 from tests.customers.conftest import complete_company, complete_individual
 from tests.customers.outbox_support import sign_at
 
@@ -58,7 +60,7 @@ def local(url: str) -> str:
 def submit(customer: Customer, actor: Any = None) -> None:
     """Submit, then send what the outbox holds here, as a worker would."""
     services.customer_submit(customer=customer, actor=actor)
-    outbox.operations_run_due(customer=customer)
+    sending.operations_run_due(customer=customer)
     customer.refresh_from_db()
 
 
@@ -181,7 +183,7 @@ def test_a_company_with_three_associates_is_created(bvnk_emulator, agent) -> Non
     # Safe to run twice: the operation is done, so nothing is sent.
     operation = customer.operations.get(kind="CREATE_CUSTOMER")
     assert operation.state == "DONE" and operation.attempts == 1
-    assert outbox.operation_send(operation_id=operation.pk) is None
+    assert sending.operation_send(operation_id=operation.pk) is None
     assert BvnkCall.objects.filter(action="customer.create").count() == 1
     # Then every document went, each once, with BVNK's reference kept.
     uploads = customer.operations.filter(kind="UPLOAD_DOCUMENT")
@@ -217,7 +219,7 @@ def test_a_lost_answer_is_recovered_with_the_same_key(bvnk_emulator, settings) -
     ).raise_for_status()
     operation = customer.operations.get()
     # Transient: back to PENDING, with a backoff, for the same key and body.
-    assert outbox.operation_send(operation_id=operation.pk) == "PENDING"
+    assert sending.operation_send(operation_id=operation.pk) == "PENDING"
     operation.refresh_from_db()
     assert (operation.attempts, operation.error_code) == (1, "READ_TIMEOUT")
     assert operation.next_attempt_at > operation.claimed_at
@@ -226,7 +228,7 @@ def test_a_lost_answer_is_recovered_with_the_same_key(bvnk_emulator, settings) -
 
     settings.BVNK_READ_TIMEOUT = 10
     BvnkOperation.objects.filter(pk=operation.pk).update(next_attempt_at=operation.claimed_at)
-    assert outbox.operation_send(operation_id=operation.pk) == "DONE"
+    assert sending.operation_send(operation_id=operation.pk) == "DONE"
     customer.refresh_from_db()
     assert customer.status == "INFO_REQUIRED"
     keys = set(
@@ -319,7 +321,7 @@ def test_changed_details_are_put_to_bvnk(bvnk_emulator, agent) -> None:
         "date_of_birth": customer.date_of_birth,
     }
     services.customer_update_details(customer=customer, values=values, actor=agent)
-    outbox.operations_run_due(customer=customer)  # as a worker would, without a broker
+    sending.operations_run_due(customer=customer)  # as a worker would, without a broker
     call = BvnkCall.objects.get(action="customer.update")
     assert (call.status_code, call.actor, call.customer) == (200, agent, customer)
     remote = bvnk_emulator.get(f"/platform/v1/customers/{customer.bvnk_reference}").json()

@@ -7,6 +7,7 @@ in test_pipeline_faults.py.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from datetime import timedelta
@@ -17,10 +18,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from customers import outbox, services
+from customers import dispatch, services
 from customers.bvnk.errors import BvnkError
 from customers.models import BvnkCall, BvnkOperation, ComplianceDocument, Customer
-from customers.outbox import publishing, sending
+from customers.outbox import publishing, senders, sending
 from tests.conftest import make_individual
 from tests.customers.conftest import point_portal_at
 from tests.customers.outbox_support import (
@@ -41,7 +42,7 @@ pytestmark = [
 
 State = BvnkOperation.State
 Kind = BvnkOperation.Kind
-REAL_ENQUEUE = outbox.enqueue
+REAL_ENQUEUE = publishing.enqueue
 
 
 @pytest.fixture(autouse=True)
@@ -56,7 +57,7 @@ def pipeline(settings: Any, monkeypatch: pytest.MonkeyPatch, request: Any) -> An
 
 
 def send(operation: BvnkOperation, **kwargs: Any) -> str | None:
-    result = outbox.operation_send(operation_id=operation.pk, **kwargs)
+    result = sending.operation_send(operation_id=operation.pk, **kwargs)
     operation.refresh_from_db()
     return result
 
@@ -72,7 +73,7 @@ def test_three_500s_then_success_reuse_one_key(bvnk_emulator) -> None:
     customer = ready_to_submit(bvnk_emulator, documents=False)
     operation = submit(customer)
     fault(bvnk_emulator, "500", count=3)
-    outbox.operations_run_due(customer=customer)
+    sending.operations_run_due(customer=customer)
     operation.refresh_from_db()
     customer.refresh_from_db()
     assert (operation.state, operation.attempts, customer.status) == ("DONE", 4, "INFO_REQUIRED")
@@ -92,7 +93,7 @@ def test_429_waits_at_least_retry_after(bvnk_emulator, settings) -> None:
     assert send(operation) == State.PENDING
     assert operation.last_status_code == 429
     assert operation.next_attempt_at >= before + timedelta(seconds=30)
-    assert outbox.operations_run_due(customer=customer) == 0  # not due yet
+    assert sending.operations_run_due(customer=customer) == 0  # not due yet
     make_due(operation)
     assert send(operation) == State.DONE
 
@@ -104,7 +105,7 @@ def test_transient_failures_end_in_needs_attention_and_retry_recovers(
     customer = ready_to_submit(bvnk_emulator, documents=False)
     operation = submit(customer)
     fault(bvnk_emulator, "500", count=3)
-    outbox.operations_run_due(customer=customer)
+    sending.operations_run_due(customer=customer)
     operation.refresh_from_db()
     customer.refresh_from_db()
     assert (operation.state, operation.attempts) == ("NEEDS_ATTENTION", 3)
@@ -116,7 +117,7 @@ def test_transient_failures_end_in_needs_attention_and_retry_recovers(
     customer.refresh_from_db()
     assert (operation.state, operation.attempts, operation.retried_by) == ("PENDING", 0, agent)
     assert not customer.needs_attention
-    outbox.operations_run_due(customer=customer)
+    sending.operations_run_due(customer=customer)
     operation.refresh_from_db()
     assert operation.state == "DONE"
     assert {e["idempotencyKey"] for e in create_requests(bvnk_emulator, customer)} == {
@@ -186,10 +187,10 @@ def test_backoff_is_full_jitter_under_an_exponential_cap(settings) -> None:
     settings.BVNK_OPERATION_BACKOFF_SECONDS = 2
     settings.BVNK_OPERATION_BACKOFF_MAX_SECONDS = 20
     for attempt, ceiling in ((1, 2), (2, 4), (3, 8), (4, 16), (5, 20), (30, 20)):
-        delays = [outbox.retry_delay(attempt) for _ in range(200)]
+        delays = [sending.retry_delay(attempt) for _ in range(200)]
         assert all(0 <= d <= ceiling for d in delays)
         assert max(delays) > ceiling / 2 and min(delays) < ceiling / 2  # spread, not fixed
-    assert outbox.retry_delay(1, retry_after=60) == 60
+    assert sending.retry_delay(1, retry_after=60) == 60
 
 
 # -- refusals ------------------------------------------------------------------------------
@@ -251,7 +252,7 @@ def test_401_needs_attention_with_a_credentials_alert(
 
     settings.BVNK_HAWK_SECRET = bvnk_emulator.secret
     services.operation_retry(operation, actor=lead)
-    outbox.operations_run_due(customer=customer)
+    sending.operations_run_due(customer=customer)
     operation.refresh_from_db()
     assert operation.state == State.DONE
     client.force_login(lead)
@@ -321,7 +322,7 @@ def test_one_operation_in_flight_per_customer(bvnk_emulator, agent) -> None:
     assert second.state == State.PENDING
     # When the first one is done, the next is published.
     BvnkOperation.objects.filter(pk=first.pk).update(state=State.DONE, claim_token="")
-    outbox.wake_next(customer.pk)
+    publishing.wake_next(customer.pk)
     publishing.enqueue.assert_called_with([second.pk])
     assert sending._claim(second.pk, task_id="t2", worker="w") is not None
 
@@ -336,7 +337,7 @@ def test_documents_are_queued_after_the_create_and_sent_once(bvnk_emulator) -> N
     assert send(operation) == State.DONE
     uploads = customer.operations.filter(kind=Kind.UPLOAD_DOCUMENT)
     assert uploads.count() == 10 and set(uploads.values_list("state", flat=True)) == {"PENDING"}
-    outbox.operations_run_due(customer=customer)
+    sending.operations_run_due(customer=customer)
     assert set(uploads.values_list("state", flat=True)) == {"DONE"}
     for document in customer.documents.select_related("associate"):
         assert document.bvnk_reference and document.upload_status == "SENT"
@@ -405,7 +406,7 @@ def test_a_refused_update_shows_on_the_details_form(bvnk_emulator, client, agent
     customer = ready_to_submit(bvnk_emulator, documents=False)
     send(submit(customer))
     customer.refresh_from_db()
-    operation = outbox.operation_add(
+    operation = publishing.operation_add(
         customer=customer,
         kind=Kind.UPDATE_CUSTOMER,
         key="0c8e7f1e-4c1a-4f5e-9a71-2a3f0d0b0001",
@@ -445,19 +446,19 @@ def test_the_sweeper_republishes_only_lost_work(settings) -> None:
     lost_task = op(d, 4, enqueued_at=old, next_attempt_at=old)
     dead_claim = op(c, 5, state=State.IN_FLIGHT, enqueued_at=old, lease_until=now)
     op(c, 6, enqueued_at=None, next_attempt_at=now + timedelta(hours=1))  # backing off
-    assert outbox.operations_sweep(now=now + timedelta(seconds=1)) == 3
+    assert publishing.operations_sweep(now=now + timedelta(seconds=1)) == 3
     published = publishing.enqueue.call_args.args[0]
     assert sorted(published) == sorted([never_published.pk, lost_task.pk, dead_claim.pk])
     # Published again only after the redrive delay.
     publishing.enqueue.reset_mock()
-    assert outbox.operations_sweep(now=now + timedelta(seconds=2)) == 0
+    assert publishing.operations_sweep(now=now + timedelta(seconds=2)) == 0
 
 
 def test_a_broker_that_is_down_costs_a_request_one_second(settings, monkeypatch) -> None:
     from tests.customers.webhooks_support import free_port, point_broker_at
 
     monkeypatch.setattr(publishing, "enqueue", REAL_ENQUEUE)
-    monkeypatch.setattr(publishing, "_broker_paused_until", 0.0)
+    monkeypatch.setattr(dispatch, "paused_until", 0.0)
     point_broker_at(monkeypatch, f"redis://127.0.0.1:{free_port()}/0")
     customer = make_individual(bvnk_reference="ref-b", status="INFO_REQUIRED")
     operation = BvnkOperation.objects.create(
@@ -508,7 +509,7 @@ def test_needs_attention_filter_on_my_customers(bvnk_emulator, client, viewer) -
     operation = submit(customer)
     fault(bvnk_emulator, "500", count=10)
     with mock.patch.object(sending, "retry_delay", return_value=0):
-        outbox.operations_run_due(customer=customer)
+        sending.operations_run_due(customer=customer)
     operation.refresh_from_db()
     assert operation.state == State.NEEDS_ATTENTION
     client.force_login(viewer)
@@ -546,13 +547,14 @@ def test_the_page_queries_do_not_grow_with_operations(bvnk_emulator, client, vie
 def test_bvnk_errors_never_escape_the_outbox(bvnk_emulator) -> None:
     customer = ready_to_submit(bvnk_emulator, documents=False)
     operation = submit(customer)
-    with mock.patch.object(
-        sending, "SENDERS", {Kind.CREATE_CUSTOMER: mock.Mock(side_effect=KeyError("body"))}
-    ):
+    broken = dataclasses.replace(
+        senders.POLICIES[Kind.CREATE_CUSTOMER], send=mock.Mock(side_effect=KeyError("body"))
+    )
+    with mock.patch.dict(senders.POLICIES, {Kind.CREATE_CUSTOMER: broken}):
         assert send(operation) == State.NEEDS_ATTENTION
     assert "KeyError" in operation.note
     error = BvnkError("Forbidden", status=403, permanent=True, code="WAF_BLOCKED")
-    assert outbox.outcome_of(error).state == State.NEEDS_ATTENTION
+    assert sending.outcome_of(error).state == State.NEEDS_ATTENTION
 
 
 def test_a_task_goes_on_with_the_customers_next_operations(bvnk_emulator) -> None:
@@ -585,7 +587,7 @@ def test_recording_a_create_locks_the_customer_once_and_stores_one_summary(
     with django_assert_max_num_queries(
         CREATE_STATEMENTS + 2 * FOLLOW_ON_STATEMENTS + 1  # + the last look for a next one
     ) as captured:
-        state = outbox.operation_send(
+        state = sending.operation_send(
             operation_id=operation.pk, task_id="t", worker="w", follow=True
         )
     assert state == State.DONE

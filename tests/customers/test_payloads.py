@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from customers import payloads, refusals
+from customers import payloads
 from customers.models import Customer
+from customers.onboarding import refusals
 from tests.customers.conftest import (
     INDUSTRY,
     VOLUME,

@@ -26,9 +26,8 @@ import pytest
 from django.db import InterfaceError, OperationalError, close_old_connections, connections
 from django.urls import reverse
 
-from customers import services
+from customers import dispatch, services
 from customers.models import BvnkOperation, Customer
-from customers.outbox import publishing
 from tests.customers.outbox_support import (
     create_calls,
     create_requests,
@@ -85,7 +84,7 @@ def pipeline(
     redis.flush()  # leftovers of an earlier test
     broker = redis.url()
     point_broker_at(monkeypatch, broker)
-    monkeypatch.setattr(publishing, "_broker_paused_until", 0.0)
+    monkeypatch.setattr(dispatch, "paused_until", 0.0)
     bvnk_emulator.control("faults", method="DELETE")
     workers: list[Worker] = []
 

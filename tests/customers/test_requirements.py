@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from customers import requirements, services
 from customers.models import AgreementSession, BvnkOperation, Customer, StatusChange
+from customers.services import reconcile as sync
 from tests.conftest import make_company
 from tests.customers.conftest import company_draft, complete_company
 
@@ -206,13 +207,13 @@ def test_resync_from_the_page(client, lead) -> None:
     customer = created(S.INFO_REQUIRED)
     url = reverse("customers:resync", args=[customer.pk])
     client.force_login(lead)
-    with mock.patch.object(services, "customer_resync") as resync:
+    with mock.patch.object(sync, "customer_resync") as resync:
         response = client.post(url, follow=True)
     resync.assert_called_once()
     assert resync.call_args.kwargs["actor"] == lead
     assert "Resynced from BVNK." in response.content.decode()
     down = BvnkError("down", status=503, permanent=False)
-    with mock.patch.object(services, "customer_resync", side_effect=down):
+    with mock.patch.object(sync, "customer_resync", side_effect=down):
         response = client.post(url, follow=True)
     assert "BVNK could not be reached" in response.content.decode()
 

@@ -6,8 +6,8 @@ import pytest
 import responses
 
 from customers.bvnk import BvnkError, ContactInfo, CustomerUpdate
+from customers.bvnk_calls import bvnk_client
 from customers.models import BvnkCall
-from customers.services import bvnk_client
 from tests.conftest import make_individual
 
 pytestmark = pytest.mark.django_db

@@ -12,9 +12,9 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from customers import outbox, services, sync
 from customers.models import Customer, StatusChange
-from customers.outbox import publishing
+from customers.outbox import publishing, sending
+from customers.services import reconcile as sync
 from tests.conftest import make_individual
 from tests.customers.outbox_support import ready_to_submit, submit
 
@@ -33,7 +33,7 @@ def no_broker(monkeypatch: pytest.MonkeyPatch) -> None:
 def created(emulator: Any, **fields: Any) -> Customer:
     """A customer created at the emulator through the pipeline, INFO_REQUIRED."""
     customer = ready_to_submit(emulator, documents=False, **fields)
-    outbox.operation_send(operation_id=submit(customer).pk)
+    sending.operation_send(operation_id=submit(customer).pk)
     customer.refresh_from_db()
     assert customer.status == "INFO_REQUIRED"
     return customer
@@ -51,7 +51,7 @@ def sync_changes(customer: Customer) -> list[tuple[str, str]]:
 def test_resync_applies_bvnk_status_through_the_status_service(bvnk_emulator, lead) -> None:
     customer = created(bvnk_emulator)
     force(bvnk_emulator, customer, "VERIFIED")
-    report = services.customer_resync(customer, actor=lead)
+    report = sync.customer_resync(customer, actor=lead)
     customer.refresh_from_db()
     assert customer.status == "VERIFIED"
     assert report.changes == [f"{customer} ({customer.pk}): INFO_REQUIRED -> VERIFIED"]
@@ -59,7 +59,7 @@ def test_resync_applies_bvnk_status_through_the_status_service(bvnk_emulator, le
     assert status == "VERIFIED" and reason.startswith(f"Resync from BVNK by {lead}")
     assert customer.audit_events.filter(summary__startswith="Resynced from BVNK").exists()
     # Nothing differs the second time.
-    assert services.customer_resync(customer, actor=lead).changes == []
+    assert sync.customer_resync(customer, actor=lead).changes == []
 
 
 def test_reconciliation_pages_through_bvnk_and_applies_what_differs(bvnk_emulator) -> None:

@@ -16,8 +16,7 @@ from django.db import OperationalError, close_old_connections, connection
 from django.urls import reverse
 from django.utils import timezone
 
-from customers import inbox, tasks
-from customers.inbox import receiving
+from customers import dispatch, inbox, tasks
 from customers.models import (
     AgreementSession,
     BvnkCall,
@@ -26,6 +25,7 @@ from customers.models import (
     StatusChange,
     WebhookEvent,
 )
+from portal.celery import app as celery_app
 from tests.conftest import make_company, make_individual
 from tests.customers.webhooks_support import (
     ACCOUNTS_STATUS,
@@ -270,11 +270,14 @@ def test_a_new_event_is_enqueued_after_commit(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     settings.BVNK_WEBHOOK_ENQUEUE = True
-    monkeypatch.setattr(receiving, "_broker_paused_until", 0.0)
+    monkeypatch.setattr(dispatch, "paused_until", 0.0)
     sent: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(
-        tasks.process_webhook_event, "apply_async", lambda args, **kw: sent.append(args)
-    )
+
+    def send_task(name: str, args: tuple[Any, ...], **kwargs: Any) -> None:
+        assert name == tasks.process_webhook_event.name
+        sent.append(args)
+
+    monkeypatch.setattr(celery_app, "send_task", send_task)
     body = status_event(REF, "PENDING")
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         deliver(client, body)
@@ -293,14 +296,14 @@ def test_a_broker_failure_never_fails_the_delivery(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     settings.BVNK_WEBHOOK_ENQUEUE = True
-    monkeypatch.setattr(receiving, "_broker_paused_until", 0.0)
+    monkeypatch.setattr(dispatch, "paused_until", 0.0)
     calls: list[int] = []
 
     def down(*args: Any, **kwargs: Any) -> None:
         calls.append(1)
         raise ConnectionRefusedError("broker down")
 
-    monkeypatch.setattr(tasks.process_webhook_event, "apply_async", down)
+    monkeypatch.setattr(celery_app, "send_task", down)
     for seconds in range(3):
         with django_capture_on_commit_callbacks(execute=True):
             assert deliver(client, status_event(REF, "PENDING", seconds)).status_code == 200

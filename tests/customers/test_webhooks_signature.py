@@ -16,7 +16,7 @@ from tests.customers.webhooks_support import PATH, SECRET, deliver, sign, status
 
 pytestmark = pytest.mark.django_db
 
-# bvnk-api.md 6.4: the example body (222 bytes) and its signatures.
+# The example body of BVNK's webhook signature docs (222 bytes) and its signatures.
 EXAMPLE_BODY = (
     b'{"event":"bvnk:platform:customer:status-change",'
     b'"eventId":"01a0b1ec-bc16-76e8-a168-d44c4d7d25ad",'

@@ -61,7 +61,7 @@ def envelope(
     event_id: str | None = None,
     **extra: Any,
 ) -> bytes:
-    """Return a compact JSON body like BVNK's (6.2); `seconds=None` leaves out the timestamp."""
+    """Return a compact JSON body like BVNK's envelope; `seconds=None` leaves out the timestamp."""
     payload: dict[str, Any] = {"event": event, "eventId": event_id or str(uuid.uuid4())}
     if seconds is not None:
         payload["timestamp"] = stamp(seconds)

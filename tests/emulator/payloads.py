@@ -73,7 +73,7 @@ def company(session: str, *, name: str = "LB Ltd.", **overrides: Any) -> dict[st
 
 
 def individual(session: str, *, last_name: str = "Doe", **overrides: Any) -> dict[str, Any]:
-    """Return a valid US INDIVIDUAL create body bound to `session` (bvnk-api.md 2.4)."""
+    """Return a valid US INDIVIDUAL create body bound to `session`."""
     body: dict[str, Any] = {
         "type": "INDIVIDUAL",
         "externalReference": str(uuid.uuid4()),

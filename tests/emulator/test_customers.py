@@ -28,7 +28,7 @@ pytestmark = pytest.mark.emulator
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
-# -- agreement sessions (3) ---------------------------------------------------------------
+# -- agreement sessions -------------------------------------------------------------------
 
 
 def test_session_create_shape_and_us_agreement(emulator: EmulatorProcess) -> None:
@@ -127,7 +127,7 @@ def test_duplicate_external_reference(emulator: EmulatorProcess) -> None:
     ]
 
 
-# -- create and get (2.6, 2.7) ---------------------------------------------------------------
+# -- create and get ----------------------------------------------------------------------------
 
 
 def test_create_company_response_per_decision_2(emulator: EmulatorProcess) -> None:
@@ -207,7 +207,7 @@ def test_unknown_customer_is_404_with_envelope(emulator: EmulatorProcess) -> Non
     assert re.fullmatch(r"[0-9a-f]{32}", body["traceId"])
 
 
-# -- idempotency (2.10) ----------------------------------------------------------------------
+# -- idempotency -----------------------------------------------------------------------------
 
 
 def test_idempotent_replay_returns_the_same_reference(emulator: EmulatorProcess) -> None:
@@ -246,7 +246,7 @@ def test_idempotency_covers_agreement_sessions(emulator: EmulatorProcess) -> Non
     assert first.json()["reference"] == second.json()["reference"]
 
 
-# -- list (2.8) -------------------------------------------------------------------------------
+# -- list ------------------------------------------------------------------------------------
 
 
 def test_pagination_sort_and_name_filter(emulator_reset: EmulatorProcess) -> None:
@@ -284,7 +284,7 @@ def test_list_parameter_errors(emulator: EmulatorProcess, query: str, field: str
     assert field in errors_of(emulator.get(f"{CUSTOMERS}?{query}"))
 
 
-# -- update (decision 3) -------------------------------------------------------------------------
+# -- update ------------------------------------------------------------------------------------
 
 
 def test_put_merges_a_partial_individual_update(emulator_reset: EmulatorProcess) -> None:
@@ -350,7 +350,7 @@ def test_update_unknown_customer_is_404(emulator: EmulatorProcess) -> None:
     assert emulator.put(f"{CUSTOMERS}/{uuid.uuid4()}", json={"name": "x"}).status_code == 404
 
 
-# -- reference lists (decision 5) ----------------------------------------------------------------
+# -- reference lists ---------------------------------------------------------------------------
 
 
 def test_industries_and_volumes_include_the_documented_uuids(emulator: EmulatorProcess) -> None:

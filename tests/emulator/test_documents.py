@@ -1,4 +1,4 @@
-"""Document upload, listing, download and deletion; questionnaires (bvnk-api.md 4)."""
+"""Document upload, listing, download and deletion; questionnaires."""
 
 from __future__ import annotations
 
@@ -188,7 +188,7 @@ def test_documents_of_unknown_customer_is_404(emulator: EmulatorProcess) -> None
     assert emulator.get(f"{DOCUMENTS}?customerReference=nope").status_code == 404
 
 
-# -- questionnaires (4.5) -----------------------------------------------------------------
+# -- questionnaires ---------------------------------------------------------------------
 
 
 def test_definitions(emulator: EmulatorProcess) -> None:

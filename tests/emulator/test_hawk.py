@@ -1,4 +1,4 @@
-"""Hawk verification: the test vectors of bvnk-api.md 1.3 and the 401 cases over HTTP."""
+"""Hawk verification: three known-good vectors and the 401 cases over HTTP."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Lifecycle (decision 11), magic values, forced statuses and the hosted pages."""
+"""Lifecycle, magic values, forced statuses and the hosted pages."""
 
 from __future__ import annotations
 

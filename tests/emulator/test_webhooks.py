@@ -1,4 +1,4 @@
-"""Webhook signing vectors (bvnk-api.md 6.4), envelope, delivery, retries and controls."""
+"""Webhook signing vectors (from BVNK's docs), envelope, delivery, retries and controls."""
 
 from __future__ import annotations
 

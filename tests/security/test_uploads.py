@@ -14,8 +14,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
-from customers import documents, onboarding, scanning
+from customers import documents, scanning
 from customers.models import AuditEvent, ComplianceDocument
+from customers.onboarding import steps as onboarding
 from tests.customers.conftest import PDF, add_associate, add_document, company_draft
 from tests.emulator_server import free_port
 from tests.security.conftest import EICAR, SIGNATURE
@@ -252,9 +253,9 @@ def test_scanner_down_quarantines_until_a_rescan_releases(
     step = onboarding.get_step(company, "company-documents")
     assert any("quarantined until scanned" in item for item in progress.missing(step))
     # Scanner still down: nothing changes. Back up: released, and audited.
-    assert scanning.documents_rescan()["unavailable"] == 1
+    assert documents.documents_rescan()["unavailable"] == 1
     settings.CLAMAV_URL = clamd.unix_url
-    assert scanning.documents_rescan() == {"clean": 1, "infected": 0, "unavailable": 0}
+    assert documents.documents_rescan() == {"clean": 1, "infected": 0, "unavailable": 0}
     document.refresh_from_db()
     assert document.scan_status == "CLEAN"
     preview = client.get(reverse("customers:document-preview", args=[company.pk, document.pk]))
@@ -269,19 +270,19 @@ def test_a_rescan_that_finds_malware_deletes_the_file(
     document = add_document(company, "COMPANY_DOC", "INCORPORATION_CERT", content=eicar_pdf())
     ComplianceDocument.objects.filter(pk=document.pk).update(scan_status="PENDING")
     with django_capture_on_commit_callbacks(execute=True):
-        assert scanning.documents_rescan()["infected"] == 1
+        assert documents.documents_rescan()["infected"] == 1
     document.refresh_from_db()
     assert document.scan_status == "INFECTED" and document.scan_detail.startswith(SIGNATURE)
     assert stored_files() == []
 
 
 def test_quarantined_documents_are_never_queued_for_bvnk(company) -> None:
-    from customers import outbox
+    from customers.outbox import senders
 
     held = add_document(company, "COMPANY_DOC", "INCORPORATION_CERT")
     ComplianceDocument.objects.filter(pk=held.pk).update(scan_status="PENDING")
     clean = add_document(company, "COMPANY_DOC", "INCORPORATION_ARTICLES")
-    queued = outbox.queue_documents(company)
+    queued = senders.queue_documents(company)
     assert [operation.document_id for operation in queued] == [clean.pk]
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from customers import crypto
+from customers.models import Associate, Customer
 
 
 class Command(BaseCommand):
@@ -20,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--batch", type=int, default=500, help="Rows read per query.")
 
     def handle(self, *args: Any, batch: int, **options: Any) -> None:
-        report = crypto.personal_data_reencrypt(batch=batch)
+        report = crypto.personal_data_reencrypt(model_classes=(Customer, Associate), batch=batch)
         self.stdout.write(f"Re-encrypted {report.rows} row(s) under the newest key.")
         if report.failures:
             raise CommandError(

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from customers import scanning
+from customers import documents, scanning
 
 
 class Command(BaseCommand):
@@ -15,7 +15,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if not scanning.configured():
             raise CommandError("CLAMAV_URL is not set: there is no scanner to ask.")
-        counts = scanning.documents_rescan()
+        counts = documents.documents_rescan()
         self.stdout.write(
             f"Released {counts['clean']}, refused {counts['infected']} (malware), "
             f"still quarantined {counts['unavailable']}."

@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from customers import sync
 from customers.models import Customer
+from customers.services import reconcile as sync
 
 
 class Command(BaseCommand):

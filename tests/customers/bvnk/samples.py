@@ -45,7 +45,7 @@ def individual_example(
     session: str = SESSION_REF,
     email: str = EMAIL,
 ) -> CustomerCreate:
-    """Return the individual create of bvnk-api.md 2.4, field for field."""
+    """Return the individual create of BVNK's docs, field for field."""
     return CustomerCreate(
         type="INDIVIDUAL",
         external_reference=external_reference,

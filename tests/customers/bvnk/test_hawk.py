@@ -1,4 +1,4 @@
-"""Hawk signing against the three vectors of bvnk-api.md 1.3."""
+"""Hawk signing against three known-good vectors (BVNK's construction, no payload hash)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Request JSON and response parsing of the BVNK types (bvnk-api.md sections 2-4)."""
+"""Request JSON and response parsing of the BVNK types (customers, sessions, documents)."""
 
 from __future__ import annotations
 

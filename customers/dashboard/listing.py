@@ -8,13 +8,13 @@ Built to stay fast with a million customers on PostgreSQL:
 - counts are exact up to `COUNT_CAP` (one query of capped sub-counts) and estimated
   beyond it from PostgreSQL's statistics (pg_stats for the tabs, EXPLAIN for a filtered
   list), so a page runs the same queries at ten rows and at a million (the counting is in
-  `customers/counting.py`, shared with the admin's paginator);
+  `counting.py`, shared with the admin's paginator);
 - search is `icontains` on the denormalised `search_name` and on `email`, which
   PostgreSQL serves from trigram GIN indexes on UPPER(...) (migration 0006), plus exact
   matches on both references.
 
 Saved views are here too; the CSV export's columns and cells are in
-`customers/csv_export.py`.
+`csv_export.py`.
 """
 
 from __future__ import annotations
@@ -35,12 +35,15 @@ from django.db.models import F, Func, Q, QuerySet, Value
 from django.db.models.expressions import OrderBy
 from django.db.models.fields import CharField
 from django.http import QueryDict
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from . import counting, roles
-from .forms import DateInput
-from .models import Customer, SavedView
+from .. import roles
+from ..models import Customer, SavedView
+from ..onboarding.forms import DateInput
+from ..templatetags.portal_tags import age, day
+from . import counting
 
 S = Customer.Status
 
@@ -397,10 +400,6 @@ def row_name(row: Mapping[str, Any]) -> str:
 
 def list_rows(rows: Sequence[Mapping[str, Any]], *, can_edit: bool) -> list[ListRow]:
     """Turn a page of values() rows into printable rows; two reverse() calls a page."""
-    from django.urls import reverse
-
-    from .templatetags.portal_tags import age, day
-
     marker = "999999999999"
     detail = reverse("customers:detail", args=[int(marker)])
     resume = reverse("customers:onboarding-resume", args=[int(marker)])

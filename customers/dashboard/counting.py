@@ -1,6 +1,6 @@
 """Counting customers at any size: exact up to a cap, estimated beyond it from PostgreSQL.
 
-My customers' tab and result counts (`customers/dashboard.py`) and the admin's paginator
+My customers' tab and result counts (`listing.py`) and the admin's paginator
 (`EstimatedCountPaginator`, `customers/admin/base.py`) both count this way, so neither runs
 COUNT(*) over a million rows: one query of capped sub-counts, plus pg_stats and EXPLAIN
 for the estimates. Other databases get no estimates: past the cap the admin counts
@@ -19,7 +19,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
-from .models import Customer
+from ..models import Customer
 
 # Counts up to this are exact; above it the page says "about N" from statistics.
 COUNT_CAP = 1000

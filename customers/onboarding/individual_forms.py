@@ -1,6 +1,6 @@
 """An individual's onboarding forms: personal details, contact, address, tax, due diligence.
 
-Built on `customers.forms.StepForm` (strict or lenient); they validate and hand back
+Built on `customers.onboarding.forms.StepForm` (strict or lenient); they validate and hand back
 values, customers.services writes them.
 """
 
@@ -12,6 +12,8 @@ from typing import Any
 
 from django import forms
 
+from ..models import Customer
+from ..validators import validate_e164_phone
 from .forms import (
     ADDRESS_FIELDS,
     PHONE_HELP,
@@ -22,8 +24,6 @@ from .forms import (
     address_widgets,
     check_adult_birth_date,
 )
-from .models import Customer
-from .validators import validate_e164_phone
 
 
 class PersonalDetailsForm(StepForm):
@@ -95,7 +95,7 @@ US_ONLY_CDD = ("estimated_yearly_income", "industry_sector")
 
 
 class DueDiligenceForm(StepForm):
-    """The `cdd` answers; yearly income and industry only for US residents (2.4)."""
+    """The `cdd` answers; yearly income and industry only for US residents, as BVNK asks."""
 
     required = (
         "employment_status",

@@ -18,13 +18,15 @@ from django.urls import path, reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import documents, onboarding, refusals, services
-from .bvnk.errors import BvnkError
+from .. import documents, services
+from ..bvnk.errors import BvnkError
+from ..documents import DocumentSizeLimitHandler
+from ..models import AgreementSession, Associate, ComplianceDocument, Customer, InvalidTransition
+from ..payloads import IncompleteCustomer
+from . import refusals
+from . import steps as onboarding
 from .company_forms import AssociateForm, CompanyDetailsForm
-from .documents import DocumentSizeLimitHandler
 from .forms import CustomerDetailsForm, DocumentUploadForm, OnboardingStartForm
-from .models import AgreementSession, Associate, ComplianceDocument, Customer, InvalidTransition
-from .payloads import IncompleteCustomer
 
 EDIT = "customers.change_customer"
 StepHandler = Callable[[HttpRequest, onboarding.Progress, onboarding.Step], HttpResponse]

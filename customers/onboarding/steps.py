@@ -3,8 +3,8 @@
 A step is complete when nothing is missing from it. What is missing is worked out from
 the stored draft every time (never stored), by the same forms that validate the pages, so
 the stepper, "Resume" and the review page can never disagree with the forms. The documents
-steps are built from `customers/slots.py`; BVNK's refusals are mapped onto the steps by
-`customers/refusals.py`.
+steps are built from `slots.py`; BVNK's refusals are mapped onto the steps by
+`refusals.py`.
 """
 
 from __future__ import annotations
@@ -20,11 +20,13 @@ from django.core.cache import cache
 from django.db.models import Model
 from django.utils.formats import date_format
 
+from .. import payloads
+from ..bvnk.errors import BvnkError
+from ..bvnk.types import ReferenceItem
+from ..bvnk_calls import bvnk_client
+from ..models import AgreementSession, Associate, Customer, same_person
 from . import forms as f
-from . import payloads
-from .bvnk.errors import BvnkError
-from .bvnk.types import ReferenceItem
-from .company_forms import AssociateForm, CompanyAddressForm, CompanyDetailsForm, same_person
+from .company_forms import AssociateForm, CompanyAddressForm, CompanyDetailsForm
 from .individual_forms import (
     AddressForm,
     ContactForm,
@@ -32,7 +34,6 @@ from .individual_forms import (
     PersonalDetailsForm,
     TaxForm,
 )
-from .models import AgreementSession, Associate, Customer
 from .slots import SELF, SlotGroup, company_group, person_group
 
 logger = logging.getLogger(__name__)
@@ -133,7 +134,7 @@ def get_step(customer: Customer, slug: str) -> Step | None:
     return next((step for step in steps_for(customer) if step.slug == slug), None)
 
 
-# -- BVNK reference lists (decision 5) ---------------------------------------------------
+# -- BVNK reference lists: industries and monthly volumes ---------------------------------
 
 
 # A form's choices: (value, label) pairs, or (group label, [(value, label), ...]) groups.
@@ -158,8 +159,6 @@ def reference_lists(*, fetch: bool = True) -> ReferenceLists:
 
     A failed fetch is remembered for a minute, so pages stay quick while BVNK is down.
     """
-    from .services import bvnk_client  # services imports this module.
-
     loaded: dict[str, Choices | None] = {}
     for name, key in REFERENCE_CACHE_KEYS.items():
         items = cache.get(key)
@@ -210,7 +209,7 @@ def choice_label(choices: Any, value: str) -> str | None:
 
 def is_us_resident(customer: Customer) -> bool | None:
     """True or False once the customer's country is known, None before."""
-    code = payloads._code(customer.country)
+    code = payloads.country_code(customer.country)
     return None if not code else code == "US"
 
 
@@ -260,7 +259,7 @@ def form_problems(form_class: type[f.StepForm], instance: Model, **kwargs: Any) 
 
 
 def associate_rule_problems(associates: Sequence[Associate]) -> list[str]:
-    """The company-level associate rules BVNK applies (bvnk-api.md 2.3, decision 4)."""
+    """The company-level associate rules BVNK applies to a create's `company.associates`."""
     if not associates:
         return [
             "Add the company's associates: at least one beneficial owner, one controlling "

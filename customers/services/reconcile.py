@@ -29,11 +29,11 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
-from . import services
-from .bvnk import types as bvnk_types
-from .bvnk import wire
-from .bvnk.errors import BvnkError
-from .models import Customer, InvalidTransition, StatusChange
+from .. import audit, bvnk_calls, services
+from ..bvnk import types as bvnk_types
+from ..bvnk import wire
+from ..bvnk.errors import BvnkError
+from ..models import Customer, InvalidTransition, StatusChange
 
 logger = logging.getLogger(__name__)
 
@@ -110,11 +110,14 @@ def apply_customer(
 
 
 def customer_resync(customer: Customer, *, actor: Any = None) -> Report:
-    """Read one customer from BVNK now and apply what differs. Raises BvnkError, NotAtBvnk."""
+    """Read one customer from BVNK now and apply what differs. Raises BvnkError, NotAtBvnk.
+
+    Its status changes with source SYNC; a resync a person asked for (`actor`) is audited.
+    """
     if not customer.bvnk_reference:
         raise NotAtBvnk(f"{customer} has not been created at BVNK yet.")
     started = timezone.now()
-    with services.bvnk_client(triggered_by="resync", customer=customer, actor=actor) as client:
+    with bvnk_calls.bvnk_client(triggered_by="resync", customer=customer, actor=actor) as client:
         remote = client.get_customer(customer.bvnk_reference)
     report = Report()
     who = f" by {actor}" if getattr(actor, "pk", None) else ""
@@ -126,6 +129,14 @@ def customer_resync(customer: Customer, *, actor: Any = None) -> Report:
         report=report,
     )
     logger.info("Resync of customer %s%s: %s", customer.pk, who, report.summary())
+    if actor is not None:
+        changes = f": {'; '.join(report.changes)}" if report.changes else ""
+        audit.record(
+            actor=actor,
+            action=audit.Action.ACTION,
+            summary=f"Resynced from BVNK{changes}",
+            customer=customer,
+        )
     return report
 
 
@@ -159,7 +170,7 @@ def customers_reconcile(*, stale_after: float | None = None, budget: float | Non
     deadline = time.monotonic() + budget
     report = Report()
     started = timezone.now()
-    with services.bvnk_client(triggered_by="reconciliation") as client:
+    with bvnk_calls.bvnk_client(triggered_by="reconciliation") as client:
         try:
             batch: list[bvnk_types.CustomerSummary] = []
             for summary in client.iter_customers():

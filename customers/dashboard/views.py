@@ -23,10 +23,13 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import audit, csv_export, dashboard, documents, questionnaires, services
-from .bvnk.errors import BvnkError
-from .models import BvnkOperation, ComplianceDocument, Customer, SavedView
-from .onboarding_views import BVNK_DOWN, start_signing
+from .. import audit, documents, questionnaires, services
+from ..bvnk.errors import BvnkError
+from ..models import BvnkOperation, ComplianceDocument, Customer, SavedView
+from ..onboarding.views import BVNK_DOWN, start_signing
+from ..services import reconcile as sync
+from . import csv_export
+from . import listing as dashboard
 
 VIEW = "customers.view_customer"
 OPERATE = "customers.operate_customer"
@@ -153,7 +156,7 @@ def questionnaire(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-# Onboarding agents and compliance leads (issue 5): whoever may submit may send again.
+# Onboarding agents and compliance leads: whoever may submit may send again.
 @permission_required("customers.submit_customer", raise_exception=True)
 @require_POST
 def operation_retry(request: HttpRequest, pk: int, operation_pk: int) -> HttpResponse:
@@ -177,7 +180,7 @@ def customer_resync(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "The customer is not at BVNK yet; there is nothing to resync.")
         return redirect("customers:detail", pk=customer.pk)
     try:
-        services.customer_resync(customer, actor=request.user)
+        sync.customer_resync(customer, actor=request.user)
     except BvnkError:
         messages.error(request, BVNK_DOWN)
     else:

@@ -8,8 +8,8 @@ so a half-filled page can be kept and come back to; the review page lists what i
 missing before anything can be submitted.
 
 The step forms build on `StepForm` and the address and birth-date helpers here: a
-company's in `customers/company_forms.py`, an individual's in
-`customers/individual_forms.py`. Here too: the document upload, the start page and the
+company's in `company_forms.py`, an individual's in
+`individual_forms.py`. Here too: the document upload, the start page and the
 details a partner may update after creation.
 """
 
@@ -24,9 +24,9 @@ from django import forms
 from django.forms.utils import ErrorDict
 from django.utils import timezone
 
-from . import documents
-from .models import Customer
-from .validators import validate_e164_phone
+from .. import documents
+from ..models import Customer
+from ..validators import validate_e164_phone
 
 ADULT_AGE = 18
 OLDEST_AGE = 120
@@ -300,7 +300,7 @@ class OnboardingStartForm(forms.Form):
 
 
 class CustomerDetailsForm(StepForm):
-    """Details BVNK lets a partner change after creation (decision 3)."""
+    """Details BVNK lets a partner change once created: contact, address, date of birth."""
 
     required = REQUIRED_ADDRESS
 

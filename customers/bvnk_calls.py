@@ -1,11 +1,15 @@
-"""The BVNK client the services (and the outbox, inbox and sync) call BVNK through."""
+"""The BVNK client the portal calls BVNK through, each call recorded as a BvnkCall row.
+
+Beside the `bvnk/` package rather than in it: the client there knows no models, and the
+recording needs them.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..bvnk.client import BvnkClient, CallRecord, config_from_settings, thread_session
-from ..models import BvnkCall, Customer
+from .bvnk.client import BvnkClient, CallRecord, config_from_settings, thread_session
+from .models import BvnkCall, Customer
 
 
 def bvnk_client(

@@ -2,7 +2,7 @@
 
 The documents steps, the upload service (`services.document_store`) and the review page
 all work slot by slot; the slots depend only on the models and BVNK's document types
-(`customers/bvnk/wire.py`), so the steps in `customers/onboarding.py` build on them.
+(`customers/bvnk/wire.py`), so the steps in `customers/onboarding/steps.py` build on them.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from .bvnk import wire
-from .models import Associate, ComplianceDocument, Customer
+from ..bvnk import wire
+from ..models import Associate, ComplianceDocument, Customer
 
 COMPANY = "company"
 SELF = "self"

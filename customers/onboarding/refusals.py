@@ -14,8 +14,8 @@ from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS
 
-from .bvnk import wire
-from .models import Associate, BvnkOperation, Customer
+from ..bvnk import wire
+from ..models import Associate, BvnkOperation, Customer
 
 _ADDRESS_KEYS = {
     "addressLine1": "address_line1",
@@ -38,7 +38,8 @@ def _with_address(
     return fields
 
 
-# Paths of the create body (section 2.3/2.4) -> the step and field that hold the value.
+# Paths of the create body (its `company` and `individual` objects) -> the step and field
+# that hold the value.
 COMPANY_PATHS: dict[str, ErrorTarget] = _with_address(
     _with_address(
         {
@@ -175,7 +176,8 @@ def without_associate_errors(errors: dict[str, Any], pk: int) -> dict[str, Any]:
     return {**errors, "associates": people}
 
 
-# Paths of the update body (decision 3) -> the fields of the customer page's details form.
+# Paths of the update body (contact details, address, date of birth) -> the fields of the
+# customer page's details form.
 UPDATE_PATHS: dict[str, str] = {
     "contactInfo": NON_FIELD_ERRORS,
     "contactInfo.emailAddress": "email",

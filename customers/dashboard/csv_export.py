@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from .models import Customer
+from ..models import Customer
 
 EXPORT_COLUMNS = (
     "Name",

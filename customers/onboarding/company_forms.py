@@ -1,8 +1,7 @@
 """A company's onboarding forms: its details, its addresses and each of its associates.
 
-Built on `customers.forms.StepForm` (strict or lenient); they validate and hand back
-values, customers.services writes them. `same_person` (one person, by name and date of
-birth) also serves the onboarding rules and the services' matching of BVNK's persons.
+Built on `customers.onboarding.forms.StepForm` (strict or lenient); they validate and hand back
+values, customers.services writes them.
 """
 
 from __future__ import annotations
@@ -15,6 +14,8 @@ from typing import Any, cast
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 
+from ..models import Associate, Customer, same_person
+from ..validators import validate_e164_phone
 from .forms import (
     ADDRESS_FIELDS,
     OPERATIONAL_FIELDS,
@@ -28,8 +29,6 @@ from .forms import (
     require_address,
     today,
 )
-from .models import Associate, Customer
-from .validators import validate_e164_phone
 
 
 class CompanyDetailsForm(StepForm):
@@ -168,14 +167,6 @@ ROLE_FIELDS = {
     "CONTROLLING_PERSON": "is_controlling_person",
     "SIGNER": "is_signer",
 }
-
-
-def same_person(a: Any, first_name: str, last_name: str, date_of_birth: Any) -> bool:
-    return (
-        a.first_name.strip().casefold() == first_name.strip().casefold()
-        and a.last_name.strip().casefold() == last_name.strip().casefold()
-        and a.date_of_birth == date_of_birth
-    )
 
 
 class AssociateForm(StepForm):

@@ -1,0 +1,1 @@
+"""The staff dashboard: the customer list, its counts, the CSV export, and the pages."""

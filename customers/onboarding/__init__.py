@@ -1,0 +1,1 @@
+"""Onboarding a customer: the steps over a persisted draft, their forms, and the pages."""
