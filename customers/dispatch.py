@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import redis
 from celery import current_app
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,9 @@ SEND_NOTIFICATION = "customers.tasks.send_notification"
 
 # After the broker refused one publish, leave the work to the sweepers for this long.
 BROKER_PAUSE_SECONDS = 10.0
+# A key kept in a Redis broker: gone means the broker lost its messages (restarted without
+# persistence, or flushed) since the last look.
+BROKER_MARK = "portal:broker-mark"
 
 # time.monotonic() before which nothing is published (tests set it back to 0).
 paused_until = 0.0
@@ -80,3 +84,22 @@ def _send(task_name: str, calls: list[tuple[Any, ...]]) -> None:
         if conn is not None:
             conn.collect()
         raise
+
+
+def broker_lost_messages() -> bool:
+    """Whether a Redis broker lost its messages since the last call (its mark is gone).
+
+    The sweepers call it so that work published before a broker restart is published
+    again as soon as the broker is back, instead of after a redrive delay. The first call
+    against a new broker says True once. Other brokers (the filesystem one keeps its files)
+    and an unreachable Redis say False.
+    """
+    url = str(current_app.conf.broker_write_url or current_app.conf.broker_url or "")
+    if not url.startswith(("redis://", "rediss://")):
+        return False
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+        with client:
+            return bool(client.set(BROKER_MARK, "1", nx=True))
+    except redis.RedisError:
+        return False

@@ -298,7 +298,7 @@ BVNK_OPERATION_BACKOFF_SECONDS = env.float("BVNK_OPERATION_BACKOFF_SECONDS", def
 BVNK_OPERATION_BACKOFF_MAX_SECONDS = env.float("BVNK_OPERATION_BACKOFF_MAX_SECONDS", default=1800.0)
 # How long a claim holds an operation: longer than any attempt can run (two BVNK calls at
 # their timeouts, the task's hard time limit), shorter than the broker's visibility timeout.
-BVNK_OPERATION_LEASE_SECONDS = env.int("BVNK_OPERATION_LEASE_SECONDS", default=300)
+BVNK_OPERATION_LEASE_SECONDS = env.int("BVNK_OPERATION_LEASE_SECONDS", default=15)
 # Claims that end without an outcome (the worker died) before the operation needs attention.
 BVNK_OPERATION_MAX_LOST_CLAIMS = env.int("BVNK_OPERATION_MAX_LOST_CLAIMS", default=3)
 BVNK_OPERATION_SWEEP_SECONDS = env.float("BVNK_OPERATION_SWEEP_SECONDS", default=5.0)

@@ -149,11 +149,17 @@ def operations_sweep(*, limit: int = 500, now: datetime | None = None) -> int:
 
     Due: PENDING operations whose time came and whose task was never published (backoff,
     failed publish) or was published more than BVNK_OPERATION_REDRIVE_SECONDS ago and
-    never ran (a broker that lost it); IN_FLIGHT ones whose lease ran out (a dead worker).
+    never ran (a broker that lost it), or at all when the broker says it lost its
+    messages (`dispatch.broker_lost_messages`); IN_FLIGHT ones whose lease ran out (a
+    dead worker: its heartbeat stopped renewing the lease).
     One operation per customer: the rest follow as each finishes.
     """
     now = now or timezone.now()
     stale = now - timedelta(seconds=settings.BVNK_OPERATION_REDRIVE_SECONDS)
+    if dispatch.broker_lost_messages():
+        # Every message published so far is gone: publish it all again now, not after the
+        # redrive delay. (A message that did survive finds its operation claimed or done.)
+        stale = now
     unpublished = Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=stale)
     due = Q(state=State.PENDING, next_attempt_at__lte=now) & unpublished
     lost = Q(state=State.IN_FLIGHT, lease_until__lte=now) & (

@@ -23,6 +23,7 @@ from .. import bvnk_calls
 from ..bvnk import wire
 from ..bvnk.errors import BvnkError
 from ..models import BvnkOperation, ComplianceDocument, Customer
+from . import leases
 from .publishing import due_operations, operations_settle, wake_next
 from .senders import POLICIES, Cancel, Outcome
 
@@ -102,18 +103,19 @@ def _send_one(
     if claim is None:
         return None, None
     operation = claim.operation
-    try:
-        outcome = _attempt(operation)
-    except (OperationalError, InterfaceError) as exc:
-        logger.warning("Operation %s: database unavailable mid-attempt (%s)", operation.pk, exc)
-        return None, None
-    try:
-        state = _finish(claim, outcome, wake=wake)
-    except (OperationalError, InterfaceError) as exc:
-        logger.warning(
-            "Operation %s: outcome not recorded (%s); it will be resent", operation.pk, exc
-        )
-        return None, None
+    with leases.held(operation.pk, claim.token):
+        try:
+            outcome = _attempt(operation)
+        except (OperationalError, InterfaceError) as exc:
+            logger.warning("Operation %s: database unavailable mid-attempt (%s)", operation.pk, exc)
+            return None, None
+        try:
+            state = _finish(claim, outcome, wake=wake)
+        except (OperationalError, InterfaceError) as exc:
+            logger.warning(
+                "Operation %s: outcome not recorded (%s); it will be resent", operation.pk, exc
+            )
+            return None, None
     return state, operation.customer_id if state is not None else None
 
 
@@ -396,6 +398,11 @@ def _finish(claim: Claim, outcome: Outcome, *, wake: bool = True) -> str | None:
             note = note or f"Attempt {operation.attempts} failed; trying again at {at:%H:%M:%S}."
     if state != RETRY:
         values["state"] = state
+    if state == State.DONE and outcome.error is None:
+        # Sent: an earlier attempt's error no longer describes it (the BVNK calls keep it).
+        values.update(
+            last_error="", error_code="", last_status_code=None, field_errors={}, trace_id=""
+        )
     if state in FINAL:
         values["completed_at"] = now
     if outcome.result:

@@ -423,7 +423,8 @@ def test_a_refused_update_shows_on_the_details_form(bvnk_emulator, client, agent
 # -- the sweeper ---------------------------------------------------------------------------
 
 
-def test_the_sweeper_republishes_only_lost_work(settings) -> None:
+def test_the_sweeper_republishes_only_lost_work(settings, monkeypatch) -> None:
+    monkeypatch.setattr(dispatch, "broker_lost_messages", lambda: False)
     settings.BVNK_OPERATION_REDRIVE_SECONDS = 60
     now = timezone.now()
     old = now - timedelta(minutes=5)
@@ -441,7 +442,7 @@ def test_the_sweeper_republishes_only_lost_work(settings) -> None:
 
     never_published = op(a, 1, enqueued_at=None, next_attempt_at=old)
     op(a, 2, enqueued_at=None, next_attempt_at=old)  # same customer: follows later
-    op(b, 3, enqueued_at=now, next_attempt_at=old)  # published just now: leave it
+    op_b_published = op(b, 3, enqueued_at=now, next_attempt_at=old)  # just now: leave it
     op(b, 7, enqueued_at=None, next_attempt_at=old)  # b has one on its way: this one follows
     lost_task = op(d, 4, enqueued_at=old, next_attempt_at=old)
     dead_claim = op(c, 5, state=State.IN_FLIGHT, enqueued_at=old, lease_until=now)
@@ -452,6 +453,43 @@ def test_the_sweeper_republishes_only_lost_work(settings) -> None:
     # Published again only after the redrive delay.
     publishing.enqueue.reset_mock()
     assert publishing.operations_sweep(now=now + timedelta(seconds=2)) == 0
+    # Unless the broker lost its messages: then everything published goes again at once.
+    monkeypatch.setattr(dispatch, "broker_lost_messages", lambda: True)
+    assert publishing.operations_sweep(now=now + timedelta(seconds=3)) == 4
+    again = publishing.enqueue.call_args.args[0]
+    assert sorted(again) == sorted(
+        [never_published.pk, op_b_published.pk, lost_task.pk, dead_claim.pk]
+    )
+
+
+def test_a_redis_broker_that_lost_its_messages_is_seen(private_redis, monkeypatch) -> None:
+    from portal.celery import app as celery_app
+
+    monkeypatch.setattr(celery_app.conf, "broker_write_url", private_redis.url(5))
+    private_redis.flush()
+    assert dispatch.broker_lost_messages() is True  # a new broker: once
+    assert dispatch.broker_lost_messages() is False
+    private_redis.shutdown()
+    assert dispatch.broker_lost_messages() is False  # unreachable: no news
+    private_redis.start()  # empty, as a Redis restarted without persistence is
+    assert dispatch.broker_lost_messages() is True
+    assert dispatch.broker_lost_messages() is False
+
+
+def test_a_done_operation_keeps_no_earlier_error(bvnk_emulator) -> None:
+    customer = ready_to_submit(bvnk_emulator, documents=False)
+    operation = submit(customer)
+    fault(bvnk_emulator, "500")
+    assert send(operation) == State.PENDING and operation.last_error
+    make_due(operation)
+    assert send(operation) == State.DONE
+    assert (operation.last_error, operation.error_code, operation.last_status_code) == (
+        "",
+        "",
+        None,
+    )
+    # The failed attempt stays in the history of calls.
+    assert BvnkCall.objects.filter(customer=customer, status_code=500).exists()
 
 
 def test_a_broker_that_is_down_costs_a_request_one_second(settings, monkeypatch) -> None:

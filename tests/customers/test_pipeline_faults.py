@@ -225,7 +225,8 @@ def test_2_whole_worker_killed_and_a_new_one_started(pipeline: Any) -> None:
 def test_3_redis_shut_down_with_operations_queued(pipeline: Any) -> None:
     redis: PrivateRedis = pipeline.redis
     customers = [ready_to_submit(pipeline.emulator, documents=False) for _ in range(5)]
-    pipeline.start(concurrency=2)
+    # The shipped redrive delay (5 minutes): lost messages must come back sooner than that.
+    pipeline.start(concurrency=2, BVNK_OPERATION_REDRIVE_SECONDS="300")
     fault(pipeline.emulator, "slow", delay=1.5, count=2)  # two in flight, three queued
     operations = [submit(customer) for customer in customers]
     wait_until(lambda: BvnkOperation.objects.filter(state=State.IN_FLIGHT).count() == 2, timeout=15)
@@ -239,10 +240,14 @@ def test_3_redis_shut_down_with_operations_queued(pipeline: Any) -> None:
         time.sleep(1)
     finally:
         redis.start()  # same port, empty
+    back = time.monotonic()
     for customer, operation in [*zip(customers, operations, strict=True), (late, late_operation)]:
         operation = settles(operation, State.DONE, timeout=45, workers=pipeline.workers)
         assert operation.attempts == 1  # none was sent twice
         exactly_once(pipeline.emulator, customer, operation)
+    # The sweep saw the broker's mark gone and sent the lost ones again at once.
+    waited = time.monotonic() - back
+    assert waited < 20, f"the last operation was done {waited:.1f} s after Redis was back"
     # The lost messages came back through the sweeper, published again from the rows.
     assert "Sweep: published" in pipeline.workers[0].output()
     # The worker lost its broker connection (the shutdown hit it) and reconnected.
@@ -406,3 +411,39 @@ def test_10_a_task_that_kills_its_worker_every_time(pipeline: Any, lead: Any) ->
     }
     customer.refresh_from_db()
     assert customer.status == "INFO_REQUIRED" and not customer.needs_attention
+
+
+# -- 11: how long a dead worker's work waits, with the shipped settings ----------------------
+
+# The portal's defaults, not the short timings above: what a production worker runs with.
+DEFAULT_TIMINGS = {
+    "BVNK_CONNECT_TIMEOUT": "5",
+    "BVNK_READ_TIMEOUT": "30",
+    "CELERY_TASK_SOFT_TIME_LIMIT": "120",
+    "CELERY_TASK_TIME_LIMIT": "180",
+    "BVNK_OPERATION_LEASE_SECONDS": "15",
+    "CELERY_VISIBILITY_TIMEOUT": "3600",
+    "BVNK_OPERATION_SWEEP_SECONDS": "5",
+    "BVNK_OPERATION_REDRIVE_SECONDS": "300",
+}
+
+
+def test_11_a_killed_workers_sends_are_done_within_30_s_of_the_restart(pipeline: Any) -> None:
+    customers = [ready_to_submit(pipeline.emulator, documents=False) for _ in range(4)]
+    first = pipeline.start(**DEFAULT_TIMINGS)
+    fault(pipeline.emulator, "slow", delay=3, count=4)
+    operations = [submit(customer) for customer in customers]
+    reaches_bvnk(pipeline.emulator, armed=4, taken=4)  # all four creates are at BVNK
+    first.kill()  # mid-send: four claims held, their messages unacknowledged in Redis
+    restarted = time.monotonic()
+    pipeline.start(**DEFAULT_TIMINGS)
+    for operation in operations:
+        settles(operation, State.DONE, timeout=60, workers=pipeline.workers)
+    waited = time.monotonic() - restarted
+    # The dead worker's claims stopped being renewed and ran out within the 15 s lease;
+    # the next 5-second sweep sent them again (not the broker's one-hour visibility).
+    assert waited <= 30, f"the last operation was done {waited:.1f} s after the restart"
+    for customer, operation in zip(customers, operations, strict=True):
+        operation = fresh(operation)
+        assert operation.lost_claims == 1
+        exactly_once(pipeline.emulator, customer, operation)
