@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET
 
 from . import audit, requirements, timeline
 from .dashboard import listing as dashboard
-from .models import Customer
+from .models import Customer, customers_for
 from .onboarding import steps as onboarding
 from .onboarding import views as onboarding_views
 
@@ -45,9 +45,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
 @permission_required("customers.view_customer", raise_exception=True)
 @require_GET
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    customer = get_object_or_404(
-        dashboard.customers_for(request.user).select_related("created_by"), pk=pk
-    )
+    customer = get_object_or_404(customers_for(request.user).select_related("created_by"), pk=pk)
     audit.record_view(request, customer)
     progress = onboarding.Progress(customer) if customer.status == Customer.Status.DRAFT else None
     operations = requirements.attention_operations(customer)

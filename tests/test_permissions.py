@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from customers.models import AgreementSession, BvnkOperation, SavedView
 from tests.conftest import make_associate
@@ -159,8 +160,23 @@ def login_redirect(response: Any, login_url: str) -> bool:
     return response.status_code == 302 and response["Location"].startswith(login_url)
 
 
-def test_permission_matrix(world: dict[str, str], personas: dict[str, Any]) -> None:
-    """Role x URL x method: who is refused (login or 403), and who is let through."""
+def log_in(client: Client, user: Any, *, second_factor: bool) -> None:
+    """Log `user` in; with the second factor on, as after a verified TOTP code."""
+    client.force_login(user)
+    if second_factor:
+        device, _ = TOTPDevice.objects.get_or_create(user=user, name="app", confirmed=True)
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+
+
+@pytest.mark.parametrize("second_factor", [False, True], ids=["second-factor-off", "on"])
+def test_permission_matrix(
+    world: dict[str, str], personas: dict[str, Any], settings: Any, second_factor: bool
+) -> None:
+    """Role x URL x method: who is refused (login or 403), and who is let through, with
+    the second factor off (as most tests run) and on (as production runs)."""
+    settings.OTP_REQUIRED = second_factor
     users = {"anonymous": None, **personas}
     routes = [(name, route) for name, route in url_patterns() if name in RULES]
     assert len(routes) == len(RULES)
@@ -178,7 +194,7 @@ def test_permission_matrix(world: dict[str, str], personas: dict[str, Any]) -> N
     for persona, name, path in refused:
         client = Client()
         if users[persona] is not None:
-            client.force_login(users[persona])
+            log_in(client, users[persona], second_factor=second_factor)
         for method in ("GET", "POST"):
             response = request(client, method, path)
             if persona == "anonymous":
@@ -189,7 +205,7 @@ def test_permission_matrix(world: dict[str, str], personas: dict[str, Any]) -> N
                 problems.append(f"{persona} {method} {name}: {response.status_code}, not refused")
     for persona, name, path in allowed:
         client = Client()
-        client.force_login(users[persona])
+        log_in(client, users[persona], second_factor=second_factor)
         for method in ("GET", "POST"):
             response = request(client, method, path)
             if response.status_code in (401, 403) or login_redirect(response, login):

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from .. import audit, documents, questionnaires, services
 from ..bvnk.errors import BvnkError
-from ..models import BvnkOperation, ComplianceDocument, Customer, SavedView
+from ..models import BvnkOperation, ComplianceDocument, Customer, SavedView, customers_for
 from ..onboarding.views import BVNK_DOWN, start_signing
 from ..services import reconcile as sync
 from . import csv_export
@@ -36,7 +36,7 @@ OPERATE = "customers.operate_customer"
 
 
 def _customer(request: HttpRequest, pk: int) -> Customer:
-    return get_object_or_404(dashboard.customers_for(request.user), pk=pk)
+    return get_object_or_404(customers_for(request.user), pk=pk)
 
 
 # -- export ------------------------------------------------------------------------------

@@ -9,7 +9,14 @@ require.
 # In dependency order (each module imports only those above it), which is also the
 # order Django registers the models in, as when they were one module.
 from .base import DOCUMENT_KINDS, PersonIdentity, PostalAddress
-from .customers import ALLOWED_TRANSITIONS, NAME_FIELDS, Customer, InvalidTransition, StatusChange
+from .customers import (
+    ALLOWED_TRANSITIONS,
+    NAME_FIELDS,
+    Customer,
+    InvalidTransition,
+    StatusChange,
+    customers_for,
+)
 from .associates import Associate, same_person
 from .documents import (
     AgreementSession,
@@ -45,6 +52,7 @@ __all__ = [
     "StatusChange",
     "WebhookEvent",
     "WebhookRejection",
+    "customers_for",
     "document_upload_to",
     "private_storage",
     "same_person",

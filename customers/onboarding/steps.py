@@ -46,6 +46,8 @@ REFERENCE_CACHE_KEYS = {
 }
 
 COMPLETE, CURRENT, TODO = "complete", "current", "todo"
+# Both journeys end on this step, open to every role (the others need the right to edit).
+REVIEW = "review"
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ COMPANY_STEPS = (
         intro="For every associate: an identity document and a proof of address.",
     ),
     Step("agreement", "Agreement", "agreement"),
-    Step("review", "Review and submit", "review"),
+    Step(REVIEW, "Review and submit", "review"),
 )
 
 INDIVIDUAL_STEPS = (
@@ -122,7 +124,7 @@ INDIVIDUAL_STEPS = (
         intro="An identity document and a proof of address.",
     ),
     Step("agreement", "Agreement", "agreement"),
-    Step("review", "Review and submit", "review"),
+    Step(REVIEW, "Review and submit", "review"),
 )
 
 

@@ -21,7 +21,14 @@ from django.views.decorators.http import require_http_methods, require_POST
 from .. import documents, services
 from ..bvnk.errors import BvnkError
 from ..documents import DocumentSizeLimitHandler
-from ..models import AgreementSession, Associate, ComplianceDocument, Customer, InvalidTransition
+from ..models import (
+    AgreementSession,
+    Associate,
+    ComplianceDocument,
+    Customer,
+    InvalidTransition,
+    customers_for,
+)
 from ..payloads import IncompleteCustomer
 from . import refusals
 from . import steps as onboarding
@@ -37,9 +44,15 @@ def _step_url(customer: Customer, slug: str) -> str:
     return reverse("customers:onboarding-step", args=[customer.pk, slug])
 
 
+def _customer(request: HttpRequest, pk: int) -> Customer:
+    """The customer `pk` as this user may see it (one scoping function: customers_for);
+    call it after the permission check, so a refusal says nothing of who exists."""
+    return get_object_or_404(customers_for(request.user), pk=pk)
+
+
 def _draft_or_redirect(request: HttpRequest, pk: int) -> tuple[Customer, HttpResponse | None]:
     """Return the customer and, when it is no longer a draft, where to go instead."""
-    customer = get_object_or_404(Customer, pk=pk)
+    customer = _customer(request, pk)
     if customer.status != Customer.Status.DRAFT:
         messages.info(
             request,
@@ -96,14 +109,17 @@ def onboarding_resume(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def onboarding_step(request: HttpRequest, pk: int, step: str) -> HttpResponse:
-    customer = get_object_or_404(Customer, pk=pk)
+    # The review is open to every role; every other step needs the right to edit. Checked
+    # before the customer is looked up, so the answer says nothing of who exists.
+    needed = "customers.view_customer" if step == onboarding.REVIEW else EDIT
+    if not request.user.has_perm(needed):
+        raise PermissionDenied
+    customer = _customer(request, pk)
     current = onboarding.get_step(customer, step)
     if current is None:
         raise Http404("No such onboarding step.")
     if current.kind == "review":
         return _review(request, customer, current)
-    if not request.user.has_perm(EDIT):
-        raise PermissionDenied
     customer, elsewhere = _draft_or_redirect(request, pk)
     if elsewhere:
         return elsewhere
@@ -417,7 +433,9 @@ def document_remove(request: HttpRequest, pk: int, document_pk: int) -> HttpResp
 def document_preview(request: HttpRequest, pk: int, document_pk: int) -> FileResponse:
     """Stream a document inline for staff; never cached, never sniffed into HTML, audited."""
     document = get_object_or_404(
-        ComplianceDocument.objects.select_related("customer"), pk=document_pk, customer_id=pk
+        ComplianceDocument.objects.select_related("customer"),
+        pk=document_pk,
+        customer=_customer(request, pk),
     )
     return documents.file_response(request, document, inline=True)
 
@@ -427,10 +445,18 @@ def document_preview(request: HttpRequest, pk: int, document_pk: int) -> FileRes
 
 @login_required
 @permission_required(EDIT, raise_exception=True)
+@require_http_methods(["GET", "POST"])
 def agreement_return(request: HttpRequest, pk: int, session_pk: int) -> HttpResponse:
-    """Where BVNK's hosted page sends the user back; BVNK is asked, the URL is not trusted."""
-    session = get_object_or_404(AgreementSession, pk=session_pk, customer_id=pk)
-    customer = session.customer
+    """Where BVNK's hosted page sends the user back (a GET, which changes nothing: it shows
+    a page that posts); the POST asks BVNK, since the URL's query string is not trusted."""
+    customer = _customer(request, pk)
+    session = get_object_or_404(AgreementSession, pk=session_pk, customer=customer)
+    if request.method == "GET":
+        return render(
+            request,
+            "customers/onboarding/agreement_return.html",
+            {"customer": customer, "session": session},
+        )
     try:
         session = services.agreement_session_confirm(session=session, actor=request.user)
     except BvnkError:
@@ -481,7 +507,7 @@ def details_form(request: HttpRequest, customer: Customer) -> CustomerDetailsFor
 @permission_required(EDIT, raise_exception=True)
 @require_http_methods(["GET", "POST"])
 def customer_update_details(request: HttpRequest, pk: int) -> HttpResponse:
-    customer = get_object_or_404(Customer, pk=pk)
+    customer = _customer(request, pk)
     form = CustomerDetailsForm(
         request.POST if request.method == "POST" else None, instance=customer
     )

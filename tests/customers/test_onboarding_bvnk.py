@@ -89,7 +89,12 @@ def test_agreement_round_trip_is_confirmed_with_bvnk(client, agent, bvnk_emulato
 
     back = hosted_decision(hosted, "sign")
     assert parse_qs(urlsplit(back).query)["status"] == ["SIGNED"]
-    response = client.get(local(back))
+    # The redirect's GET changes nothing: it shows a page that posts.
+    landing = client.get(local(back))
+    assert landing.status_code == 200 and 'method="post"' in landing.content.decode()
+    session.refresh_from_db()
+    assert session.status == "PENDING"
+    response = client.post(local(back))
     assert response["Location"] == step_url(customer, "review")
     session.refresh_from_db()
     assert session.status == "SIGNED"
@@ -103,7 +108,7 @@ def test_the_return_query_string_alone_proves_nothing(client, agent, bvnk_emulat
     client.post(step_url(customer, "agreement"))
     session = AgreementSession.objects.get(customer=customer)
     forged = reverse("customers:onboarding-agreement-return", args=[customer.pk, session.pk])
-    response = client.get(forged + "?status=SIGNED", follow=True)
+    response = client.post(forged + "?status=SIGNED", follow=True)
     assert "BVNK has not recorded a signature yet." in response.content.decode()
     session.refresh_from_db()
     assert session.status == "PENDING"
@@ -113,7 +118,7 @@ def test_a_declined_agreement_can_be_started_again(client, agent, bvnk_emulator)
     customer = complete_individual(signed=False)
     client.force_login(agent)
     hosted = client.post(step_url(customer, "agreement"))["Location"]
-    response = client.get(local(hosted_decision(hosted, "decline")), follow=True)
+    response = client.post(local(hosted_decision(hosted, "decline")), follow=True)
     assert "The agreement was declined" in response.content.decode()
     first = AgreementSession.objects.get(customer=customer)
     assert first.status == "DECLINED"
@@ -122,7 +127,7 @@ def test_a_declined_agreement_can_be_started_again(client, agent, bvnk_emulator)
     hosted = client.post(step_url(customer, "agreement"))["Location"]
     second = AgreementSession.objects.exclude(pk=first.pk).get(customer=customer)
     assert parse_qs(urlsplit(hosted).query)["session"] == [second.bvnk_reference]
-    client.get(local(hosted_decision(hosted, "sign")))
+    client.post(local(hosted_decision(hosted, "sign")))
     second.refresh_from_db()
     assert second.status == "SIGNED"
 
