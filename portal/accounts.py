@@ -15,10 +15,11 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.cache import never_cache
@@ -53,6 +54,15 @@ class TokenForm(forms.Form):
 
     def clean_token(self) -> str:
         return "".join(str(self.cleaned_data["token"]).split()).lower()
+
+
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """The admin's login: the portal's one login page, or a refusal for someone logged in
+    whom the admin does not let in (sending them to log in again would loop for ever)."""
+    if request.user.is_authenticated:
+        raise PermissionDenied("Your account has no access to the admin.")
+    query = request.GET.urlencode()
+    return redirect(reverse("login") + (f"?{query}" if query else ""))
 
 
 def _next_url(request: HttpRequest) -> str:

@@ -20,7 +20,7 @@ urlpatterns = [
     # With or without the slash: a POST cannot follow APPEND_SLASH's redirect.
     re_path(r"^webhooks/bvnk/?$", bvnk_webhook, name="bvnk-webhook"),
     # One login page (lockout, then the second factor) for the portal and the admin.
-    path("admin/login/", RedirectView.as_view(pattern_name="login", query_string=True)),
+    path("admin/login/", accounts.admin_login),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),

@@ -244,3 +244,13 @@ def test_the_admin_is_for_staff_only(world: dict[str, str], personas: dict[str, 
         if login_redirect(response, admin_login) or response.status_code >= 500:
             problems.append(f"lead GET {name} ({path}): {response.status_code}")
     assert not problems, "\n".join(problems)
+
+
+def test_someone_logged_in_without_admin_access_is_refused_not_looped(agent: Any) -> None:
+    client = Client()
+    client.force_login(agent)
+    response = client.get("/admin/", follow=True)
+    assert response.status_code == 403
+    assert len(response.redirect_chain) == 1  # /admin/ -> /admin/login/, then the refusal
+    anonymous = Client().get("/admin/", follow=True)
+    assert anonymous.redirect_chain[-1][0] == "/login/?next=%2Fadmin%2F"
