@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from customers.models import AgreementSession, BvnkOperation, SavedView
-from tests.conftest import make_associate
+from tests.conftest import make_associate, make_company
 from tests.customers.conftest import add_document, company_draft
 
 pytestmark = pytest.mark.django_db
@@ -254,3 +254,21 @@ def test_someone_logged_in_without_admin_access_is_refused_not_looped(agent: Any
     assert len(response.redirect_chain) == 1  # /admin/ -> /admin/login/, then the refusal
     anonymous = Client().get("/admin/", follow=True)
     assert anonymous.redirect_chain[-1][0] == "/login/?next=%2Fadmin%2F"
+
+
+def test_a_viewer_is_shown_no_link_it_cannot_follow(client: Any, viewer: Any) -> None:
+    draft = company_draft()
+    client.force_login(viewer)
+    review = client.get(reverse("customers:onboarding-step", args=[draft.pk, "review"]))
+    page = review.content.decode()
+    assert review.status_code == 200 and "Still missing before you can submit" in page
+    steps = [
+        reverse("customers:onboarding-step", args=[draft.pk, step])
+        for step in ("company", "address", "associates", "agreement")
+    ]
+    assert not [url for url in steps if f'href="{url}"' in page]
+    verified = make_company(
+        status="VERIFIED", bvnk_reference="ref-v", verification_url="https://in.sumsub.com/x"
+    )
+    detail = client.get(reverse("customers:detail", args=[verified.pk])).content.decode()
+    assert "Open BVNK verification" not in detail
