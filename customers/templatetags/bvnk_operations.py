@@ -20,8 +20,10 @@ def customer_operations(customer: Customer, limit: int = 25) -> list[BvnkOperati
         ]
     )
     for operation in operations:
-        # A create BVNK refused is corrected and submitted again, not retried.
-        operation.can_retry = operation.state in (State.FAILED, State.NEEDS_ATTENTION) and (  # type: ignore[attr-defined]
+        # What BVNK refused (FAILED) would be refused again: it is corrected (the details
+        # form, a new document, the onboarding steps), never retried as it was. What could
+        # not be sent (NEEDS_ATTENTION) may be retried once its cause is fixed.
+        operation.can_retry = operation.state == State.NEEDS_ATTENTION and (  # type: ignore[attr-defined]
             operation.kind != BvnkOperation.Kind.CREATE_CUSTOMER
             or customer.status == Customer.Status.SUBMITTING
         )

@@ -215,6 +215,15 @@ def test_a_400_fails_once_and_goes_back_to_the_draft(bvnk_emulator, client, agen
     assert "Retry" not in page.split('id="operations"')[1]  # correct and submit again instead
     with pytest.raises(services.OperationNotRetryable):
         services.operation_retry(operation, actor=agent)
+    # The review says it in words; BVNK's own message only behind Technical details, and
+    # no "everything is here" beside the refusal.
+    review = client.get(reverse("customers:onboarding-step", args=[customer.pk, "review"]))
+    review_page = review.content.decode()
+    assert "BVNK refused the last submission" in review_page
+    assert "Everything BVNK needs is here" not in review_page
+    before, technical = review_page.split("<summary>Technical details</summary>", 1)
+    assert "Invalid request" not in before.split("BVNK refused the last submission", 1)[1]
+    assert "Invalid request" in technical
 
     # Corrected and submitted again: a new operation with a new key; the old one is history.
     services.onboarding_save_step(
@@ -635,3 +644,19 @@ def test_recording_a_create_locks_the_customer_once_and_stores_one_summary(
     summaries = [sql for sql in statements if sql.startswith('UPDATE "customers_customer" SET')]
     assert len([sql for sql in summaries if '"blocking_summary"' in sql]) == 1
     assert customer.operations.filter(state=State.DONE).count() == 3
+
+
+def test_a_refused_update_offers_no_retry(bvnk_emulator, client, agent) -> None:
+    customer = make_individual(status="VERIFIED", bvnk_reference="ref-refused")
+    operation = BvnkOperation.objects.create(
+        customer=customer,
+        kind=Kind.UPDATE_CUSTOMER,
+        state=State.FAILED,
+        idempotency_key="00000000-0000-4000-8000-000000000099",
+        last_status_code=400,
+        last_error="BVNK 400: Invalid request",
+    )
+    client.force_login(agent)
+    page = client.get(reverse("customers:detail", args=[customer.pk])).content.decode()
+    table = page.split('id="operations"')[1].split("</section>")[0]
+    assert reverse("customers:operation-retry", args=[customer.pk, operation.pk]) not in table
