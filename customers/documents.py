@@ -324,7 +324,11 @@ def file_response(request: HttpRequest, document: Any, *, inline: bool) -> FileR
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "no-store, private"
     if inline:
-        response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
+        # The browser's own image page styles itself inline: harmless in a sandbox that
+        # runs no script, and without it the preview is unstyled and logs CSP errors.
+        response["Content-Security-Policy"] = (
+            "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
+        )
     return response
 
 

@@ -1,8 +1,10 @@
 // Keeps the regions marked data-live (with an id) current without a reload: every few
 // seconds it fetches this same page and swaps in each region's new content (My customers,
-// and a customer's page while it waits on BVNK). A region holding the keyboard focus is
-// left alone until the focus moves on, and one with a form the person has typed into is
-// never replaced: what they typed matters more than what changed. The fetches say so in
+// and a customer's page while it waits on BVNK). A region with a form the person has typed
+// into, or whose field has the focus, is never replaced: what they typed matters more than
+// what changed. A region whose link or button has the focus is replaced all the same (a
+// page must not show an old state because someone clicked in it), and the focus goes to
+// the same link or button in the new content, or to the region itself. The fetches say so in
 // a header, so they do not count as activity for the idle logout; once the session has
 // ended, the page reloads (to the login page) instead of going on showing customers.
 (function () {
@@ -18,14 +20,39 @@
     if (region) edited.add(region);
   });
 
+  function typing(element) {
+    return /^(INPUT|SELECT|TEXTAREA)$/.test(element.tagName) || element.isContentEditable;
+  }
+
+  function focusKey(element) {
+    if (element.id) return "#" + element.id;
+    return (element.getAttribute("href") || element.getAttribute("formaction") || "") +
+      "|" + (element.textContent || "").trim();
+  }
+
+  function refocus(region, key) {
+    var candidates = region.querySelectorAll("a, button, [tabindex]");
+    for (var i = 0; i < candidates.length; i++) {
+      if (focusKey(candidates[i]) === key) { candidates[i].focus(); return; }
+    }
+    region.setAttribute("tabindex", "-1");
+    region.focus();
+  }
+
   // A region the new page no longer marks live (the customer's wait is over) gets its
   // last content and is left alone from then on; with none left, the refreshing stops.
   function swap(html) {
     var fresh = new DOMParser().parseFromString(html, "text/html");
     document.querySelectorAll("[data-live][id]").forEach(function (region) {
       var update = fresh.getElementById(region.id);
-      if (!update || region.contains(document.activeElement) || edited.has(region)) return;
-      if (update.innerHTML !== region.innerHTML) region.innerHTML = update.innerHTML;
+      var active = document.activeElement;
+      var holds = active && active !== document.body && region.contains(active);
+      if (!update || edited.has(region) || (holds && typing(active))) return;
+      if (update.innerHTML !== region.innerHTML) {
+        var key = holds ? focusKey(active) : null;
+        region.innerHTML = update.innerHTML;
+        if (key !== null) refocus(region, key);
+      }
       if (!update.hasAttribute("data-live")) region.removeAttribute("data-live");
     });
     if (!document.querySelector("[data-live][id]")) window.clearInterval(timer);
