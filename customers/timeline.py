@@ -1,6 +1,10 @@
 """A customer's timeline: status changes, BVNK calls and operations, webhook events and
 staff actions, merged newest first, each saying who or what caused it.
 
+Staff read it in words: what happened to the customer and who did it. The raw material
+(each BVNK call, each event BVNK sent, references, keys and BVNK's own messages) is kept
+apart, `technical`, shown behind "Technical details".
+
 Each source is read once with its own LIMIT, so the timeline costs a fixed number of
 queries however long the customer's history is.
 """
@@ -10,7 +14,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from .models import AuditEvent, Customer, StatusChange
+from django.core.exceptions import FieldDoesNotExist
+
+from .models import AuditEvent, BvnkOperation, Customer, StatusChange
 from .requirements import ATTENTION_STATES
 
 LIMIT = 50
@@ -26,6 +32,8 @@ class Entry:
     detail: str = ""
     reference: str = ""
     failed: bool = False
+    # Raw BVNK traffic: shown behind "Technical details", not in the timeline itself.
+    technical: bool = False
 
     @property
     def kind_label(self) -> str:
@@ -41,6 +49,16 @@ KIND_LABELS = {
 }
 
 
+# Why a status changed, in words, by what caused it.
+STATUS_CAUSES: dict[str, str] = {
+    StatusChange.Source.STAFF: "changed by staff",
+    StatusChange.Source.SUBMISSION: "the submission to BVNK",
+    StatusChange.Source.WEBHOOK: "BVNK reported it",
+    StatusChange.Source.SYNC: "found when checking with BVNK",
+    StatusChange.Source.SYSTEM: "the portal",
+}
+
+
 def _status_changes(customer: Customer, limit: int) -> list[Entry]:
     rows = customer.status_changes.select_related("actor")[:limit]
     return [
@@ -52,11 +70,11 @@ def _status_changes(customer: Customer, limit: int) -> list[Entry]:
             who=(
                 change.actor.get_username()
                 if change.actor and change.source == StatusChange.Source.STAFF
-                else change.get_source_display()
+                else STATUS_CAUSES.get(change.source, change.get_source_display())
                 + (f" ({change.actor.get_username()})" if change.actor else "")
             ),
-            detail=change.reason,
-            reference=change.source_reference,
+            # BVNK's wording and event names: technical.
+            reference=" ".join(part for part in (change.reason, change.source_reference) if part),
         )
         for change in rows
     ]
@@ -74,6 +92,7 @@ def _calls(customer: Customer, limit: int) -> list[Entry]:
             detail=call.error,
             reference=call.trace_id or call.idempotency_key,
             failed=not call.succeeded,
+            technical=True,
         )
         for call in rows
     ]
@@ -92,6 +111,7 @@ def _events(customer: Customer, limit: int) -> list[Entry]:
             detail=event.error or event.outcome,
             reference=event.event_id,
             failed=event.status == event.Status.FAILED,
+            technical=True,
         )
         for event in rows
     ]
@@ -105,7 +125,8 @@ def _staff_actions(customer: Customer, limit: int) -> list[Entry]:
             kind="staff",
             title=event.summary,
             who=event.actor_username or "System",
-            detail=", ".join(
+            detail=", ".join(_field_label(name) for name in event.changes),
+            reference=", ".join(
                 f"{name}: {old or '—'} → {new or '—'}" for name, (old, new) in event.changes.items()
             ),
         )
@@ -113,8 +134,45 @@ def _staff_actions(customer: Customer, limit: int) -> list[Entry]:
     ]
 
 
+def _field_label(name: str) -> str:
+    """A customer field's label, as the forms show it ("Date of birth"), else the name."""
+    try:
+        label = str(getattr(Customer._meta.get_field(name), "verbose_name", name))
+    except FieldDoesNotExist:
+        return name.replace("_", " ")
+    return label[:1].upper() + label[1:]
+
+
+# What an operation sends, and what became of it, in words.
+OPERATION_WHAT: dict[str, str] = {
+    BvnkOperation.Kind.CREATE_CUSTOMER: "the customer",
+    BvnkOperation.Kind.UPDATE_CUSTOMER: "the changed details",
+    BvnkOperation.Kind.SUBMIT_QUESTIONNAIRE: "the questionnaire answers",
+}
+OPERATION_STATE: dict[str, str] = {
+    BvnkOperation.State.PENDING: "To be sent to BVNK",
+    BvnkOperation.State.IN_FLIGHT: "Being sent to BVNK",
+    BvnkOperation.State.DONE: "Sent to BVNK",
+    BvnkOperation.State.FAILED: "Refused by BVNK",
+    BvnkOperation.State.NEEDS_ATTENTION: "Could not be sent to BVNK",
+    BvnkOperation.State.CANCELLED: "No longer sent to BVNK",
+}
+
+
+def _operation_title(operation: BvnkOperation) -> str:
+    document = operation.document
+    if document is not None:
+        owner = document.associate if document.associate_id else None
+        what = document.kind_label + (f" of {owner}" if owner else "")
+    else:
+        what = OPERATION_WHAT.get(operation.kind, operation.get_kind_display().lower())
+    return f"{OPERATION_STATE.get(operation.state, operation.get_state_display())}: {what}"
+
+
 def _operations(customer: Customer, limit: int) -> list[Entry]:
-    rows = customer.operations.select_related("created_by", "retried_by")[:limit]
+    rows = customer.operations.select_related("created_by", "retried_by", "document__associate")[
+        :limit
+    ]
     entries = []
     for operation in rows:
         actor = operation.retried_by or operation.created_by
@@ -123,9 +181,9 @@ def _operations(customer: Customer, limit: int) -> list[Entry]:
             Entry(
                 at=operation.updated_at,
                 kind="operation",
-                title=f"{operation.get_kind_display()}: {operation.get_state_display().lower()}",
+                title=_operation_title(operation),
                 who=actor.get_username() if actor else "Submission pipeline",
-                detail=operation.last_error or operation.note,
+                detail=operation.last_error if operation.state in ATTENTION_STATES else "",
                 reference=f"{attempts}, key {operation.idempotency_key}",
                 failed=operation.state in ATTENTION_STATES,
             )

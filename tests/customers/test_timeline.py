@@ -72,8 +72,11 @@ def test_entries_from_every_source_newest_first(agent) -> None:
     assert call.failed and call.who == "task: submit customer" and "503" in call.title
     event = next(e for e in entries if e.kind == "event")
     assert event.who == "BVNK webhook"
+    # Raw BVNK traffic is technical; what happened to the customer is said in words.
+    assert call.technical and event.technical and not status.technical
     operation = next(e for e in entries if e.kind == "operation")
     assert operation.failed and operation.who == agent.username
+    assert operation.title == "Could not be sent to BVNK: the customer"
     assert "3 attempts" in operation.reference
     staff = next(e for e in entries if e.kind == "staff")
     assert staff.who == agent.username and staff.title == "Resynced from BVNK"
@@ -93,3 +96,23 @@ def test_page_queries_do_not_grow_with_history(client, viewer, agent) -> None:
     assert len(many) == len(few)
     assert len(response.context["timeline"]) == timeline.LIMIT
     assert "Timed out" in response.content.decode()
+
+
+def test_the_timeline_speaks_staff_words_and_keeps_codes_behind_technical_details(
+    client, viewer, lead, agent
+) -> None:
+    customer = make_company()
+    history(customer, agent, start=timezone.now() - dt.timedelta(hours=1))
+    url = reverse("customers:detail", args=[customer.pk])
+    client.force_login(viewer)
+    page = client.get(url).content.decode()
+    section = page.split('id="timeline"')[1].split("</section>")[0]
+    assert "Could not be sent to BVNK: the customer" in section
+    for code in ("bvnk:platform:customer:status-change", "customer.create", "evt-"):
+        assert code not in section, code
+    assert "Technical details" not in section  # a Viewer is not shown them at all
+    client.force_login(lead)
+    section = client.get(url).content.decode().split('id="timeline"')[1].split("</section>")[0]
+    visible, technical = section.split("<summary>Technical details</summary>")
+    assert "bvnk:platform:customer:status-change" not in visible
+    assert "bvnk:platform:customer:status-change" in technical and "customer.create" in technical
