@@ -465,6 +465,9 @@ def display(field: Any, value: Any) -> str:
     if choices:
         code = str(getattr(value, "code", value))
         return choice_label(choices, code) or code
+    if isinstance(value, Decimal | int | float):
+        # An amount as people write it: 2,500 or 2,500.50, never 2500.00.
+        return f"{value:,.2f}".removesuffix(".00")
     return str(value)
 
 

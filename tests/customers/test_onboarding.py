@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from unittest import mock
 
 import pytest
@@ -532,3 +533,11 @@ def test_an_unreachable_bvnk_is_asked_again_only_after_a_minute(settings) -> Non
     assert calls == 2  # one try per list
     assert onboarding.reference_lists().unavailable
     assert BvnkCall.objects.count() == calls
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(Decimal("2500.00"), "2,500"), (Decimal("2500.5"), "2,500.50"), (12, "12"), (None, "—")],
+)
+def test_amounts_read_as_people_write_them(value, shown) -> None:
+    assert onboarding.display(None, value) == shown
