@@ -22,6 +22,10 @@ from bvnk_emulator.shapes import session_body
 bp = Blueprint("platform", __name__)
 # The one v2 read the portal makes: finding a customer by its externalReference.
 bp_v2 = Blueprint("platform_v2", __name__)
+# Wallets v2 (mounted at /ledger/v2).
+bp_ledger = Blueprint("ledger_v2", __name__)
+# v2 endpoints take this header instead of X-Idempotency-Key (BVNK docs, "Idempotency").
+V2_IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 IDEMPOTENCY_HEADER = "X-Idempotency-Key"
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
@@ -29,6 +33,7 @@ MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 
 @bp.before_request
 @bp_v2.before_request
+@bp_ledger.before_request
 def authenticate() -> None:
     """Verify Hawk on every /platform request."""
     emulator = current_emulator()
@@ -319,3 +324,67 @@ def list_questionnaires() -> Response:
 def find_customers() -> Response:
     """List customers the v2 way, filtered on `reference` (the partner's externalReference)."""
     return jsonify(current_emulator().operations.find_customers_v2(g.auth_id, request.args))
+
+
+# -- wallets v2 ---------------------------------------------------------------------------
+
+
+@bp_ledger.get("/wallets/profiles")
+def wallet_profiles() -> Response:
+    """The profiles a customer's wallets may use (`q=customerId:<id> AND currency:EUR`)."""
+    return jsonify(current_emulator().wallets.profiles(g.auth_id, request.args.get("q", "")))
+
+
+@bp_ledger.post("/wallets")
+def create_wallet() -> Response:
+    """Create a wallet, INACTIVE until BVNK activates it; `Idempotency-Key` required.
+
+    A repeated key gets 400 (BVNK docs, "Idempotency": a reused key generally gets 400
+    saying the request exists), or the first answer with BVNK_EMULATOR_WALLET_REPLAY=replay.
+    """
+    emulator = current_emulator()
+    key = request.headers.get(V2_IDEMPOTENCY_HEADER, "").strip()
+    if not key:
+        raise ValidationError({V2_IDEMPOTENCY_HEADER: ["is required"]})
+    scoped = f"ledger-v2:{key}"
+    with _key_locks.get(g.auth_id, scoped):
+        stored = emulator.store.one(
+            "SELECT * FROM idempotency WHERE auth_id = ? AND key = ?", (g.auth_id, scoped)
+        )
+        if stored is not None:
+            if (
+                emulator.config.wallet_replay == "replay"
+                and stored["fingerprint"] == _fingerprint()
+            ):
+                return _created(stored["body"], status=201)
+            raise ApiError(
+                400,
+                "Invalid request",
+                {V2_IDEMPOTENCY_HEADER: [f"A request with idempotency key {key} already exists"]},
+                code="BVNK:LEDGER:4004",
+            )
+        wallet = emulator.wallets.create(g.auth_id, json_body())
+        emulator.store.insert(
+            "idempotency",
+            {
+                "auth_id": g.auth_id,
+                "key": scoped,
+                "fingerprint": _fingerprint(),
+                "status": 201,
+                "body": wallet,
+                "created_at": iso_now(),
+            },
+        )
+    return _created(wallet, status=201)
+
+
+@bp_ledger.get("/wallets")
+def list_wallets() -> Response:
+    """Wallets without their account details, filtered by `q` (customerId, status, currency)."""
+    return jsonify(current_emulator().wallets.listing(g.auth_id, request.args))
+
+
+@bp_ledger.get("/wallets/<wallet_id>")
+def get_wallet(wallet_id: str) -> Response:
+    """One wallet with its account details once ACTIVE."""
+    return jsonify(current_emulator().wallets.get(g.auth_id, wallet_id))

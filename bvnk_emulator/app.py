@@ -9,6 +9,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from bvnk_emulator.api import bp as api_bp
+from bvnk_emulator.api import bp_ledger as ledger_bp
 from bvnk_emulator.api import bp_v2 as api_v2_bp
 from bvnk_emulator.config import EmulatorConfig
 from bvnk_emulator.controls import bp as controls_bp
@@ -36,12 +37,15 @@ def create_app(config: EmulatorConfig, *, start_workers: bool = False) -> Flask:
     # BVNK's 2024 docs used an /api prefix; accept it as an alias.
     app.register_blueprint(api_bp, url_prefix="/api/platform/v1", name="platform_alias")
     app.register_blueprint(api_v2_bp, url_prefix="/platform/v2")
+    app.register_blueprint(ledger_bp, url_prefix="/ledger/v2")
     app.register_blueprint(controls_bp, url_prefix="/_emulator")
     app.register_blueprint(pages_bp)
 
     @app.errorhandler(ApiError)
     def handle_api_error(error: ApiError) -> Response:
-        return error_response(error.status, error.message, error.errors, error.headers)
+        return error_response(
+            error.status, error.message, error.errors, error.headers, code=error.code
+        )
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException) -> Any:

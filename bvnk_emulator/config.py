@@ -16,6 +16,7 @@ FAST_DEFAULTS = {
     "BVNK_EMULATOR_WEBHOOK_RETRY_CAP": 1.0,
     "BVNK_EMULATOR_REVIEW_SECONDS": 0.2,
     "BVNK_EMULATOR_CHECK_SECONDS": 0.05,
+    "BVNK_EMULATOR_WALLET_ACTIVATION_SECONDS": 0.2,
 }
 
 
@@ -47,6 +48,7 @@ class EmulatorConfig:
     latency_ms: int = 0
     legacy_status_events: bool = True
     request_log_size: int = 2000
+    wallet_activation_seconds: float = 10.0
     # Where BVNK's documentation leaves a point open, one switch per plausible answer
     # (README "Switches for what BVNK leaves open"); the first value is the default.
     create_answer: str = "info_required"
@@ -55,6 +57,7 @@ class EmulatorConfig:
     update_event: str = "bvnk_reference"
     update_method: str = "PUT"
     industries: str = "nested"
+    wallet_replay: str = "conflict"
 
     @classmethod
     def from_env(
@@ -104,6 +107,7 @@ class EmulatorConfig:
             or "status",
             latency_ms=int(number("BVNK_EMULATOR_LATENCY_MS", 0)),
             request_log_size=max(1, int(number("BVNK_EMULATOR_REQUEST_LOG_SIZE", 2000))),
+            wallet_activation_seconds=number("BVNK_EMULATOR_WALLET_ACTIVATION_SECONDS", 10.0),
             legacy_status_events=_flag(env, "BVNK_EMULATOR_LEGACY_STATUS_EVENTS", default=True),
             **{field: _choice(env, name, allowed) for field, (name, allowed) in SWITCHES.items()},
         )
@@ -138,6 +142,7 @@ SWITCHES: dict[str, tuple[str, tuple[str, ...]]] = {
     "update_event": ("BVNK_EMULATOR_UPDATE_EVENT", ("bvnk_reference", "external_reference")),
     "update_method": ("BVNK_EMULATOR_UPDATE_METHOD", ("PUT", "PATCH")),
     "industries": ("BVNK_EMULATOR_INDUSTRIES", ("nested", "flat")),
+    "wallet_replay": ("BVNK_EMULATOR_WALLET_REPLAY", ("conflict", "replay")),
 }
 
 

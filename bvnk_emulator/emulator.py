@@ -13,6 +13,7 @@ from bvnk_emulator.hawk import NonceCache
 from bvnk_emulator.lifecycle import Lifecycle, Scheduler
 from bvnk_emulator.operations import Operations
 from bvnk_emulator.store import Store
+from bvnk_emulator.wallets import Wallets
 from bvnk_emulator.webhooks import Dispatcher, Outbox
 
 EXTENSION = "bvnk_emulator"
@@ -27,6 +28,7 @@ class Emulator:
         self.outbox = Outbox(config, self.store)
         self.lifecycle = Lifecycle(config, self.store, self.outbox)
         self.operations = Operations(config, self.store, self.outbox, self.lifecycle)
+        self.wallets = Wallets(config, self.store, self.outbox, self.lifecycle)
         self.faults = FaultBook()
         self.requests = RequestLog(config.request_log_size)
         self.nonces = NonceCache()
@@ -61,9 +63,11 @@ def current_emulator(app: Flask | None = None) -> Emulator:
     return (app or current_app).extensions[EXTENSION]  # type: ignore[no-any-return]
 
 
-def error_response(status: int, message: str, errors: Any = None, headers: Any = None) -> Response:
+def error_response(
+    status: int, message: str, errors: Any = None, headers: Any = None, code: str | None = None
+) -> Response:
     """Return a JSON response carrying BVNK's error envelope."""
-    response = jsonify(envelope(status, message, errors))
+    response = jsonify(envelope(status, message, errors, code))
     response.status_code = status
     for name, value in (headers or {}).items():
         response.headers[name] = value

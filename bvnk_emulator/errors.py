@@ -32,8 +32,10 @@ class ApiError(Exception):
         errors: FieldErrors | None = None,
         *,
         headers: dict[str, str] | None = None,
+        code: str | None = None,
     ) -> None:
         self.status = status
+        self.code = code
         self.message = message or DEFAULT_MESSAGES.get(status) or HTTPStatus(status).phrase
         self.errors = errors or {}
         self.headers = headers or {}
@@ -54,10 +56,12 @@ class NotFound(ApiError):
         super().__init__(404, message)
 
 
-def envelope(status: int, message: str, errors: FieldErrors | None = None) -> dict[str, object]:
+def envelope(
+    status: int, message: str, errors: FieldErrors | None = None, code: str | None = None
+) -> dict[str, object]:
     """Return the error body for a status, message and field errors."""
     return {
-        "code": ERROR_CODES.get(status, f"ACCOUNTS-{status}"),
+        "code": code or ERROR_CODES.get(status, f"ACCOUNTS-{status}"),
         "traceId": secrets.token_hex(16),
         "status": HTTPStatus(status).phrase,
         "message": message,

@@ -23,7 +23,7 @@ from typing import Any
 from bvnk_emulator.errors import envelope
 from bvnk_emulator.ids import iso_now
 
-PLATFORM_PREFIXES = ("/platform/", "/api/platform/")
+PLATFORM_PREFIXES = ("/platform/", "/api/platform/", "/ledger/")
 FAULT_MODES = ("500", "429", "404", "slow", "slow_response", "drop")
 
 StartResponse = Callable[..., Any]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -165,6 +165,8 @@ class Lifecycle:
         self.store = store
         self.outbox = outbox
         self.wake = threading.Event()
+        # Timed work of other parts (a wallet's activation), by timer kind.
+        self.timer_handlers: dict[str, Callable[[str], None]] = {}
 
     # -- reading ------------------------------------------------------------------------
 
@@ -332,6 +334,10 @@ class Lifecycle:
         self.store.add_timer(kind, target, time.time() + delay)
         self.wake.set()
 
+    def schedule(self, kind: str, target: str, delay: float) -> None:
+        """Run the handler registered for `kind` on `target` after `delay` seconds."""
+        self._schedule(kind, target, delay)
+
     def schedule_check(self, kind: str, target: str) -> None:
         """Schedule an asynchronous document review or questionnaire check."""
         self._schedule(kind, target, self.config.check_seconds)
@@ -343,6 +349,7 @@ class Lifecycle:
             "questionnaire": self._check_questionnaire,
             "review": self._review_customer,
             "terminate": self._terminate,
+            **self.timer_handlers,
         }
         # Deleting the timer in the same transaction makes the work happen exactly once.
         with self.store.transaction():

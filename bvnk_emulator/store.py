@@ -68,6 +68,14 @@ CREATE TABLE IF NOT EXISTS questionnaires (
     created_ts REAL NOT NULL,
     created_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS wallets (
+    id TEXT PRIMARY KEY,
+    auth_id TEXT NOT NULL,
+    customer_reference TEXT NOT NULL,
+    status TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS timers (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     kind TEXT NOT NULL,
@@ -127,6 +135,7 @@ TABLES = (
     "documents",
     "questionnaires",
     "timers",
+    "wallets",
     "idempotency",
     "create_calls",
     "deliveries",
