@@ -141,7 +141,9 @@ class PlatformMiddleware:
             "method": method,
             "path": path,
             "query": environ.get("QUERY_STRING", ""),
-            "idempotencyKey": environ.get("HTTP_X_IDEMPOTENCY_KEY"),
+            # v1's header, or v2's (the wallets).
+            "idempotencyKey": environ.get("HTTP_X_IDEMPOTENCY_KEY")
+            or environ.get("HTTP_IDEMPOTENCY_KEY"),
             "bodySha256": hashlib.sha256(body).hexdigest(),
             "status": None,
             "fault": None,

@@ -15,7 +15,7 @@ from django.utils import timezone
 from customers import inbox
 from customers.bvnk import client as bvnk_client
 from customers.bvnk.errors import BvnkError
-from customers.bvnk.types import AgreementSession, Customer, CustomerCreated
+from customers.bvnk.types import AgreementSession, Customer, CustomerCreated, Wallet
 from customers.models import WebhookEvent
 from tests.conftest import make_individual
 from tests.customers.webhooks_support import SECRET, deliver
@@ -77,6 +77,15 @@ def test_the_documented_error_envelope_is_a_duplicate_with_field_errors() -> Non
     assert error.permanent and error.code == "ACCOUNTS-2000"
     assert set(error.field_errors) == {"externalReference", "signedAgreementSessionReference"}
     assert error.is_duplicate
+
+
+def test_the_documented_wallet_status_change() -> None:
+    envelope = load("webhook-wallet-status-change.json")
+    wallet = Wallet.from_wire(envelope["data"])
+    assert (wallet.status, wallet.currency) == ("ACTIVE", "USD")
+    assert wallet.customer_id == "2a9c8a29-5030-456d-87c2-7f6cc2ee6bf3"
+    (instrument,) = wallet.payment_instruments
+    assert instrument["bankDetails"]["nid"] == {"value": "021000021", "type": "ROUTING_NUMBER"}
 
 
 def test_the_documented_agreement_session() -> None:

@@ -38,6 +38,9 @@ from customers.bvnk.types import (
     QuestionnaireDefinition,
     ReferenceItem,
     StoredBody,
+    Wallet,
+    WalletCreate,
+    WalletProfile,
 )
 
 logger = logging.getLogger(__name__)
@@ -374,6 +377,47 @@ class BvnkClient:
             parse=_reference_items,
         )
 
+    # -- wallets v2 (wire.PATH_WALLETS) ----------------------------------------------------
+
+    def wallet_profiles(self, customer_id: str, *, currency: str = "") -> list[WalletProfile]:
+        """The profiles BVNK offers this customer's wallets, for one currency if given."""
+        q = f"customerId:{customer_id}" + (f" AND currency:{currency}" if currency else "")
+        return self._request(
+            "GET",
+            wire.PATH_WALLET_PROFILES,
+            action="wallet.profiles",
+            params={"q": q},
+            parse=lambda data: [WalletProfile.from_wire(item) for item in _items(data)],
+        )
+
+    def create_wallet(self, request: WalletCreate, *, idempotency_key: str) -> Wallet:
+        """Create a wallet for a verified customer; it is INACTIVE until BVNK activates it."""
+        return self._request(
+            "POST",
+            wire.PATH_WALLETS,
+            action="wallet.create",
+            json=request.to_wire(),
+            idempotency_key=idempotency_key,
+            idempotency_header=wire.V2_IDEMPOTENCY_HEADER,
+            parse=Wallet.from_wire,
+        )
+
+    def get_wallet(self, wallet_id: str) -> Wallet:
+        """Read one wallet, with its account details once ACTIVE."""
+        return self._request(
+            "GET", _path(wire.PATH_WALLET, wallet_id), action="wallet.get", parse=Wallet.from_wire
+        )
+
+    def customer_wallets(self, customer_id: str) -> list[Wallet]:
+        """The customer's wallets as BVNK lists them (without account details)."""
+        return self._request(
+            "GET",
+            wire.PATH_WALLETS,
+            action="wallet.list",
+            params={"q": f"customerId:{customer_id}", "pageSize": wire.MAX_PAGE_SIZE},
+            parse=lambda data: [Wallet.from_wire(item) for item in _items(data)],
+        )
+
     # -- the one request function ---------------------------------------------------------
 
     def _request(
@@ -385,6 +429,7 @@ class BvnkClient:
         json: Any = None,
         params: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        idempotency_header: str = wire.IDEMPOTENCY_HEADER,
         parse: Callable[[Any], Any] | None = None,
     ) -> Any:
         """Send one signed request and return the parsed body (None when empty).
@@ -405,7 +450,7 @@ class BvnkClient:
             body = jsonlib.dumps(json, separators=(",", ":"), ensure_ascii=False).encode()
             headers["Content-Type"] = "application/json"
         if idempotency_key:
-            headers[wire.IDEMPOTENCY_HEADER] = idempotency_key
+            headers[idempotency_header] = idempotency_key
         query = {key: value for key, value in (params or {}).items() if value is not None}
         prepared = self._session.prepare_request(
             requests.Request(

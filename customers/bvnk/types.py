@@ -748,3 +748,78 @@ class ReferenceItem:
 
 def _is_item(data: Any) -> bool:
     return isinstance(data, dict) and bool(data.get("reference"))
+
+
+# -- wallets v2 (wire.PATH_WALLETS) ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WalletProfile:
+    """A profile a customer's wallet may use: its currencies and, for fiat, its methods."""
+
+    id: str
+    currencies: tuple[str, ...]
+    methods: tuple[str, ...]
+
+    @property
+    def is_crypto(self) -> bool:
+        return not self.methods
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> WalletProfile:
+        return cls(
+            id=str(data["id"]),
+            currencies=tuple(str(c) for c in _list(data.get("currencies"))),
+            methods=tuple(str(m) for m in _list(data.get("methods"))),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WalletCreate:
+    """Body of `POST /ledger/v2/wallets`; crypto may leave the profile out (docs)."""
+
+    currency: str
+    name: str
+    customer_id: str
+    profile_id: str = ""
+
+    def to_wire(self) -> dict[str, Any]:
+        return _compact(
+            {
+                "currency": self.currency,
+                "name": self.name,
+                "customerId": self.customer_id,
+                "profileId": self.profile_id,
+            }
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Wallet:
+    """A wallet as BVNK answers a create, a read or its status-change webhook."""
+
+    id: str
+    name: str
+    status: str
+    currency: str
+    customer_id: str
+    payment_instruments: tuple[dict[str, Any], ...]
+    raw: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> Wallet:
+        balance = _dict(data.get("balance"))
+        customer = _dict(data.get("customer"))
+        return cls(
+            id=str(data["id"]),
+            name=_str(data.get("name")),
+            status=_str(data.get("status")).upper(),
+            currency=_str(balance.get("currency") or data.get("currency")),
+            customer_id=_str(customer.get("id") or data.get("customerId")),
+            payment_instruments=tuple(
+                dict(item)
+                for item in _list(data.get("paymentInstruments"))
+                if isinstance(item, dict)
+            ),
+            raw=dict(data),
+        )

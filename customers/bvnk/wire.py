@@ -228,3 +228,35 @@ def is_duplicate_create(field_errors: dict[str, list[str]], message: str) -> boo
         if any(DUPLICATE_MARKER in str(text).lower() for text in texts):
             return True
     return False
+
+
+# Wallets v2 for verified customers (BVNK docs, Beta: set-up-wallets, create-wallet,
+# migrate-wallets-v1-to-v2, manage-wallet; webhook ledger-wallet-status-change-v-2).
+# v2 endpoints take `Idempotency-Key` instead of X-Idempotency-Key (docs, "Idempotency").
+V2_IDEMPOTENCY_HEADER = "Idempotency-Key"
+PATH_WALLET_PROFILES = "/ledger/v2/wallets/profiles"
+PATH_WALLETS = "/ledger/v2/wallets"
+PATH_WALLET = "/ledger/v2/wallets/{reference}"
+EVENT_WALLET_STATUS = "ledger:v2:wallet:status-change"
+# Documented: INACTIVE until BVNK activates it, then ACTIVE; TERMINATED seen in a public
+# capture of BVNK's sandbox. INFERRED: BLOCKED after the documented BLOCK action.
+WALLET_STATUSES = {
+    "INACTIVE": "Being activated",
+    "ACTIVE": "Active",
+    "BLOCKED": "Blocked",
+    "TERMINATED": "Terminated",
+}
+# Payment methods of fiat profiles (docs: create-wallet, set-up-wallets, payment-methods).
+PAYMENT_METHODS = {
+    "ACH": "ACH",
+    "ACH_SAME_DAY": "Same-day ACH",
+    "FEDWIRE": "Fedwire",
+    "FEDNOW": "FedNow",
+    "RTP": "Real-Time Payments",
+    "SWIFT": "SWIFT",
+    "FASTER_PAYMENT": "Faster Payments",
+    "CHAPS": "CHAPS",
+    "SEPA_CT": "SEPA transfer",
+    "SEPA_INST": "SEPA Instant",
+    "BOOK": "Book transfer",
+}

@@ -23,6 +23,7 @@ from customers.bvnk import (
 )
 from tests.customers.bvnk import samples
 from tests.customers.bvnk.conftest import fresh_key
+from tests.emulator_server import wait_until
 
 pytestmark = pytest.mark.emulator
 
@@ -343,3 +344,30 @@ def test_connection_refused_is_transient(call_records: list[CallRecord]) -> None
     assert isinstance(caught.value.__cause__, requests.ConnectionError)
     (record,) = call_records
     assert record.status_code is None
+
+
+# -- wallets v2 ------------------------------------------------------------------------------
+
+
+def test_a_wallet_through_the_client_from_profile_to_active(live_client, emulator) -> None:
+    from customers.bvnk.types import WalletCreate
+
+    reference = create_individual(live_client)
+    emulator.control(f"customers/{reference}/status", {"status": "VERIFIED"})
+    profiles = live_client.wallet_profiles(reference, currency="USD")
+    (usd,) = profiles
+    assert not usd.is_crypto and "ACH" in usd.methods
+    key = fresh_key()
+    wallet = live_client.create_wallet(
+        WalletCreate(currency="USD", name="Payouts", customer_id=reference, profile_id=usd.id),
+        idempotency_key=key,
+    )
+    assert (wallet.status, wallet.currency, wallet.customer_id) == ("INACTIVE", "USD", reference)
+    (sent,) = emulator.requests_log(method="POST", path="/ledger/v2/wallets")
+    assert sent["idempotencyKey"] == key  # sent as v2's Idempotency-Key
+    active = wait_until(
+        lambda: (w := live_client.get_wallet(wallet.id)).status == "ACTIVE" and w, timeout=5
+    )
+    (instrument,) = active.payment_instruments
+    assert instrument["type"] == "FIAT" and instrument["accountNumber"]
+    assert [w.id for w in live_client.customer_wallets(reference)] == [wallet.id]
