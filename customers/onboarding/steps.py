@@ -374,6 +374,11 @@ class Progress:
         return errors
 
     @property
+    def refusal_open(self) -> bool:
+        """Whether a field or person BVNK objected to in the last submission is unchanged."""
+        return bool(self.errors.get("steps") or self.errors.get("associates"))
+
+    @property
     def other_errors(self) -> dict[str, list[str]]:
         errors: dict[str, list[str]] = self.errors.get("other", {})
         return errors
