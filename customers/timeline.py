@@ -196,7 +196,9 @@ def _created(customer: Customer) -> Entry:
     return Entry(
         at=customer.created_at,
         kind="staff",
-        title=f"Created as a {customer.get_type_display().lower()} draft",
+        title="Created as a company draft"
+        if customer.is_company
+        else "Created as an individual draft",
         who=creator.get_username() if creator else "System",
     )
 

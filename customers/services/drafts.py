@@ -186,7 +186,9 @@ def document_store(
         audit.record(
             actor=actor,
             action=audit.Action.ACTION,
-            summary=f"Uploaded {slot.label} ({document.size} bytes)",
+            summary=f"Uploaded {slot.label}"
+            + (f" of {document.associate}" if document.associate_id else "")
+            + f" ({document.original_name})",
             customer=locked,
             details={"document": document.pk, "replaced": [old.pk for old in previous]},
         )
@@ -266,8 +268,9 @@ def agreement_session_start(
         audit.record(
             actor=actor,
             action=audit.Action.ACTION,
-            summary=f"Opened agreement session {created.reference}",
+            summary="Opened BVNK's agreement page for signing",
             customer=customer,
+            details={"session": created.reference},
         )
         session, _ = AgreementSession.objects.get_or_create(
             bvnk_reference=created.reference,
