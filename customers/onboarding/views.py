@@ -490,7 +490,10 @@ def customer_submit(request: HttpRequest, pk: int) -> HttpResponse:
     except (InvalidTransition, services.NotEditable) as refused:
         messages.error(request, str(refused))
         return redirect("customers:detail", pk=customer.pk)
-    messages.success(request, "Submitted. The portal is sending the customer to BVNK.")
+    # Describes the state at this moment: the page drops it once the state moves on.
+    messages.success(
+        request, "Submitted. The portal is sending the customer to BVNK.", extra_tags="state"
+    )
     return redirect("customers:detail", pk=customer.pk)
 
 

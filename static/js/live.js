@@ -4,7 +4,8 @@
 // into, or whose field has the focus, is never replaced: what they typed matters more than
 // what changed. A region whose link or button has the focus is replaced all the same (a
 // page must not show an old state because someone clicked in it), and the focus goes to
-// the same link or button in the new content, or to the region itself. The fetches say so in
+// the same link or button in the new content, or to the region itself. A message that
+// described the customer's state (marked data-describes-state) goes once the state moves. The fetches say so in
 // a header, so they do not count as activity for the idle logout; once the session has
 // ended, the page reloads (to the login page) instead of going on showing customers.
 (function () {
@@ -52,6 +53,12 @@
         var key = holds ? focusKey(active) : null;
         region.innerHTML = update.innerHTML;
         if (key !== null) refocus(region, key);
+        // A message that described the state ("Submitted") is out of date once it moved.
+        if (region.id === "customer-state") {
+          document.querySelectorAll("[data-describes-state]").forEach(function (message) {
+            message.remove();
+          });
+        }
       }
       if (!update.hasAttribute("data-live")) region.removeAttribute("data-live");
     });

@@ -15,6 +15,8 @@ pytestmark = pytest.mark.e2e
 
 LIVE_JS = Path(__file__).resolve().parents[2] / "static" / "js" / "live.js"
 PAGE = """<!doctype html><html><body>
+<ul><li data-describes-state>Submitted.</li><li class="other">Saved.</li></ul>
+<section id="customer-state" data-live="1"><p>{state}</p></section>
 <section id="status" data-live="1"><p class="state">{state}</p>
 <a id="open" href="#details">Open details</a><a href="#other">Other</a></section>
 <section id="form" data-live="1"><p class="state">{state}</p>
@@ -70,3 +72,12 @@ def test_a_field_someone_typed_in_is_never_replaced(tab: Page, server) -> None:
     expect(tab.locator("#status .state")).to_have_text("Verified", timeout=5000)
     expect(tab.locator("#form .state")).to_have_text("Pending review")
     expect(tab.get_by_label("Note")).to_have_value("half a sentence")
+
+
+def test_a_message_describing_the_state_goes_when_the_state_moves(tab: Page, server) -> None:
+    tab.goto(server["url"])
+    expect(tab.get_by_text("Submitted.")).to_be_visible()
+    server["state"]["value"] = "Verified"
+    expect(tab.locator("#customer-state")).to_have_text("Verified", timeout=5000)
+    expect(tab.get_by_text("Submitted.")).to_have_count(0)
+    expect(tab.get_by_text("Saved.")).to_be_visible()  # other messages stay
