@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.utils import flatten_fieldsets
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -27,10 +28,33 @@ from .base import AppendOnlyAdmin, BigTableAdmin, ReadOnlyInline, TaxNumberSearc
 from .operations import WebhookEventAdmin
 
 
+def at_bvnk(customer: Customer | None) -> bool:
+    """Whether BVNK holds the customer: its data is then changed only through services.
+
+    The admin would save a change locally and send nothing, so the portal and BVNK would
+    disagree without anyone knowing. What BVNK takes updates for (contact details,
+    address, date of birth) is changed on the customer page, which queues the update;
+    the rest (names, tax number, company facts, people) BVNK takes no update for.
+    """
+    return customer is not None and customer.bvnk_reference is not None
+
+
 class AssociateInline(admin.StackedInline):
     model = Associate
     extra = 0
     readonly_fields = ["bvnk_person_reference"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if at_bvnk(obj):
+            return flatten_fieldsets(self.get_fieldsets(request, None))
+        return super().get_readonly_fields(request, obj)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not at_bvnk(obj) and super().has_add_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not at_bvnk(obj) and super().has_delete_permission(request, obj)
+
     fieldsets = [
         (
             None,
@@ -216,6 +240,23 @@ class CustomerAdmin(TaxNumberSearchAdmin, BigTableAdmin):
         ),
     ]
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if at_bvnk(obj):
+            return flatten_fieldsets(self.fieldsets)
+        return super().get_readonly_fields(request, obj)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if not at_bvnk(obj):
+            return fieldsets
+        note = format_html(
+            "BVNK holds this customer, so its details are read-only here. Change the contact "
+            'details, address or date of birth on <a href="{}">the customer page</a>, which '
+            "sends them to BVNK; BVNK takes no change of names, tax number or company facts.",
+            reverse("customers:detail", args=[obj.pk]),
+        )
+        return [(None, {"fields": [], "description": note}), *fieldsets]
+
     # Operations actions call BVNK inline: keep one request bounded.
     ACTION_LIMIT = 50
 
@@ -318,6 +359,16 @@ class AssociateAdmin(TaxNumberSearchAdmin):
     list_select_related = ["customer"]
     raw_id_fields = ["customer"]
     readonly_fields = ["bvnk_person_reference"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is not None and at_bvnk(obj.customer):
+            return flatten_fieldsets(self.get_fieldsets(request, None))
+        return super().get_readonly_fields(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and at_bvnk(obj.customer):
+            return False
+        return super().has_delete_permission(request, obj)
 
 
 @admin.register(ComplianceDocument)
