@@ -11,8 +11,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.text import capfirst
 
-from .. import audit, inbox, services
+from .. import audit, inbox, payloads, services
 from ..bvnk.errors import BvnkError
 from ..models import (
     AgreementSession,
@@ -142,7 +143,13 @@ class CustomerAdmin(TaxNumberSearchAdmin, BigTableAdmin):
     search_fields = ["search_name", "email", "=external_reference", "=bvnk_reference"]
     list_select_related = ["created_by"]
     # No date_hierarchy: it reads every row's date to build its links.
-    actions = ["resync", "retry_failed_operations", "reprocess_events"]
+    actions = [
+        "resync",
+        "retry_failed_operations",
+        "reprocess_events",
+        "resolve_send_portal_details",
+        "resolve_take_bvnk_details",
+    ]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     inlines = [
         AssociateInline,
@@ -161,6 +168,7 @@ class CustomerAdmin(TaxNumberSearchAdmin, BigTableAdmin):
         "info_required",
         "verification_url",
         "bvnk_data",
+        "differing_details",
         "bvnk_synced_at",
         "bvnk_status_at",
         "submission_count",
@@ -232,6 +240,7 @@ class CustomerAdmin(TaxNumberSearchAdmin, BigTableAdmin):
                 "fields": [
                     "info_required",
                     "verification_url",
+                    "differing_details",
                     "bvnk_data",
                     ("bvnk_synced_at", "bvnk_status_at"),
                     ("submission_count", "submission_errors"),
@@ -282,6 +291,44 @@ class CustomerAdmin(TaxNumberSearchAdmin, BigTableAdmin):
             else:
                 done += 1
         self.message_user(request, f"Resynced {done} from BVNK; {failed} could not be read.")
+
+    @admin.display(description="Differs at BVNK")
+    def differing_details(self, customer: Customer) -> str:
+        """The details BVNK's last answer holds otherwise, in staff words."""
+        rows = payloads.details_drift_rows(customer)
+        return (
+            "; ".join(
+                f"{capfirst(label)}: {ours or '(empty)'} here, {theirs or '(empty)'} at BVNK"
+                for label, ours, theirs in rows
+            )
+            or "Nothing"
+        )
+
+    def _resolve(self, request: HttpRequest, queryset: QuerySet[Customer], keep: str) -> None:
+        settled, refused = 0, []
+        for customer in self._bounded(request, queryset.exclude(details_drift=[])):
+            try:
+                if services.customer_details_resolve(
+                    customer=customer, keep=keep, actor=request.user
+                ):
+                    settled += 1
+            except services.NotUpdatable as error:
+                refused.append(str(error))
+        self.message_user(request, f"Settled the details of {settled} customer(s).")
+        for problem in refused:
+            self.message_user(request, problem, level="warning")
+
+    @admin.action(
+        description="Resolve differing details: send the portal's to BVNK", permissions=["change"]
+    )
+    def resolve_send_portal_details(
+        self, request: HttpRequest, queryset: QuerySet[Customer]
+    ) -> None:
+        self._resolve(request, queryset, services.Keep.PORTAL)
+
+    @admin.action(description="Resolve differing details: take BVNK's", permissions=["change"])
+    def resolve_take_bvnk_details(self, request: HttpRequest, queryset: QuerySet[Customer]) -> None:
+        self._resolve(request, queryset, services.Keep.BVNK)
 
     @admin.action(description="Retry failed operations", permissions=["operate"])
     def retry_failed_operations(self, request: HttpRequest, queryset: QuerySet[Customer]) -> None:

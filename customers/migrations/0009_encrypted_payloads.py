@@ -50,6 +50,11 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.AddField(
+            model_name='customer',
+            name='details_drift',
+            field=models.JSONField(blank=True, default=list, editable=False),
+        ),
+        migrations.AddField(
             model_name='bvnkoperation',
             name='payload_purged_at',
             field=models.DateTimeField(blank=True, editable=False, null=True),

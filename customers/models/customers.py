@@ -128,6 +128,9 @@ class Customer(PostalAddress, PersonIdentity):
     verification_url = models.URLField(max_length=1000, blank=True, editable=False)
     # BVNK's copy of the customer (names, birth date, tax number, contacts): encrypted.
     bvnk_data = EncryptedJSONField(default=dict, blank=True, editable=False)
+    # The updatable details (email, phone, address, date of birth) whose value in BVNK's
+    # last read differs from the portal's: field names only, resolved on the customer page.
+    details_drift = models.JSONField(default=list, blank=True, editable=False)
     bvnk_synced_at = models.DateTimeField(null=True, blank=True, editable=False)
     # When BVNK's `status` was true: the newest applied event's timestamp, or the time of
     # a read. An event older than this never overwrites the status (BVNK does not promise

@@ -79,3 +79,24 @@ def test_details_bvnk_holds_are_read_only_once_the_customer_is_there(client, lea
     associate = customer.associates.get()
     page = client.get(reverse("admin:customers_associate_change", args=[associate.pk]))
     assert 'name="first_name"' not in page.content.decode()
+
+
+def test_differing_details_are_shown_and_resolved_from_the_admin(client, lead) -> None:
+    theirs = {"individual": {"details": {"contactInfo": {"emailAddress": "b@example.com"}}}}
+    customer = individual_draft(
+        status="VERIFIED",
+        bvnk_reference="cus-1",
+        email="a@example.com",
+        bvnk_data=theirs,
+        details_drift=["email"],
+    )
+    client.force_login(lead)
+    page = client.get(reverse("admin:customers_customer_change", args=[customer.pk]))
+    assert "Contact email: a@example.com here, b@example.com at BVNK" in page.content.decode()
+    client.post(
+        reverse("admin:customers_customer_changelist"),
+        {"action": "resolve_take_bvnk_details", "_selected_action": [customer.pk]},
+    )
+    customer.refresh_from_db()
+    assert customer.email == "b@example.com" and customer.details_drift == []
+    assert not customer.operations.exists()

@@ -65,6 +65,7 @@ def onboard(emulator: Any, actor: Any) -> Customer:
     customer.refresh_from_db()
     assert not customer.operations.exclude(state=BvnkOperation.State.DONE).exists()
     assert customer.bvnk_data, "BVNK's copy was read back"
+    assert customer.details_drift == []
     return customer
 
 
