@@ -15,12 +15,13 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from customers import services
-from customers.models import BvnkOperation, Customer
+from customers import inbox, services
+from customers.models import BvnkOperation, Customer, WebhookEvent
 from customers.outbox import sending
 from customers.services import reconcile
 from tests.customers.conftest import complete_individual
 from tests.customers.outbox_support import sign_at
+from tests.customers.webhooks_support import SECRET, deliver
 
 pytestmark = [pytest.mark.django_db, pytest.mark.emulator]
 
@@ -42,8 +43,21 @@ CONTACT_COLUMNS = {("customers_customer", "email"), ("customers_customer", "phon
 TEXT_TYPES = {"text", "character varying", "json", "jsonb", "character"}
 
 
-def onboard(emulator: Any, actor: Any) -> Customer:
-    """Submit, create at the emulator with documents, change the email, resync."""
+def deliver_bvnk_webhooks(client: Any, emulator: Any, customer: Customer) -> int:
+    """POST the events BVNK queued for the customer to the portal, process each in-process."""
+    rows = emulator.control("deliveries?format=json", method="GET").json()
+    mine = [row for row in rows if row["customerReference"] == customer.bvnk_reference]
+    for row in sorted(mine, key=lambda row: row["id"]):
+        body = row["body"].encode()
+        assert deliver(client, body).status_code == 200
+    for event in WebhookEvent.objects.order_by("pk"):
+        inbox.webhook_event_process(event_id=event.pk)
+    return len(mine)
+
+
+def onboard(emulator: Any, actor: Any, client: Any) -> Customer:
+    """Submit, create at the emulator with documents, take BVNK's webhooks, change the
+    email, resync."""
     customer = complete_individual(
         signed=False,
         first_name=FIRST,
@@ -58,6 +72,7 @@ def onboard(emulator: Any, actor: Any) -> Customer:
     sending.operations_run_due(customer=customer)
     customer.refresh_from_db()
     assert customer.bvnk_reference, customer.operations.values("kind", "state", "last_error")
+    assert deliver_bvnk_webhooks(client, emulator, customer)
     values = {"email": NEW_EMAIL, "phone": PHONE, "date_of_birth": BIRTH}
     assert services.customer_update_details(customer=customer, values=values, actor=actor)
     sending.operations_run_due(customer=customer)
@@ -94,8 +109,19 @@ def plain_hits(values: dict[str, list[str]], *, allowed: set[tuple[str, str]]) -
     return hits
 
 
-def test_no_personal_value_rests_in_plain_text_after_an_onboarding(bvnk_emulator, agent) -> None:
-    customer = onboard(bvnk_emulator, agent)
+@pytest.fixture(autouse=True)
+def webhook_settings(settings: Any) -> Any:
+    settings.BVNK_WEBHOOK_SECRET = SECRET
+    settings.BVNK_WEBHOOK_SIGNATURE = "A"
+    settings.BVNK_WEBHOOK_ENQUEUE = False
+    return settings
+
+
+def test_no_personal_value_rests_in_plain_text_after_an_onboarding(
+    bvnk_emulator, agent, client
+) -> None:
+    customer = onboard(bvnk_emulator, agent, client)
+    assert WebhookEvent.objects.filter(customer=customer, status="PROCESSED").exists()
     # The values are where they should be, readable through the models.
     assert customer.tax_number == TAX and customer.date_of_birth == BIRTH
     create = customer.operations.get(kind=BvnkOperation.Kind.CREATE_CUSTOMER)
@@ -122,10 +148,10 @@ def every_logger_at_debug(caplog: pytest.LogCaptureFixture) -> Any:
 
 
 def test_no_personal_value_is_logged_during_an_onboarding(
-    bvnk_emulator, agent, every_logger_at_debug
+    bvnk_emulator, agent, client, every_logger_at_debug
 ) -> None:
     caplog = every_logger_at_debug
-    onboard(bvnk_emulator, agent)
+    onboard(bvnk_emulator, agent, client)
     records = caplog.records
     assert any(r.name.startswith("customers.") for r in records), "the pipeline logged"
     text = "\n".join(
