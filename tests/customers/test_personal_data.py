@@ -132,19 +132,22 @@ def test_no_personal_value_rests_in_plain_text_after_an_onboarding(
 
 @pytest.fixture
 def every_logger_at_debug(caplog: pytest.LogCaptureFixture) -> Any:
-    """Every logger at DEBUG into caplog, those that do not propagate too; restored after."""
+    """Every logger at DEBUG into caplog, those that do not propagate or were disabled too;
+    restored after."""
     caplog.set_level(logging.DEBUG)
     saved = []
     for name in list(logging.root.manager.loggerDict):
         each = logging.getLogger(name)
-        saved.append((each, each.level, each.handlers[:]))
+        saved.append((each, each.level, each.handlers[:], each.disabled))
         each.setLevel(logging.DEBUG)
+        each.disabled = False
         if not each.propagate:
             each.addHandler(caplog.handler)
     yield caplog
-    for each, level, handlers in saved:
+    for each, level, handlers, disabled in saved:
         each.setLevel(level)
         each.handlers[:] = handlers
+        each.disabled = disabled
 
 
 def test_no_personal_value_is_logged_during_an_onboarding(
