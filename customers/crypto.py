@@ -18,6 +18,7 @@ import datetime as dt
 import functools
 import hashlib
 import hmac
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import FieldError, ImproperlyConfigured
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models.functions import Cast
 from django.db.models.lookups import Exact, IsNull
@@ -171,6 +173,37 @@ class EncryptedDateField(_EncryptedMixin, models.DateField):  # type: ignore[mis
         return encrypt(value.isoformat())
 
 
+class EncryptedJSONField(_EncryptedMixin, models.Field):  # type: ignore[type-arg]
+    """A JSON document stored as one Fernet token: BVNK bodies and BVNK's copy of a customer.
+
+    The whole document is encrypted, not chosen keys, so no personal field BVNK adds
+    later is left readable. The token's plaintext is the JSON exactly as it was built,
+    so a stored body is sent byte for byte as first serialised (jsonb would reorder it).
+    """
+
+    description = "JSON, encrypted"
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        if value in (None, ""):
+            return None if value is None else {}
+        return self.from_plaintext(decrypt(value))
+
+    @staticmethod
+    def from_plaintext(text: str) -> Any:
+        return json.loads(text)
+
+    def to_python(self, value: Any) -> Any:
+        return value
+
+    def get_prep_value(self, value: Any) -> Any:
+        if value is None:
+            return None
+        return encrypt(json.dumps(value, cls=DjangoJSONEncoder))
+
+    def value_to_string(self, obj: models.Model) -> str:
+        return json.dumps(self.value_from_object(obj), cls=DjangoJSONEncoder)
+
+
 class BlindIndexField(models.CharField):  # type: ignore[type-arg]
     """The keyed hash of another field, computed on every save that includes it."""
 
@@ -215,8 +248,13 @@ def _encrypted_fields(model: type[models.Model]) -> list[models.Field[Any, Any]]
     return [
         each
         for each in model._meta.concrete_fields
-        if isinstance(each, EncryptedCharField | EncryptedDateField)
+        if isinstance(each, EncryptedCharField | EncryptedDateField | EncryptedJSONField)
     ]
+
+
+def encrypted_models(models_: Iterable[type[models.Model]]) -> list[type[models.Model]]:
+    """The models among `models_` with at least one encrypted field."""
+    return [model for model in models_ if _encrypted_fields(model)]
 
 
 def personal_data_reencrypt(
@@ -240,6 +278,8 @@ def personal_data_reencrypt(
                     plain = decrypt(token) if token else token
                     if isinstance(each, EncryptedDateField) and plain:
                         values[each.name] = dt.date.fromisoformat(plain)
+                    elif isinstance(each, EncryptedJSONField) and plain:
+                        values[each.name] = each.from_plaintext(plain)
                     else:
                         values[each.name] = plain if plain is not None else None
             except UndecryptableValue:

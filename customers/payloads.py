@@ -8,6 +8,7 @@ evidence; nothing here invents a wire value.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import TypeVar
 
@@ -273,3 +274,101 @@ def customer_update(customer: Customer) -> CustomerUpdate:
         address=registered_address(customer),
         date_of_birth=customer.date_of_birth if not customer.is_company else None,
     )
+
+
+# -- BVNK's copy read back: the details a partner may change, by the portal's names -------
+
+# The fields of the update (customer_update) and where BVNK's read of a customer holds
+# them: under `individual.details.contactInfo` and `individual.person` for a person,
+# under `company` for a company (the emulator's GET /customers/{reference}).
+UPDATE_FIELDS = (
+    "email",
+    "phone",
+    "address_line1",
+    "address_line2",
+    "city",
+    "postal_code",
+    "state_code",
+    "country",
+    "date_of_birth",
+)
+DETAIL_LABELS = {
+    "email": "contact email",
+    "phone": "contact phone",
+    "address_line1": "address line 1",
+    "address_line2": "address line 2",
+    "city": "city",
+    "postal_code": "postal code",
+    "state_code": "state",
+    "country": "country",
+    "date_of_birth": "date of birth",
+}
+_ADDRESS_KEYS = {
+    "address_line1": "addressLine1",
+    "address_line2": "addressLine2",
+    "city": "city",
+    "postal_code": "postalCode",
+    "state_code": "stateCode",
+    "country": "countryCode",
+}
+
+
+def _dict(value: object) -> dict[str, object]:
+    return value if isinstance(value, dict) else {}
+
+
+def bvnk_details(customer: Customer) -> dict[str, str]:
+    """The updatable details in BVNK's last read of `customer` (those it returned), as text."""
+    data = customer.bvnk_data or {}
+    found: dict[str, object] = {}
+    if customer.is_company:
+        root = _dict(data.get("company"))
+        contact, address_, person = _dict(root.get("contactInfo")), root.get("address"), {}
+    else:
+        root = _dict(data.get("individual"))
+        person = _dict(root.get("person"))
+        contact = _dict(_dict(root.get("details")).get("contactInfo"))
+        address_ = person.get("address")
+        if "dateOfBirth" in person:
+            found["date_of_birth"] = person["dateOfBirth"]
+    if "emailAddress" in contact:
+        found["email"] = contact["emailAddress"]
+    if "phoneNumber" in contact:
+        found["phone"] = contact["phoneNumber"]
+    if isinstance(address_, dict):
+        for name, key in _ADDRESS_KEYS.items():
+            found[name] = address_.get(key)
+    return {name: "" if value is None else str(value) for name, value in found.items()}
+
+
+def portal_details(customer: Customer) -> dict[str, str]:
+    """The updatable details as the portal holds them, as text (dates in ISO form)."""
+    values: dict[str, str] = {}
+    for name in UPDATE_FIELDS:
+        value = getattr(customer, name)
+        if isinstance(value, dt.date):
+            value = value.isoformat()
+        values[name] = "" if value is None else str(value)
+    if customer.is_company:
+        del values["date_of_birth"]
+    return values
+
+
+def details_drift(customer: Customer) -> list[str]:
+    """The updatable fields whose value BVNK returned differs from the portal's."""
+    ours, theirs = portal_details(customer), bvnk_details(customer)
+    return [
+        name
+        for name in UPDATE_FIELDS
+        if name in ours and name in theirs and ours[name].strip() != theirs[name].strip()
+    ]
+
+
+def details_drift_rows(customer: Customer) -> list[tuple[str, str, str]]:
+    """(label, the portal's value, BVNK's value) for each detail recorded as differing."""
+    ours, theirs = portal_details(customer), bvnk_details(customer)
+    return [
+        (DETAIL_LABELS[name], ours.get(name, ""), theirs.get(name, ""))
+        for name in customer.details_drift
+        if name in DETAIL_LABELS
+    ]

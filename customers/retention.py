@@ -7,6 +7,10 @@
   their personal data, associates, documents, BVNK payloads and webhook bodies are erased;
   the row stays, with BVNK's reference, status history and audit log, so reconciliation
   with BVNK and the audit trail still resolve.
+- The bodies of BVNK operations done (or cancelled) BVNK_OPERATION_PAYLOAD_RETENTION_DAYS
+  ago are erased: what was sent is BVNK's to keep then, and the portal's copy is one more
+  place personal data rests. What the pipeline still reads stays (questionnaire codes,
+  submission number, the associates' ids, the names of the changed fields).
 - Processed webhook events are purged by inbox.webhook_events_purge.
 
 Every purge writes an audit row (actor: the system) naming the customer's id.
@@ -16,14 +20,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from . import audit
 from .documents import delete_files_on_commit
-from .models import Customer
+from .models import BvnkOperation, Customer
 
 logger = logging.getLogger(__name__)
 
@@ -154,9 +160,55 @@ def ended_customers_anonymise(*, now: dt.datetime | None = None) -> int:
     return done
 
 
+# What an operation's payload keeps once its body is erased: ids, not personal data.
+KEPT_PAYLOAD_KEYS = ("submission", "associates", "fields", "document", "sha256")
+
+
+def operation_payloads_purge(*, now: dt.datetime | None = None) -> int:
+    """Erase the bodies of operations done or cancelled a few days ago; returns how many."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(days=settings.BVNK_OPERATION_PAYLOAD_RETENTION_DAYS)
+    State = BvnkOperation.State
+    due = BvnkOperation.objects.filter(
+        Q(completed_at__lt=cutoff) | Q(completed_at__isnull=True, updated_at__lt=cutoff),
+        state__in=(State.DONE, State.CANCELLED),
+        payload_purged_at__isnull=True,
+    )
+    purged = 0
+    for pk in list(due.values_list("pk", flat=True)):
+        with transaction.atomic():
+            locked = due.select_for_update().filter(pk=pk).first()
+            if locked is None:
+                continue
+            locked.payload = payload_without_personal_data(locked.payload)
+            locked.payload_purged_at = now
+            locked.save(update_fields=["payload", "payload_purged_at", "updated_at"])
+        purged += 1
+    if purged:
+        logger.info("Retention: %s operation body(ies) erased", purged)
+    return purged
+
+
+def payload_without_personal_data(payload: dict[str, Any]) -> dict[str, Any]:
+    """Keep what the pipeline reads later: ids, counts, field names, questionnaire codes."""
+    kept = {
+        key: payload[key]
+        for key in ("submission", "associates", "fields", "document", "sha256")
+        if key in payload
+    }
+    if "answers" in payload:
+        kept["answers"] = [
+            {"code": answer.get("code")}
+            for answer in payload["answers"]
+            if isinstance(answer, dict)
+        ]
+    return kept
+
+
 def retention_apply(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Run every retention rule once (the beat task)."""
     return {
         "drafts": drafts_purge(now=now),
         "anonymised": ended_customers_anonymise(now=now),
+        "operation_payloads": operation_payloads_purge(now=now),
     }

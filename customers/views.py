@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from . import audit, requirements, timeline
+from . import audit, payloads, requirements, timeline
 from .dashboard import listing as dashboard
 from .models import Customer, customers_for
 from .onboarding import steps as onboarding
@@ -64,6 +64,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "timeline": timeline.customer_timeline(customer),
             "audit_events": customer.audit_events.all()[:20] if can_audit else None,
             "details_form": onboarding_views.details_form(request, customer),
+            "details_drift": payloads.details_drift_rows(customer),
             "live_seconds": settings.LIVE_REFRESH_SECONDS if still_changing else 0,
             # BVNK's requests (infoRequired) as last heard only count while BVNK waits on
             # the partner, as in the checklist: in review or after it, it asks nothing.

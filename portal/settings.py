@@ -379,6 +379,7 @@ if not FIELD_ENCRYPTION_KEYS and DEBUG:
 # files; terminated (and finally rejected) customers are anonymised this long after.
 RETENTION_DRAFT_DAYS = env.int("RETENTION_DRAFT_DAYS", default=90)
 RETENTION_TERMINATED_DAYS = env.int("RETENTION_TERMINATED_DAYS", default=5 * 365)
+BVNK_OPERATION_PAYLOAD_RETENTION_DAYS = env.int("BVNK_OPERATION_PAYLOAD_RETENTION_DAYS", default=7)
 CELERY_BEAT_SCHEDULE |= {
     "apply-retention": {
         "task": "customers.tasks.apply_retention",

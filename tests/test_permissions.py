@@ -68,6 +68,7 @@ RULES: dict[str, tuple[str, ...]] = {
     "customers:document-download": ("customers.download_document",),
     "customers:onboarding-submit": ("customers.submit_customer",),
     "customers:update-details": (EDIT,),
+    "customers:resolve-details": (EDIT,),
     "customers:export": ("customers.export_customers",),
     "customers:saved-view-save": (VIEW,),
     "customers:saved-view-delete": (VIEW,),

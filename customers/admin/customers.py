@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.utils import flatten_fieldsets
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.text import capfirst
 
-from .. import audit, inbox, services
+from .. import audit, inbox, payloads, services
 from ..bvnk.errors import BvnkError
 from ..models import (
     AgreementSession,
@@ -27,10 +29,33 @@ from .base import AppendOnlyAdmin, BigTableAdmin, ReadOnlyInline, TaxNumberSearc
 from .operations import WebhookEventAdmin
 
 
+def at_bvnk(customer: Customer | None) -> bool:
+    """Whether BVNK holds the customer: its data is then changed only through services.
+
+    The admin would save a change locally and send nothing, so the portal and BVNK would
+    disagree without anyone knowing. What BVNK takes updates for (contact details,
+    address, date of birth) is changed on the customer page, which queues the update;
+    the rest (names, tax number, company facts, people) BVNK takes no update for.
+    """
+    return customer is not None and customer.bvnk_reference is not None
+
+
 class AssociateInline(admin.StackedInline):
     model = Associate
     extra = 0
     readonly_fields = ["bvnk_person_reference"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if at_bvnk(obj):
+            return flatten_fieldsets(self.get_fieldsets(request, None))
+        return super().get_readonly_fields(request, obj)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not at_bvnk(obj) and super().has_add_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not at_bvnk(obj) and super().has_delete_permission(request, obj)
+
     fieldsets = [
         (
             None,
@@ -118,7 +143,13 @@ class CustomerAdmin(TaxNumberSearchAdmin, BigTableAdmin):
     search_fields = ["search_name", "email", "=external_reference", "=bvnk_reference"]
     list_select_related = ["created_by"]
     # No date_hierarchy: it reads every row's date to build its links.
-    actions = ["resync", "retry_failed_operations", "reprocess_events"]
+    actions = [
+        "resync",
+        "retry_failed_operations",
+        "reprocess_events",
+        "resolve_send_portal_details",
+        "resolve_take_bvnk_details",
+    ]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     inlines = [
         AssociateInline,
@@ -137,6 +168,7 @@ class CustomerAdmin(TaxNumberSearchAdmin, BigTableAdmin):
         "info_required",
         "verification_url",
         "bvnk_data",
+        "differing_details",
         "bvnk_synced_at",
         "bvnk_status_at",
         "submission_count",
@@ -208,6 +240,7 @@ class CustomerAdmin(TaxNumberSearchAdmin, BigTableAdmin):
                 "fields": [
                     "info_required",
                     "verification_url",
+                    "differing_details",
                     "bvnk_data",
                     ("bvnk_synced_at", "bvnk_status_at"),
                     ("submission_count", "submission_errors"),
@@ -215,6 +248,23 @@ class CustomerAdmin(TaxNumberSearchAdmin, BigTableAdmin):
             },
         ),
     ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if at_bvnk(obj):
+            return flatten_fieldsets(self.fieldsets)
+        return super().get_readonly_fields(request, obj)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if not at_bvnk(obj):
+            return fieldsets
+        note = format_html(
+            "BVNK holds this customer, so its details are read-only here. Change the contact "
+            'details, address or date of birth on <a href="{}">the customer page</a>, which '
+            "sends them to BVNK; BVNK takes no change of names, tax number or company facts.",
+            reverse("customers:detail", args=[obj.pk]),
+        )
+        return [(None, {"fields": [], "description": note}), *fieldsets]
 
     # Operations actions call BVNK inline: keep one request bounded.
     ACTION_LIMIT = 50
@@ -241,6 +291,44 @@ class CustomerAdmin(TaxNumberSearchAdmin, BigTableAdmin):
             else:
                 done += 1
         self.message_user(request, f"Resynced {done} from BVNK; {failed} could not be read.")
+
+    @admin.display(description="Differs at BVNK")
+    def differing_details(self, customer: Customer) -> str:
+        """The details BVNK's last answer holds otherwise, in staff words."""
+        rows = payloads.details_drift_rows(customer)
+        return (
+            "; ".join(
+                f"{capfirst(label)}: {ours or '(empty)'} here, {theirs or '(empty)'} at BVNK"
+                for label, ours, theirs in rows
+            )
+            or "Nothing"
+        )
+
+    def _resolve(self, request: HttpRequest, queryset: QuerySet[Customer], keep: str) -> None:
+        settled, refused = 0, []
+        for customer in self._bounded(request, queryset.exclude(details_drift=[])):
+            try:
+                if services.customer_details_resolve(
+                    customer=customer, keep=keep, actor=request.user
+                ):
+                    settled += 1
+            except services.NotUpdatable as error:
+                refused.append(str(error))
+        self.message_user(request, f"Settled the details of {settled} customer(s).")
+        for problem in refused:
+            self.message_user(request, problem, level="warning")
+
+    @admin.action(
+        description="Resolve differing details: send the portal's to BVNK", permissions=["change"]
+    )
+    def resolve_send_portal_details(
+        self, request: HttpRequest, queryset: QuerySet[Customer]
+    ) -> None:
+        self._resolve(request, queryset, services.Keep.PORTAL)
+
+    @admin.action(description="Resolve differing details: take BVNK's", permissions=["change"])
+    def resolve_take_bvnk_details(self, request: HttpRequest, queryset: QuerySet[Customer]) -> None:
+        self._resolve(request, queryset, services.Keep.BVNK)
 
     @admin.action(description="Retry failed operations", permissions=["operate"])
     def retry_failed_operations(self, request: HttpRequest, queryset: QuerySet[Customer]) -> None:
@@ -318,6 +406,16 @@ class AssociateAdmin(TaxNumberSearchAdmin):
     list_select_related = ["customer"]
     raw_id_fields = ["customer"]
     readonly_fields = ["bvnk_person_reference"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is not None and at_bvnk(obj.customer):
+            return flatten_fieldsets(self.get_fieldsets(request, None))
+        return super().get_readonly_fields(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and at_bvnk(obj.customer):
+            return False
+        return super().has_delete_permission(request, obj)
 
 
 @admin.register(ComplianceDocument)

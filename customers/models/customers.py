@@ -14,7 +14,7 @@ from django.utils import timezone
 from django_countries.fields import CountryField
 
 from ..bvnk import wire
-from ..crypto import BlindIndexField, EncryptedCharField, with_index_fields
+from ..crypto import BlindIndexField, EncryptedCharField, EncryptedJSONField, with_index_fields
 from .base import DOCUMENT_KINDS, PersonIdentity, PostalAddress, wire_choices
 
 
@@ -126,7 +126,11 @@ class Customer(PostalAddress, PersonIdentity):
         default=dict, blank=True, editable=False, help_text="BVNK's infoRequired, as last seen."
     )
     verification_url = models.URLField(max_length=1000, blank=True, editable=False)
-    bvnk_data = models.JSONField(default=dict, blank=True, editable=False)
+    # BVNK's copy of the customer (names, birth date, tax number, contacts): encrypted.
+    bvnk_data = EncryptedJSONField(default=dict, blank=True, editable=False)
+    # The updatable details (email, phone, address, date of birth) whose value in BVNK's
+    # last read differs from the portal's: field names only, resolved on the customer page.
+    details_drift = models.JSONField(default=list, blank=True, editable=False)
     bvnk_synced_at = models.DateTimeField(null=True, blank=True, editable=False)
     # When BVNK's `status` was true: the newest applied event's timestamp, or the time of
     # a read. An event older than this never overwrites the status (BVNK does not promise

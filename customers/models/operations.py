@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from ..crypto import EncryptedJSONField
 from .customers import Customer
 from .documents import ComplianceDocument
 
@@ -79,12 +80,15 @@ class BvnkOperation(models.Model):
     idempotency_key = models.CharField(
         max_length=36, unique=True, editable=False, help_text="Sent on every attempt."
     )
-    payload = models.JSONField(
+    # Encrypted as one token: create and update bodies carry birth dates, tax numbers
+    # and contacts. Emptied of its body some days after the operation is done.
+    payload = EncryptedJSONField(
         default=dict,
         blank=True,
         editable=False,
         help_text="The body as sent (creates, updates, answers) or what it is read from.",
     )
+    payload_purged_at = models.DateTimeField(null=True, blank=True, editable=False)
     document = models.ForeignKey(
         ComplianceDocument,
         on_delete=models.SET_NULL,

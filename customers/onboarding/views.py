@@ -532,6 +532,30 @@ def customer_update_details(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@login_required
+@permission_required(EDIT, raise_exception=True)
+@require_POST
+def customer_resolve_details(request: HttpRequest, pk: int) -> HttpResponse:
+    """Settle the details BVNK holds otherwise: send the portal's, or take BVNK's."""
+    customer = _customer(request, pk)
+    keep = request.POST.get("keep", "")
+    if keep not in services.Keep.values:
+        messages.error(request, "Choose whether to send the portal's details or take BVNK's.")
+        return redirect("customers:detail", pk=customer.pk)
+    try:
+        fields = services.customer_details_resolve(customer=customer, keep=keep, actor=request.user)
+    except services.NotUpdatable as refused:
+        messages.error(request, str(refused))
+    else:
+        if not fields:
+            messages.info(request, "The portal and BVNK hold the same details.")
+        elif keep == services.Keep.PORTAL:
+            messages.success(request, "The portal is sending its details to BVNK.")
+        else:
+            messages.success(request, "The portal now holds BVNK's details.")
+    return redirect("customers:detail", pk=customer.pk)
+
+
 urlpatterns = [
     path("new/", onboarding_start, name="onboarding-start"),
     path("<int:pk>/onboarding/", onboarding_resume, name="onboarding-resume"),
@@ -573,4 +597,5 @@ urlpatterns = [
     ),
     path("<int:pk>/submit/", customer_submit, name="onboarding-submit"),
     path("<int:pk>/details/", customer_update_details, name="update-details"),
+    path("<int:pk>/details/resolve/", customer_resolve_details, name="resolve-details"),
 ]

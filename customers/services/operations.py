@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from .. import audit, payloads
@@ -55,17 +56,7 @@ def customer_update_details(*, customer: Customer, values: dict[str, Any], actor
             setattr(locked, name, values[name])
         locked.save(update_fields=[*changed, "updated_at"])
         audit.record_changes(actor, locked, "Changed details (sent to BVNK)", old, values, changed)
-        operation = publishing.operation_add(
-            customer=locked,
-            kind=BvnkOperation.Kind.UPDATE_CUSTOMER,
-            key=idempotency_key(
-                "customer.update", str(locked.external_reference), uuid.uuid4().hex
-            ),
-            payload={"body": payloads.customer_update(locked).to_wire(), "fields": changed},
-            actor=actor,
-            supersedes=locked.operations.filter(kind=BvnkOperation.Kind.UPDATE_CUSTOMER),
-        )
-        publishing.enqueue_after_commit([operation])
+        operation = _update_queue(locked, changed, actor=actor)
     for name in changed:
         setattr(customer, name, getattr(locked, name))
     logger.info(
@@ -76,6 +67,79 @@ def customer_update_details(*, customer: Customer, values: dict[str, Any], actor
         operation.pk,
     )
     return changed
+
+
+def _update_queue(locked: Customer, fields: list[str], *, actor: Any) -> BvnkOperation:
+    """Queue the PUT of the customer's current details (a key of its own), after commit."""
+    operation = publishing.operation_add(
+        customer=locked,
+        kind=BvnkOperation.Kind.UPDATE_CUSTOMER,
+        key=idempotency_key("customer.update", str(locked.external_reference), uuid.uuid4().hex),
+        payload={"body": payloads.customer_update(locked).to_wire(), "fields": fields},
+        actor=actor,
+        supersedes=locked.operations.filter(kind=BvnkOperation.Kind.UPDATE_CUSTOMER),
+    )
+    publishing.enqueue_after_commit([operation])
+    return operation
+
+
+class Keep(models.TextChoices):
+    """Which side wins when the portal's details and BVNK's differ."""
+
+    PORTAL = "portal", "Send the portal's details to BVNK"
+    BVNK = "bvnk", "Take BVNK's details"
+
+
+def customer_details_resolve(*, customer: Customer, keep: str, actor: Any) -> list[str]:
+    """Settle the details BVNK holds otherwise: send the portal's, or take BVNK's.
+
+    Returns the fields settled (none when nothing differs). Sending queues one update,
+    as an edit on the customer page does; taking BVNK's changes the portal's values,
+    audited, and sends nothing.
+    """
+    keep = Keep(keep)
+    with customer_write(customer) as locked:
+        fields = [name for name in locked.details_drift if name in payloads.UPDATE_FIELDS]
+        if not fields:
+            return []
+        labels = ", ".join(payloads.DETAIL_LABELS[name] for name in fields)
+        if keep == Keep.PORTAL:
+            if not locked.bvnk_reference or locked.status not in UPDATABLE_STATUSES:
+                raise NotUpdatable(
+                    f"{locked} is {locked.get_status_display().lower()}; BVNK takes updates "
+                    "only for created customers that are not rejected or terminated."
+                )
+            _update_queue(locked, fields, actor=actor)
+            audit.record(
+                actor=actor,
+                action=audit.Action.ACTION,
+                summary=f"Sent the portal's {labels} to BVNK, which held other values",
+                customer=locked,
+            )
+        else:
+            theirs = payloads.bvnk_details(locked)
+            values: dict[str, Any] = {name: theirs[name] for name in fields}
+            if "date_of_birth" in values:
+                text = values["date_of_birth"]
+                values["date_of_birth"] = dt.date.fromisoformat(text) if text else None
+            old = {name: getattr(locked, name) for name in fields}
+            for name, value in values.items():
+                setattr(locked, name, value)
+            audit.record_changes(
+                actor, locked, "Took BVNK's details where they differed", old, values, fields
+            )
+        locked.details_drift = []
+        locked.save(
+            update_fields=[*(fields if keep == Keep.BVNK else []), "details_drift", "updated_at"]
+        )
+    customer.refresh_from_db()
+    logger.info(
+        "Customer %s: details settled (%s kept) by %s",
+        customer.pk,
+        keep.value,
+        getattr(actor, "pk", None),
+    )
+    return fields
 
 
 # -- The submission pipeline's operations (customers/outbox/ sends them) ----------------

@@ -11,6 +11,12 @@ while the portal is down. So:
   `GET /customers` and applies every status that differs, then reads one by one the
   customers the portal has not heard about for BVNK_RECONCILE_STALE_SECONDS.
 
+Every read of a customer stored through `customer_record_bvnk_details` also compares the
+details a partner may change (email, phone, address, date of birth) with the portal's
+and records those that differ on `Customer.details_drift` (none while an update is on
+its way); the customer page and the admin show them, and `customer_details_resolve`
+settles them either way.
+
 Both take the time the read started as the moment BVNK's answer was true, so a webhook
 applied meanwhile (newer) is never overwritten. Every status they change is a
 StatusChange row saying so; the counts are logged and returned.

@@ -17,6 +17,7 @@ from ..bvnk.errors import BvnkError
 from ..models import (
     AgreementSession,
     Associate,
+    BvnkOperation,
     ComplianceDocument,
     Customer,
     StatusChange,
@@ -70,11 +71,24 @@ def record_bvnk_details(
     if verification_url is not None:
         values["verification_url"] = _link(verification_url)
     if data is not None:
-        values["bvnk_data"] = data
+        values["bvnk_data"] = locked.bvnk_data = data
+        values["details_drift"] = _details_drift(locked)
     for name, value in values.items():
         setattr(locked, name, value)
     locked.save(update_fields=[*values, "updated_at"])
     return values
+
+
+def _details_drift(locked: Customer) -> list[str]:
+    """The details BVNK holds otherwise, unless an update on its way explains the difference."""
+    drift = payloads.details_drift(locked)
+    if not drift:  # the usual case, without a query
+        return []
+    unsent = locked.operations.filter(
+        kind=BvnkOperation.Kind.UPDATE_CUSTOMER,
+        state__in=(BvnkOperation.State.PENDING, BvnkOperation.State.IN_FLIGHT),
+    )
+    return [] if unsent.exists() else drift
 
 
 def _link(url: str) -> str:

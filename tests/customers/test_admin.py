@@ -6,6 +6,7 @@ from django.urls import reverse
 from customers.models import StatusChange
 from customers.services import customer_change_status
 from tests.conftest import make_associate, make_company
+from tests.customers.conftest import individual_draft
 
 pytestmark = pytest.mark.django_db
 
@@ -58,3 +59,44 @@ def test_admin_needs_staff(client, agent) -> None:
     client.force_login(agent)
     response = client.get(reverse("admin:index"))
     assert response.status_code == 302 and "login" in response["Location"]
+
+
+def test_details_bvnk_holds_are_read_only_once_the_customer_is_there(client, lead) -> None:
+    customer = individual_draft(status="VERIFIED", bvnk_reference="cus-1", email="jane@example.com")
+    make_associate(customer)
+    client.force_login(lead)
+    url = reverse("admin:customers_customer_change", args=[customer.pk])
+    html = client.get(url).content.decode()
+    for name in ("email", "first_name", "date_of_birth", "tax_number", "address_line1"):
+        assert f'name="{name}"' not in html, name
+    assert 'name="associates-0-first_name"' not in html
+    assert reverse("customers:detail", args=[customer.pk]) in html  # where to change them
+    # A forged post changes nothing and queues nothing.
+    response = client.post(url, {"email": "forged@example.com", "_save": "Save"})
+    assert response.status_code in (200, 302)
+    customer.refresh_from_db()
+    assert customer.email == "jane@example.com" and not customer.operations.exists()
+    associate = customer.associates.get()
+    page = client.get(reverse("admin:customers_associate_change", args=[associate.pk]))
+    assert 'name="first_name"' not in page.content.decode()
+
+
+def test_differing_details_are_shown_and_resolved_from_the_admin(client, lead) -> None:
+    theirs = {"individual": {"details": {"contactInfo": {"emailAddress": "b@example.com"}}}}
+    customer = individual_draft(
+        status="VERIFIED",
+        bvnk_reference="cus-1",
+        email="a@example.com",
+        bvnk_data=theirs,
+        details_drift=["email"],
+    )
+    client.force_login(lead)
+    page = client.get(reverse("admin:customers_customer_change", args=[customer.pk]))
+    assert "Contact email: a@example.com here, b@example.com at BVNK" in page.content.decode()
+    client.post(
+        reverse("admin:customers_customer_changelist"),
+        {"action": "resolve_take_bvnk_details", "_selected_action": [customer.pk]},
+    )
+    customer.refresh_from_db()
+    assert customer.email == "b@example.com" and customer.details_drift == []
+    assert not customer.operations.exists()

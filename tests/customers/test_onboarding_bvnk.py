@@ -11,10 +11,11 @@ import pytest
 import requests
 from django.urls import reverse
 
-from customers import services
+from customers import payloads, services
 from customers.models import AgreementSession, BvnkCall, BvnkOperation, Customer, StatusChange
 from customers.onboarding import steps as onboarding
 from customers.outbox import sending
+from customers.services import reconcile
 from tests.customers.conftest import complete_company, complete_individual
 from tests.customers.outbox_support import sign_at
 
@@ -170,6 +171,7 @@ def test_a_company_with_three_associates_is_created(bvnk_emulator, agent) -> Non
     assert customer.bvnk_reference and customer.status == "INFO_REQUIRED"
     assert customer.questionnaire_codes == ["financialServicesQuestionnaireFull"]
     assert customer.bvnk_data["company"]["name"] == "Northwind Trading Ltd"
+    assert customer.details_drift == []  # BVNK's copy agrees with what was sent
     people = list(customer.associates.values_list("first_name", "bvnk_person_reference"))
     remote = {
         a["person"]["firstName"]: a["person"]["reference"]
@@ -204,6 +206,7 @@ def test_an_individual_is_created(bvnk_emulator) -> None:
     submit(customer)
     assert customer.status == "INFO_REQUIRED"
     assert customer.verification_url.startswith(bvnk_emulator.url)
+    assert customer.details_drift == []  # BVNK's copy agrees with what was sent
     overview = bvnk_emulator.control("customers", method="GET").json()
     assert overview["createCalls"][str(customer.external_reference)]["succeeded"] == 1
 
@@ -348,3 +351,65 @@ def test_an_expired_session_is_replaced_and_a_pending_one_reused(client, agent, 
     assert "Start signing again" in client.get(step_url(customer, "agreement")).content.decode()
     client.post(step_url(customer, "agreement"))
     assert customer.agreement_sessions.count() == 2
+
+
+# -- details changed at BVNK (drift) --------------------------------------------------------
+
+
+def drifted(emulator: Any) -> Customer:
+    """A created individual whose email BVNK changed behind the portal's back, then resynced."""
+    customer = complete_individual(signed=False, email="jane@example.com")
+    sign_at(customer, emulator)
+    submit(customer)
+    body = payloads.customer_update(customer).to_wire()
+    body["contactInfo"]["emailAddress"] = "jane.elsewhere@example.com"
+    changed = emulator.put(
+        f"/platform/v1/customers/{customer.bvnk_reference}",
+        json=body,
+        headers={"X-Idempotency-Key": f"drift-{customer.pk}"},
+    )
+    assert changed.status_code == 200, changed.text
+    reconcile.customer_resync(customer)
+    customer.refresh_from_db()
+    return customer
+
+
+def test_details_bvnk_holds_otherwise_are_shown_and_the_portals_sent(
+    client, agent, bvnk_emulator
+) -> None:
+    customer = drifted(bvnk_emulator)
+    assert customer.details_drift == ["email"]
+    client.force_login(agent)
+    page = client.get(reverse("customers:detail", args=[customer.pk])).content.decode()
+    assert "BVNK holds other details" in page and "jane.elsewhere@example.com" in page
+    response = client.post(
+        reverse("customers:resolve-details", args=[customer.pk]), {"keep": "portal"}
+    )
+    assert response.status_code == 302
+    update = customer.operations.get(kind=BvnkOperation.Kind.UPDATE_CUSTOMER)
+    sending.operations_run_due(customer=customer)
+    path = f"/platform/v1/customers/{customer.bvnk_reference}"
+    puts = bvnk_emulator.requests_log(method="PUT", path=path)
+    assert [p["idempotencyKey"] for p in puts if p["idempotencyKey"] != f"drift-{customer.pk}"] == [
+        update.idempotency_key
+    ]
+    remote = bvnk_emulator.get(path).json()
+    assert remote["individual"]["details"]["contactInfo"]["emailAddress"] == "jane@example.com"
+    customer.refresh_from_db()
+    assert customer.details_drift == [] and customer.email == "jane@example.com"
+    assert customer.audit_events.filter(
+        summary__contains="Sent the portal's contact email"
+    ).exists()
+
+
+def test_details_bvnk_holds_otherwise_can_be_taken_from_bvnk(client, agent, bvnk_emulator) -> None:
+    customer = drifted(bvnk_emulator)
+    client.force_login(agent)
+    client.post(reverse("customers:resolve-details", args=[customer.pk]), {"keep": "bvnk"})
+    customer.refresh_from_db()
+    assert customer.email == "jane.elsewhere@example.com" and customer.details_drift == []
+    assert not customer.operations.filter(kind=BvnkOperation.Kind.UPDATE_CUSTOMER).exists()
+    assert customer.audit_events.filter(summary__contains="Took BVNK's details").exists()
+    reconcile.customer_resync(customer)  # and the next read agrees
+    customer.refresh_from_db()
+    assert customer.details_drift == []

@@ -15,7 +15,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from customers import crypto
-from customers.models import Associate, Customer
+from customers.models import Associate, BvnkOperation, Customer
 from customers.security_checks import check_security_deploy
 from tests.conftest import make_associate, make_company, make_individual
 
@@ -129,3 +129,29 @@ def test_the_admin_finds_a_customer_by_tax_number(client, lead) -> None:
     client.force_login(lead)
     page = client.get("/admin/customers/customer/", {"q": "123456789"}).content.decode()
     assert wanted.full_name in page and "Other" not in page
+
+
+def test_bodies_for_bvnk_and_bvnks_copy_are_one_token_each_and_rotate(settings) -> None:
+    settings.FIELD_ENCRYPTION_KEYS = [OLD]
+    body = {"individual": {"person": {"dateOfBirth": "1990-01-02"}}, "b": 1, "a": 2}
+    customer = make_individual(bvnk_reference="cus-1", bvnk_data=body)
+    operation = BvnkOperation.objects.create(
+        customer=customer, kind="UPDATE_CUSTOMER", idempotency_key="k-1", payload={"body": body}
+    )
+    for table, pk, column in (
+        ("customers_customer", customer.pk, "bvnk_data"),
+        ("customers_bvnkoperation", operation.pk, "payload"),
+    ):
+        (stored,) = raw(table, pk, column)
+        assert "1990" not in stored and stored.startswith("gAAAAA")
+    # Read back in the order it was built: the bytes sent again are the bytes sent first.
+    assert list(BvnkOperation.objects.get(pk=operation.pk).payload["body"]) == [
+        "individual",
+        "b",
+        "a",
+    ]
+    settings.FIELD_ENCRYPTION_KEYS = [NEW, OLD]
+    call_command("reencrypt_personal_data")
+    settings.FIELD_ENCRYPTION_KEYS = [NEW]  # the old key is gone
+    assert Customer.objects.get(pk=customer.pk).bvnk_data == body
+    assert BvnkOperation.objects.get(pk=operation.pk).payload == {"body": body}

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import time_machine
 from django.conf import settings as django_settings
+from django.utils import timezone
 
 from customers import retention, tasks
-from customers.models import Associate, AuditEvent, ComplianceDocument, Customer
+from customers.models import Associate, AuditEvent, BvnkOperation, ComplianceDocument, Customer
 from tests.conftest import make_associate, make_company
 from tests.customers.conftest import add_document, individual_draft
 
@@ -34,7 +35,11 @@ def test_abandoned_drafts_are_purged_with_their_files(
         recent = individual_draft()
         clock.shift(dt.timedelta(days=31))
         with django_capture_on_commit_callbacks(execute=True):
-            assert retention.retention_apply() == {"drafts": 1, "anonymised": 0}
+            assert retention.retention_apply() == {
+                "drafts": 1,
+                "anonymised": 0,
+                "operation_payloads": 0,
+            }
     assert list(Customer.objects.all()) == [recent]
     assert not ComplianceDocument.objects.exists() and files() == []
     event = AuditEvent.objects.get(customer_id=abandoned.pk)
@@ -88,3 +93,38 @@ def test_beat_runs_retention() -> None:
     schedule = django_settings.CELERY_BEAT_SCHEDULE
     assert schedule["apply-retention"]["task"] == "customers.tasks.apply_retention"
     assert "purge-webhook-events" in schedule
+
+
+def test_bodies_of_done_operations_are_erased_after_a_few_days(settings) -> None:
+    settings.BVNK_OPERATION_PAYLOAD_RETENTION_DAYS = 7
+    body = {"individual": {"person": {"dateOfBirth": "1990-01-02"}}}
+    with time_machine.travel(START, tick=False) as clock:
+        customer = individual_draft(status="VERIFIED", bvnk_reference="cus-1")
+
+        def operation(key: str, state: str, **payload: object) -> BvnkOperation:
+            return BvnkOperation.objects.create(
+                customer=customer,
+                kind="UPDATE_CUSTOMER",
+                idempotency_key=key,
+                state=state,
+                completed_at=timezone.now() if state == "DONE" else None,
+                payload=payload,
+            )
+
+        done = operation("k-done", "DONE", body=body, fields=["email"])
+        answers = operation(
+            "k-answers", "DONE", answers=[{"code": "q-1", "sections": [{"a": "secret"}]}]
+        )
+        pending = operation("k-pending", "PENDING", body=body, fields=["email"])
+        clock.shift(dt.timedelta(days=6))
+        recent = operation("k-recent", "DONE", body=body)
+        clock.shift(dt.timedelta(days=2))
+        assert retention.retention_apply()["operation_payloads"] == 2
+        assert retention.operation_payloads_purge() == 0  # each once
+    done.refresh_from_db()
+    assert done.payload == {"fields": ["email"]} and done.payload_purged_at is not None
+    answers.refresh_from_db()
+    assert answers.payload == {"answers": [{"code": "q-1"}]}
+    for kept in (pending, recent):
+        kept.refresh_from_db()
+        assert kept.payload["body"] == body and kept.payload_purged_at is None

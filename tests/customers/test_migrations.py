@@ -1,0 +1,51 @@
+"""Data migrations: rows written before a migration come out of it as the models expect."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from customers import crypto
+from customers.models import BvnkOperation, Customer
+
+BEFORE = ("customers", "0008_webhook_rejection_scheme")
+AFTER = ("customers", "0009_encrypted_payloads")
+
+
+def raw_column(table: str, column: str, pk: int) -> object:
+    with connection.cursor() as cursor:
+        # Fixed table and column names from the test itself.
+        cursor.execute(f"SELECT {column} FROM {table} WHERE id = %s", [pk])  # noqa: S608
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_existing_payloads_and_bvnk_copies_are_encrypted_in_place() -> None:
+    call_command("migrate", *BEFORE, verbosity=0)
+    old = MigrationExecutor(connection).loader.project_state(BEFORE).apps
+    body = {"person": {"dateOfBirth": "1979-03-17"}, "taxIdentification": {"number": "912"}}
+    customer = old.get_model("customers", "Customer").objects.create(
+        type="INDIVIDUAL", status="VERIFIED", first_name="Jane", bvnk_data=body
+    )
+    operation = old.get_model("customers", "BvnkOperation").objects.create(
+        customer_id=customer.pk, kind="CREATE_CUSTOMER", idempotency_key="k", payload={"body": body}
+    )
+    try:
+        call_command("migrate", *AFTER, verbosity=0)
+        for table, column, pk, value in (
+            ("customers_customer", "bvnk_data", customer.pk, body),
+            ("customers_bvnkoperation", "payload", operation.pk, {"body": body}),
+        ):
+            stored = str(raw_column(table, column, pk))
+            assert "1979" not in stored and json.loads(crypto.decrypt(stored)) == value
+        assert Customer.objects.get(pk=customer.pk).bvnk_data == body
+        assert BvnkOperation.objects.get(pk=operation.pk).payload == {"body": body}
+        call_command("migrate", *BEFORE, verbosity=0)  # and back: plain JSON again
+        plain = raw_column("customers_customer", "bvnk_data", customer.pk)
+        assert json.loads(str(plain)) == body
+    finally:
+        call_command("migrate", verbosity=0)

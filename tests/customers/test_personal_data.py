@@ -1,0 +1,168 @@
+"""Personal data after a whole onboarding through the pipeline: not readable at rest, not logged.
+
+One individual, with values found nowhere else in the test data, is submitted, created at
+the emulator with its documents, changed (an update through the outbox) and read back
+(resync). Then every text and JSON column of every table is searched for those values,
+and so is every log line written meanwhile at DEBUG, worker-side code included.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from customers import inbox, services
+from customers.models import BvnkOperation, Customer, WebhookEvent
+from customers.outbox import sending
+from customers.services import reconcile
+from tests.customers.conftest import complete_individual
+from tests.customers.outbox_support import sign_at
+from tests.customers.webhooks_support import SECRET, deliver
+
+pytestmark = [pytest.mark.django_db, pytest.mark.emulator]
+
+FIRST, LAST = "Quillonette", "Zebrowskaya"
+EMAIL, NEW_EMAIL = "quillonette.z@example.org", "qz.changed@example.org"
+PHONE = "+12025550177"
+TAX = "912-34-5678"
+BIRTH = dt.date(1979, 3, 17)
+
+SECRET_AT_REST = {
+    "tax number": [TAX, "912345678"],
+    "date of birth": [BIRTH.isoformat(), BIRTH.strftime("%d/%m/%Y"), BIRTH.strftime("%Y%m%d")],
+    "email": [EMAIL, NEW_EMAIL],
+    "phone": [PHONE, PHONE.lstrip("+")],
+}
+# The customer's own contact columns: staff search them (a trigram index on the email),
+# so they are the working copy kept readable; everywhere else they must not appear.
+CONTACT_COLUMNS = {("customers_customer", "email"), ("customers_customer", "phone")}
+TEXT_TYPES = {"text", "character varying", "json", "jsonb", "character"}
+
+
+def deliver_bvnk_webhooks(client: Any, emulator: Any, customer: Customer) -> int:
+    """POST the events BVNK queued for the customer to the portal, process each in-process."""
+    rows = emulator.control("deliveries?format=json", method="GET").json()
+    mine = [row for row in rows if row["customerReference"] == customer.bvnk_reference]
+    for row in sorted(mine, key=lambda row: row["id"]):
+        body = row["body"].encode()
+        assert deliver(client, body).status_code == 200
+    for event in WebhookEvent.objects.order_by("pk"):
+        inbox.webhook_event_process(event_id=event.pk)
+    return len(mine)
+
+
+def onboard(emulator: Any, actor: Any, client: Any) -> Customer:
+    """Submit, create at the emulator with documents, take BVNK's webhooks, change the
+    email, resync."""
+    customer = complete_individual(
+        signed=False,
+        first_name=FIRST,
+        last_name=LAST,
+        email=EMAIL,
+        phone=PHONE,
+        tax_number=TAX,
+        date_of_birth=BIRTH,
+    )
+    sign_at(customer, emulator)
+    services.customer_submit(customer=customer, actor=actor)
+    sending.operations_run_due(customer=customer)
+    customer.refresh_from_db()
+    assert customer.bvnk_reference, customer.operations.values("kind", "state", "last_error")
+    assert deliver_bvnk_webhooks(client, emulator, customer)
+    values = {"email": NEW_EMAIL, "phone": PHONE, "date_of_birth": BIRTH}
+    assert services.customer_update_details(customer=customer, values=values, actor=actor)
+    sending.operations_run_due(customer=customer)
+    reconcile.customer_resync(customer, actor=actor)
+    customer.refresh_from_db()
+    assert not customer.operations.exclude(state=BvnkOperation.State.DONE).exists()
+    assert customer.bvnk_data, "BVNK's copy was read back"
+    assert customer.details_drift == []
+    return customer
+
+
+def plain_hits(values: dict[str, list[str]], *, allowed: set[tuple[str, str]]) -> list[str]:
+    """Every (table, column) of the database holding one of `values` in plain text."""
+    hits = []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = current_schema() ORDER BY table_name, column_name"
+        )
+        columns = [(t, c) for t, c, kind in cursor.fetchall() if kind in TEXT_TYPES]
+        assert ("customers_bvnkoperation", "payload") in columns
+        qn = connection.ops.quote_name
+        for table, column in columns:
+            for what, needles in values.items():
+                for needle in needles:
+                    cursor.execute(
+                        f"SELECT count(*) FROM {qn(table)} "  # noqa: S608 - names from the catalogue
+                        f"WHERE strpos(lower({qn(column)}::text), lower(%s)) > 0",
+                        [needle],
+                    )
+                    count = cursor.fetchone()[0]
+                    if count and (table, column) not in allowed:
+                        hits.append(f"{table}.{column}: {what} {needle!r} in {count} row(s)")
+    return hits
+
+
+@pytest.fixture(autouse=True)
+def webhook_settings(settings: Any) -> Any:
+    settings.BVNK_WEBHOOK_SECRET = SECRET
+    settings.BVNK_WEBHOOK_SIGNATURE = "A"
+    settings.BVNK_WEBHOOK_ENQUEUE = False
+    return settings
+
+
+def test_no_personal_value_rests_in_plain_text_after_an_onboarding(
+    bvnk_emulator, agent, client
+) -> None:
+    customer = onboard(bvnk_emulator, agent, client)
+    assert WebhookEvent.objects.filter(customer=customer, status="PROCESSED").exists()
+    # The values are where they should be, readable through the models.
+    assert customer.tax_number == TAX and customer.date_of_birth == BIRTH
+    create = customer.operations.get(kind=BvnkOperation.Kind.CREATE_CUSTOMER)
+    assert TAX in str(create.payload["body"])
+    assert NEW_EMAIL in str(customer.bvnk_data)
+    assert plain_hits(SECRET_AT_REST, allowed=CONTACT_COLUMNS) == []
+
+
+@pytest.fixture
+def every_logger_at_debug(caplog: pytest.LogCaptureFixture) -> Any:
+    """Every logger at DEBUG into caplog, those that do not propagate or were disabled too;
+    restored after."""
+    caplog.set_level(logging.DEBUG)
+    saved = []
+    for name in list(logging.root.manager.loggerDict):
+        each = logging.getLogger(name)
+        saved.append((each, each.level, each.handlers[:], each.disabled))
+        each.setLevel(logging.DEBUG)
+        each.disabled = False
+        if not each.propagate:
+            each.addHandler(caplog.handler)
+    yield caplog
+    for each, level, handlers, disabled in saved:
+        each.setLevel(level)
+        each.handlers[:] = handlers
+        each.disabled = disabled
+
+
+def test_no_personal_value_is_logged_during_an_onboarding(
+    bvnk_emulator, agent, client, every_logger_at_debug
+) -> None:
+    caplog = every_logger_at_debug
+    onboard(bvnk_emulator, agent, client)
+    records = caplog.records
+    assert any(r.name.startswith("customers.") for r in records), "the pipeline logged"
+    text = "\n".join(
+        f"{r.name} {r.getMessage()} {r.exc_text or ''} {vars(r)}" for r in records
+    ).lower()
+    needles = {
+        "name": [FIRST, LAST],
+        **SECRET_AT_REST,
+    }
+    found = [f"{what} {n!r}" for what, ns in needles.items() for n in ns if n.lower() in text]
+    assert found == [], found
