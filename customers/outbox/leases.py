@@ -86,4 +86,7 @@ def _renew_forever() -> None:
         except DatabaseError:
             # The claims run out if this lasts a lease; sending again is safe (same key).
             logger.warning("Could not renew BVNK operation leases", exc_info=True)
+        finally:
+            # No connection held between renewals (one every few seconds): an idle one
+            # would keep the database from being dropped or restarted cleanly.
             connection.close()
