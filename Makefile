@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help run test lint format worker bench clean browser clamav
+.PHONY: help run logins test lint format worker bench clean browser clamav
 
 help:  ## List the recipes
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -17,6 +17,9 @@ $(INSTALLED): requirements.txt requirements-dev.txt
 
 run: $(INSTALLED)  ## Start portal, worker and BVNK emulator on embedded defaults
 	$(BIN)/python scripts/run_dev.py
+
+logins:  ## Print the demo logins `make run` printed last
+	@cat var/demo-logins.txt 2>/dev/null || echo "No demo logins yet: start the portal with make run."
 
 browser:  ## Install Debian's Chromium for the browser tests, if it is missing
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }

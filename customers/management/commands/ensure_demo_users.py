@@ -33,6 +33,8 @@ class Command(BaseCommand):
         for username, role in DEMO_USERS.items():
             user, _ = User.objects.get_or_create(username=username)
             user.is_staff = role == roles.COMPLIANCE_LEAD
+            # An address, so the status emails of `make run` (files under var/mail) show.
+            user.email = user.email or f"{username}@partner.example"
             user.set_password(password)
             user.save()
             user.groups.set([Group.objects.get(name=role)])
