@@ -102,20 +102,51 @@ YEARLY_INCOMES = {
 # `cdd.employmentIndustrySector`: the list a public client uses live against BVNK's sandbox
 # for US individuals (BVNK's documented list was not readable).
 INDUSTRY_SECTORS = {
-    code: code.replace("_", " ").capitalize()
-    # A split string keeps the 43 codes paste-comparable with the public list.
-    for code in (  # noqa: SIM905
-        "INVESTMENT HEDGE_FUND MONEY_SERVICE_BUSINESS STO_ISSUER PRECIOUS_METALS NON_PROFIT "
-        "REGISTERED_INVESTMENT_ADVISOR AGRICULTURE_FORESTRY_FISHING_HUNTING MINING UTILITIES "
-        "CONSTRUCTION MANUFACTURING WHOLESALE_TRADE RETAIL_TRADE TRANSPORTATION_WAREHOUSING "
-        "INFORMATION FINANCE_INSURANCE REAL_ESTATE_RENTAL_LEASING "
-        "PROFESSIONAL_SCIENTIFIC_TECHNICAL_SERVICES MANAGEMENT_OF_COMPANIES_ENTERPRISES "
-        "ADMINISTRATIVE_SUPPORT_WASTE_MANAGEMENT_REMEDIATION_SERVICES EDUCATIONAL_SERVICES "
-        "HEALTH_CARE_SOCIAL_ASSISTANCE ARTS_ENTERTAINMENT_RECREATION ACCOMMODATION_FOOD_SERVICES "
-        "OTHER_SERVICES PUBLIC_ADMINISTRATION NOT_CLASSIFIED ADULT_ENTERTAINMENT AUCTIONS "
-        "AUTOMOBILES BLOCKCHAIN CRYPTO DRUGS EXPORT_IMPORT E_COMMERCE FINANCIAL_INSTITUTION "
-        "GAMBLING INSURANCE MARKET_MAKER SHELL_BANK TRAVEL_TRANSPORT WEAPONS"
-    ).split()
+    "INVESTMENT": "Investment",
+    "HEDGE_FUND": "Hedge fund",
+    "MONEY_SERVICE_BUSINESS": "Money service business",
+    "STO_ISSUER": "Security token offering (STO) issuer",
+    "PRECIOUS_METALS": "Precious metals",
+    "NON_PROFIT": "Non-profit",
+    "REGISTERED_INVESTMENT_ADVISOR": "Registered investment adviser",
+    "AGRICULTURE_FORESTRY_FISHING_HUNTING": "Agriculture, forestry, fishing and hunting",
+    "MINING": "Mining",
+    "UTILITIES": "Utilities",
+    "CONSTRUCTION": "Construction",
+    "MANUFACTURING": "Manufacturing",
+    "WHOLESALE_TRADE": "Wholesale trade",
+    "RETAIL_TRADE": "Retail trade",
+    "TRANSPORTATION_WAREHOUSING": "Transportation and warehousing",
+    "INFORMATION": "Information and media",
+    "FINANCE_INSURANCE": "Finance and insurance",
+    "REAL_ESTATE_RENTAL_LEASING": "Real estate, rental and leasing",
+    "PROFESSIONAL_SCIENTIFIC_TECHNICAL_SERVICES": "Professional, scientific and technical services",
+    "MANAGEMENT_OF_COMPANIES_ENTERPRISES": "Management of companies and enterprises",
+    "ADMINISTRATIVE_SUPPORT_WASTE_MANAGEMENT_REMEDIATION_SERVICES": (
+        "Administrative support, waste management and remediation"
+    ),
+    "EDUCATIONAL_SERVICES": "Educational services",
+    "HEALTH_CARE_SOCIAL_ASSISTANCE": "Health care and social assistance",
+    "ARTS_ENTERTAINMENT_RECREATION": "Arts, entertainment and recreation",
+    "ACCOMMODATION_FOOD_SERVICES": "Accommodation and food services",
+    "OTHER_SERVICES": "Other services",
+    "PUBLIC_ADMINISTRATION": "Public administration",
+    "NOT_CLASSIFIED": "Not classified",
+    "ADULT_ENTERTAINMENT": "Adult entertainment",
+    "AUCTIONS": "Auctions",
+    "AUTOMOBILES": "Automobiles",
+    "BLOCKCHAIN": "Blockchain",
+    "CRYPTO": "Crypto",
+    "DRUGS": "Drugs",
+    "EXPORT_IMPORT": "Export and import",
+    "E_COMMERCE": "E-commerce",
+    "FINANCIAL_INSTITUTION": "Financial institution",
+    "GAMBLING": "Gambling",
+    "INSURANCE": "Insurance",
+    "MARKET_MAKER": "Market maker",
+    "SHELL_BANK": "Shell bank",
+    "TRAVEL_TRANSPORT": "Travel and transport",
+    "WEAPONS": "Weapons",
 }
 
 # BVNK docs, add-documents-to-customers and the compliance requirements pages: document

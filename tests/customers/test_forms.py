@@ -455,3 +455,12 @@ def test_update_details_form_for_an_individual_asks_email_and_birth_date() -> No
     )
     assert "date_of_birth" not in company_form_.fields
     assert company_form_.is_valid(), company_form_.errors
+
+
+def test_industry_sectors_read_as_words_not_codes() -> None:
+    from customers.bvnk import wire
+
+    assert wire.INDUSTRY_SECTORS["STO_ISSUER"] == "Security token offering (STO) issuer"
+    assert wire.INDUSTRY_SECTORS["E_COMMERCE"] == "E-commerce"
+    assert all("_" not in label for label in wire.INDUSTRY_SECTORS.values())
+    assert len(wire.INDUSTRY_SECTORS) == 43  # the whole list BVNK's sandbox takes
