@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from .. import documents
 from ..models import Customer
-from ..validators import validate_e164_phone
+from ..validators import normalise_phone, normalise_us_zip, validate_e164_phone, validate_name
 
 ADULT_AGE = 18
 OLDEST_AGE = 120
@@ -51,7 +51,11 @@ STATE_CHOICES = [("", "Not a US address"), *sorted(US_STATES.items(), key=lambda
 
 ADDRESS_FIELDS = ("address_line1", "address_line2", "city", "postal_code", "state_code", "country")
 OPERATIONAL_FIELDS = tuple(f"operational_{name}" for name in ADDRESS_FIELDS)
-PHONE_HELP = "International format, for example +447911123456."
+PHONE_HELP = (
+    "In the national format of the country given (07911 123456 for the UK), "
+    "or international with + (+447911123456)."
+)
+NAME_FIELDS = ("first_name", "last_name", "legal_name")
 
 # Browser autofill hints (WCAG 1.3.5) by field name.
 AUTOCOMPLETE = {
@@ -156,6 +160,11 @@ class StepForm(forms.ModelForm):
                     field.choices = [("", "Choose…"), *choices[1:]]
             if name in AUTOCOMPLETE:
                 field.widget.attrs.setdefault("autocomplete", AUTOCOMPLETE[name])
+            if name in NAME_FIELDS:
+                field.validators.append(validate_name)
+            if name == "phone":
+                # Read in clean() with the country it belongs to (`clean_phone_number`).
+                field.validators = [v for v in field.validators if v is not validate_e164_phone]
         if bvnk_errors and not self.is_bound:
             self.show_errors(bvnk_errors)
 
@@ -176,12 +185,29 @@ class StepForm(forms.ModelForm):
             text = message or str(self.fields[name].error_messages["required"])
             self.add_error(name, forms.ValidationError(text, code="required"))
 
+    def clean_phone_number(self, *countries: Any) -> None:
+        """Store the phone in E.164, read in the national format of the first known country."""
+        value = self.cleaned_data.get("phone")
+        if not value or "phone" in self.errors:
+            return
+        country = next((str(c) for c in countries if c), "")
+        try:
+            self.cleaned_data["phone"] = normalise_phone(value, country)
+        except forms.ValidationError as error:
+            self.add_error("phone", error)
+
     def clean_address(self, prefix: str = "") -> None:
-        """US addresses need a valid state; a state on any other address is dropped."""
+        """US addresses need a valid state and ZIP code; a state on any other is dropped."""
         country = self.cleaned_data.get(f"{prefix}country")
         state_name = f"{prefix}state_code"
         if str(country or "") == "US":
             self.require(state_name, "Choose the state for a US address.")
+            zip_name = f"{prefix}postal_code"
+            if self.cleaned_data.get(zip_name) and zip_name not in self.errors:
+                try:
+                    self.cleaned_data[zip_name] = normalise_us_zip(self.cleaned_data[zip_name])
+                except forms.ValidationError as error:
+                    self.add_error(zip_name, error)
             state = self.cleaned_data.get(state_name)
             if state and state not in US_STATES and state_name not in self.errors:
                 self.add_error(state_name, "Choose a US state from the list.")
@@ -313,7 +339,6 @@ class CustomerDetailsForm(StepForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["phone"].validators = [validate_e164_phone]
         if self.instance.type != Customer.Type.INDIVIDUAL:
             del self.fields["date_of_birth"]
         else:
@@ -329,4 +354,5 @@ class CustomerDetailsForm(StepForm):
         super().clean()
         cleaned = self.cleaned_data
         self.clean_address()
+        self.clean_phone_number(cleaned.get("country"), self.instance.country)
         return cleaned
