@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any, cast
 
 from django import forms
@@ -27,6 +27,7 @@ from django.utils import timezone
 from .. import documents
 from ..models import Customer
 from ..validators import normalise_phone, normalise_us_zip, validate_e164_phone, validate_name
+from .slots import Slot
 
 ADULT_AGE = 18
 OLDEST_AGE = 120
@@ -252,61 +253,79 @@ def require_address(form: StepForm, prefix: str = "") -> None:
 # -- documents, start, update -----------------------------------------------------------
 
 
-class DocumentUploadForm(forms.Form):
-    """One file for one document slot; the slot key names who and what it is for."""
+class DocumentsForm(forms.Form):
+    """One file input per document slot of a step: any of them chosen, all sent at once.
 
-    slot = forms.CharField(widget=forms.HiddenInput)
-    file = forms.FileField(
-        label="File",
-        help_text="PDF, JPEG or PNG.",
-        widget=forms.FileInput(attrs={"accept": documents.ACCEPT}),
-        error_messages={
-            "required": "Choose a file to upload.",
-            "empty": "This file is empty.",
-            "invalid": "No file was received. Choose the file again.",
-        },
-    )
+    Each file is checked on its own (content, size, malware scan in `documents.check_upload`).
+    The form reports a problem on the slot it concerns and keeps the files that passed in
+    `accepted`, so the view stores those even when another file was refused.
+    """
 
     def __init__(
         self,
         *args: Any,
-        slot_keys: Sequence[str] = (),
-        too_large: bool = False,
+        slots: Sequence[Slot] = (),
+        too_large: Collection[str] = (),
+        repeated: Collection[str] = (),
         too_many: bool = False,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
-        self.slot_keys = set(slot_keys)
-        self.too_large = too_large
+        self.slots = {slot.key: slot for slot in slots}
+        self.too_large = set(too_large)
+        self.repeated = set(repeated)
         self.too_many = too_many
-        limit = documents.max_bytes()
-        self.fields["file"].help_text = (
-            f"PDF, JPEG or PNG, up to {limit // (1024 * 1024)} MB."
-            if limit >= 1024 * 1024
-            else f"PDF, JPEG or PNG, up to {limit} bytes."
-        )
-        if too_large:
-            # The upload handler dropped the file: say why instead of "choose a file".
-            self.fields["file"].error_messages["required"] = documents.too_large_message()
-        self.checked: documents.CheckedFile | None = None
-
-    def clean_slot(self) -> str:
-        slot: str = self.cleaned_data["slot"]
-        if slot not in self.slot_keys:
-            raise forms.ValidationError("This document is not needed for this customer.")
-        return slot
-
-    def clean_file(self) -> Any:
-        upload = self.cleaned_data.get("file")
-        if self.too_many:
-            # The upload handler dropped the extra files; store none of them.
-            raise forms.ValidationError(
-                "Upload one file at a time: this request carried several.", code="too_many"
+        self.accepted: list[tuple[Slot, Any, documents.CheckedFile]] = []
+        for key, slot in self.slots.items():
+            self.fields[key] = forms.FileField(
+                label=slot.label,
+                required=False,
+                widget=forms.FileInput(
+                    attrs={"accept": documents.ACCEPT, "id": f"{slot.html_id}-file"}
+                ),
+                error_messages={
+                    "empty": "This file is empty.",
+                    "invalid": "No file was received. Choose the file again.",
+                },
             )
-        if upload:
-            self.checked = documents.check_upload(upload)
-        return upload
+
+    @property
+    def help_text(self) -> str:
+        limit = documents.max_bytes()
+        size = f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit} bytes"
+        return f"PDF, JPEG or PNG, up to {size} each."
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.too_many:
+            # The upload handler dropped the files past the limit: store none of them.
+            raise forms.ValidationError(
+                f"Too many files in one upload: send at most {documents.MAX_FILES_PER_REQUEST}.",
+                code="too_many",
+            )
+        for key, slot in self.slots.items():
+            upload = cleaned.get(key)
+            if key in self.repeated:
+                self.add_error(
+                    key, "Choose one file for this document; several were sent. None was stored."
+                )
+            elif key in self.too_large:
+                # The upload handler dropped the file while it arrived.
+                self.add_error(key, documents.too_large_message())
+            elif upload:
+                try:
+                    checked = documents.check_upload(upload)
+                except forms.ValidationError as error:
+                    self.add_error(key, error)
+                else:
+                    self.accepted.append((slot, upload, checked))
+        unknown = [k for k in self.files if k not in self.slots]
+        if unknown:
+            self.add_error(None, "A file was sent for a document this customer does not need.")
+        if not self.accepted and not self.errors:
+            raise forms.ValidationError("Choose at least one file to upload.", code="required")
+        return cleaned
 
 
 class OnboardingStartForm(forms.Form):

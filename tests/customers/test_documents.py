@@ -107,7 +107,7 @@ def company(db):
 def post_upload(client, customer, slot: str, name: str, content: bytes, step="company-documents"):
     return client.post(
         reverse("customers:onboarding-document-upload", args=[customer.pk, step]),
-        {"slot": slot, "file": SimpleUploadedFile(name, content)},
+        {slot: SimpleUploadedFile(name, content)},
     )
 
 
@@ -118,9 +118,8 @@ def test_upload_stores_the_file_privately_with_its_facts(client, agent, company)
     client.force_login(agent)
     response = post_upload(client, company, CERT, "../Certificate.pdf", PDF)
     assert response.status_code == 302
-    assert response["Location"].endswith(
-        "/company-documents/#slot-company-company-doc-incorporation-cert"
-    )
+    # Back to the top of the step, where the message saying what was stored shows.
+    assert response["Location"].endswith("/company-documents/")
     document = ComplianceDocument.objects.get()
     assert (document.document_type, document.document_sub_type) == (
         "COMPANY_DOC",
@@ -274,7 +273,7 @@ def test_the_size_limit_handler_skips_a_file_once_it_passes_the_limit(settings, 
     assert handler.receive_data_chunk(b"12345", 0) == b"12345"
     with pytest.raises(SkipFile):
         handler.receive_data_chunk(b"678901", 5)
-    assert request.upload_too_large is True
+    assert request.uploads_too_large == {"file"}
 
 
 def test_uploads_still_need_the_csrf_token(agent, company) -> None:
@@ -285,3 +284,89 @@ def test_uploads_still_need_the_csrf_token(agent, company) -> None:
     response = post_upload(client, company, CERT, "cert.pdf", PDF)
     assert response.status_code == 403
     assert not ComplianceDocument.objects.exists()
+
+
+# -- several files in one submit --------------------------------------------------------------
+
+ARTICLES = "company:COMPANY_DOC:INCORPORATION_ARTICLES"
+DIRECTORS = "company:COMPANY_DOC:DIRECTORS_REGISTRY"
+
+
+def post_files(client, customer, files: dict[str, tuple[str, bytes]], step="company-documents"):
+    return client.post(
+        reverse("customers:onboarding-document-upload", args=[customer.pk, step]),
+        {slot: SimpleUploadedFile(name, content) for slot, (name, content) in files.items()},
+    )
+
+
+def test_several_files_in_one_submit_are_all_stored(client, agent, company) -> None:
+    client.force_login(agent)
+    response = post_files(
+        client,
+        company,
+        {CERT: ("cert.pdf", PDF), ARTICLES: ("articles.pdf", PDF), DIRECTORS: ("dirs.png", PNG)},
+    )
+    assert response.status_code == 302
+    stored = {(d.document_sub_type, d.original_name) for d in ComplianceDocument.objects.all()}
+    assert stored == {
+        ("INCORPORATION_CERT", "cert.pdf"),
+        ("INCORPORATION_ARTICLES", "articles.pdf"),
+        ("DIRECTORS_REGISTRY", "dirs.png"),
+    }
+    page = client.get(response["Location"]).content.decode()
+    assert "Certificate of incorporation: cert.pdf uploaded." in page
+    assert "Articles of association: articles.pdf uploaded." in page
+    assert "Register of directors: dirs.png uploaded." in page
+
+
+def test_one_bad_file_is_reported_on_its_slot_and_the_others_are_stored(
+    client, agent, company
+) -> None:
+    client.force_login(agent)
+    response = post_files(
+        client,
+        company,
+        {CERT: ("cert.pdf", PDF), ARTICLES: ("articles.pdf", b"MZ not a pdf"),
+         DIRECTORS: ("dirs.png", PNG)},
+    )  # fmt: skip
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Articles of association: This file is not a PDF, JPEG or PNG" in page
+    assert 'href="#slot-company-company-doc-incorporation-articles-file"' in page  # summary link
+    assert "Certificate of incorporation: cert.pdf uploaded." in page
+    stored = {d.document_sub_type for d in ComplianceDocument.objects.all()}
+    assert stored == {"INCORPORATION_CERT", "DIRECTORS_REGISTRY"}
+
+
+def test_an_oversized_file_is_named_and_the_others_are_stored(
+    client, agent, company, settings
+) -> None:
+    settings.DOCUMENT_MAX_BYTES = 4 * 1024
+    client.force_login(agent)
+    response = post_files(
+        client, company, {CERT: ("big.pdf", PDF + bytes(64 * 1024)), ARTICLES: ("a.pdf", PDF)}
+    )
+    page = response.content.decode()
+    assert "Certificate of incorporation: This file is larger than 4.0" in page
+    assert [d.document_sub_type for d in ComplianceDocument.objects.all()] == [
+        "INCORPORATION_ARTICLES"
+    ]
+
+
+def test_a_submit_without_files_asks_for_one(client, agent, company) -> None:
+    client.force_login(agent)
+    response = client.post(
+        reverse("customers:onboarding-document-upload", args=[company.pk, "company-documents"])
+    )
+    assert "Choose at least one file to upload." in response.content.decode()
+    assert not ComplianceDocument.objects.exists()
+
+
+def test_the_documents_step_is_one_form_with_a_file_input_per_slot(client, agent, company):
+    client.force_login(agent)
+    page = client.get(
+        reverse("customers:onboarding-step", args=[company.pk, "company-documents"])
+    ).content.decode()
+    assert page.count('enctype="multipart/form-data"') == 1
+    assert page.count('type="file"') == 5
+    assert f'name="{CERT}"' in page and "Upload the chosen files" in page
