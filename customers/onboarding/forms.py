@@ -27,7 +27,7 @@ from django.utils import timezone
 from .. import documents
 from ..models import Customer
 from ..validators import normalise_phone, normalise_us_zip, validate_e164_phone, validate_name
-from .slots import Slot
+from .slots import IDENTITY_NAMES, Slot, SlotGroup
 
 ADULT_AGE = 18
 OLDEST_AGE = 120
@@ -106,6 +106,11 @@ def check_adult_birth_date(value: dt.date | None) -> str | None:
     if value > years_before(today(), ADULT_AGE):
         return "The person must be 18 or older."
     return None
+
+
+def _in_sentence(label: str) -> str:
+    """Lower-case a label's first letter for use mid-sentence, unless it starts an acronym."""
+    return label[:1].lower() + label[1:] if label[1:2].islower() else label
 
 
 def _required_message(field: forms.Field, label: str) -> str:
@@ -264,7 +269,7 @@ class DocumentsForm(forms.Form):
     def __init__(
         self,
         *args: Any,
-        slots: Sequence[Slot] = (),
+        groups: Sequence[SlotGroup] = (),
         too_large: Collection[str] = (),
         repeated: Collection[str] = (),
         too_many: bool = False,
@@ -272,7 +277,24 @@ class DocumentsForm(forms.Form):
     ) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
-        self.slots = {slot.key: slot for slot in slots}
+        self.slots = {slot.key: slot for group in groups for slot in group.slots}
+        # The identity chooser of each slot whose document type is one of several.
+        self.chooser = {
+            slot.key: group.id_type_field
+            for group in groups
+            if group.id_types
+            for slot in group.slots
+            if slot.alternative
+        }
+        for group in groups:
+            if group.id_types:
+                self.fields[group.id_type_field] = forms.ChoiceField(
+                    label=f"Which identity document for {group.title}?",
+                    choices=group.id_types,
+                    widget=forms.RadioSelect,
+                    required=False,
+                    initial=group.id_type_chosen,
+                )
         self.too_large = set(too_large)
         self.repeated = set(repeated)
         self.too_many = too_many
@@ -313,6 +335,14 @@ class DocumentsForm(forms.Form):
             elif key in self.too_large:
                 # The upload handler dropped the file while it arrived.
                 self.add_error(key, documents.too_large_message())
+            elif upload and not self._chosen(key, slot):
+                chosen = _in_sentence(IDENTITY_NAMES[self.cleaned_data[self.chooser[key]]])
+                mine = _in_sentence(IDENTITY_NAMES[slot.document_type])
+                self.add_error(
+                    key,
+                    f"This file is for the {mine}, but the {chosen} is chosen as the identity "
+                    "document; it was not stored. Choose the document, then the file again.",
+                )
             elif upload:
                 try:
                     checked = documents.check_upload(upload)
@@ -326,6 +356,13 @@ class DocumentsForm(forms.Form):
         if not self.accepted and not self.errors:
             raise forms.ValidationError("Choose at least one file to upload.", code="required")
         return cleaned
+
+    def _chosen(self, key: str, slot: Slot) -> bool:
+        """Whether the file's slot belongs to the identity document chosen (or no choice)."""
+        if key not in self.chooser:
+            return True
+        chosen = self.cleaned_data.get(self.chooser[key])
+        return not chosen or chosen == slot.document_type
 
 
 class OnboardingStartForm(forms.Form):

@@ -199,10 +199,12 @@ def _documents_step(
     bound: DocumentsForm | None = None,
 ) -> HttpResponse:
     groups = progress.document_groups(step)
-    form = bound or DocumentsForm(slots=[s for g in groups for s in g.slots])
+    form = bound or DocumentsForm(groups=groups)
     for group in groups:
         for slot in group.slots:
             slot.field = form[slot.key]  # type: ignore[attr-defined]  # read by the template
+        if group.id_types:
+            group.chooser = form[group.id_type_field]  # type: ignore[attr-defined]
     return _render_step(
         request,
         progress,
@@ -380,7 +382,7 @@ def _document_upload(request: HttpRequest, pk: int, step: str) -> HttpResponse:
     form = DocumentsForm(
         request.POST,
         request.FILES,
-        slots=[s for g in progress.document_groups(current) for s in g.slots],
+        groups=progress.document_groups(current),
         too_large=request.uploads_too_large,  # type: ignore[attr-defined]  # set by the handler
         repeated=request.uploads_repeated,  # type: ignore[attr-defined]
         too_many=request.upload_too_many,  # type: ignore[attr-defined]

@@ -11,7 +11,15 @@ from django.urls import reverse
 
 from customers import documents
 from customers.models import ComplianceDocument
-from tests.customers.conftest import JPEG, PDF, PNG, add_associate, add_document, company_draft
+from tests.customers.conftest import (
+    JPEG,
+    PDF,
+    PNG,
+    add_associate,
+    add_document,
+    company_draft,
+    individual_draft,
+)
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + bytes(64)
@@ -370,3 +378,73 @@ def test_the_documents_step_is_one_form_with_a_file_input_per_slot(client, agent
     assert page.count('enctype="multipart/form-data"') == 1
     assert page.count('type="file"') == 5
     assert f'name="{CERT}"' in page and "Upload the chosen files" in page
+
+
+# -- the identity document chosen first ----------------------------------------------------------
+
+PASSPORT = "self:PASSPORT:FRONT_SIDE"
+ID_FRONT = "self:ID_CARD:FRONT_SIDE"
+CHOOSER = "self:identity-type"
+
+
+def documents_page(client, customer, step="documents") -> str:
+    url = reverse("customers:onboarding-step", args=[customer.pk, step])
+    return client.get(url).content.decode()
+
+
+def test_an_individual_chooses_the_identity_document_before_its_slots(client, agent) -> None:
+    customer = individual_draft()
+    client.force_login(agent)
+    page = documents_page(client, customer)
+    assert "Which identity document for" in page
+    for kind in ("PASSPORT", "ID_CARD", "DRIVER_LICENSE", "RESIDENCE_PERMIT"):
+        assert f'name="{CHOOSER}" value="{kind}"' in page
+        assert f'data-id-type="{kind}"' in page  # shown by the stylesheet once chosen
+    assert "checked" not in page.split("Which identity document")[1].split("</fieldset>")[0]
+
+
+def test_a_file_for_another_identity_document_than_the_chosen_one_is_reported(
+    client, agent
+) -> None:
+    customer = individual_draft()
+    client.force_login(agent)
+    url = reverse("customers:onboarding-document-upload", args=[customer.pk, "documents"])
+    response = client.post(
+        url,
+        {
+            CHOOSER: "PASSPORT",
+            PASSPORT: SimpleUploadedFile("passport.png", PNG),
+            ID_FRONT: SimpleUploadedFile("id.png", PNG),
+            "self:PROOF_OF_RESIDENCE:": SimpleUploadedFile("bill.pdf", PDF),
+        },
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert (
+        "ID card (front): This file is for the ID card, but the passport is chosen as the "
+        "identity document; it was not stored." in page
+    )
+    stored = {d.document_type for d in ComplianceDocument.objects.all()}
+    assert stored == {"PASSPORT", "PROOF_OF_RESIDENCE"}
+    # The stored passport decides the choice shown next time.
+    assert 'value="PASSPORT" id="id_self:identity-type_0" checked' in documents_page(
+        client, customer
+    )
+
+
+def test_a_known_identity_document_shows_only_its_slots(client, agent) -> None:
+    customer = company_draft()
+    add_associate(
+        customer,
+        "Ada",
+        is_beneficial_owner=True,
+        ownership_percentage=100,
+        id_document_type="ID_CARD",
+        id_document_number="X1",
+        id_document_issuing_country="DE",
+    )
+    client.force_login(agent)
+    page = documents_page(client, customer, "identity-documents")
+    assert "Which identity document" not in page
+    assert "ID card (front)" in page and "ID card (back)" in page
+    assert "Passport" not in page
