@@ -273,10 +273,12 @@ class DocumentsForm(forms.Form):
         too_large: Collection[str] = (),
         repeated: Collection[str] = (),
         too_many: bool = False,
+        leaving: bool = False,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
+        self.leaving = leaving  # Continue or Back: no file chosen is fine.
         self.slots = {slot.key: slot for group in groups for slot in group.slots}
         # The identity chooser of each slot whose document type is one of several.
         self.chooser = {
@@ -353,7 +355,7 @@ class DocumentsForm(forms.Form):
         unknown = [k for k in self.files if k not in self.slots]
         if unknown:
             self.add_error(None, "A file was sent for a document this customer does not need.")
-        if not self.accepted and not self.errors:
+        if not self.accepted and not self.errors and not self.leaving:
             raise forms.ValidationError("Choose at least one file to upload.", code="required")
         return cleaned
 

@@ -379,6 +379,8 @@ def _document_upload(request: HttpRequest, pk: int, step: str) -> HttpResponse:
     if current is None or current.kind != "documents":
         raise Http404("No such documents step.")
     progress = onboarding.Progress(customer)
+    # Continue and Back submit the form too, so a chosen file is never left behind.
+    then = onboarding.get_step(customer, request.POST.get("then", ""))
     form = DocumentsForm(
         request.POST,
         request.FILES,
@@ -386,6 +388,7 @@ def _document_upload(request: HttpRequest, pk: int, step: str) -> HttpResponse:
         too_large=request.uploads_too_large,  # type: ignore[attr-defined]  # set by the handler
         repeated=request.uploads_repeated,  # type: ignore[attr-defined]
         too_many=request.upload_too_many,  # type: ignore[attr-defined]
+        leaving=then is not None,
     )
     form.is_valid()
     services.documents_store(customer=customer, files=form.accepted, actor=request.user)
@@ -397,7 +400,7 @@ def _document_upload(request: HttpRequest, pk: int, step: str) -> HttpResponse:
             messages.success(request, f"{slot.label}: {checked.name} uploaded.")
     if not form.errors:
         # The top of the page, where the messages are: one line per file stored.
-        return redirect(_step_url(customer, step))
+        return redirect(_step_url(customer, then.slug if then else step))
     # Some files were refused: show why beside each; the stored ones show as stored.
     progress = onboarding.Progress(customer)
     return _documents_step(request, progress, current, bound=form)

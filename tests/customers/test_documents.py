@@ -448,3 +448,24 @@ def test_a_known_identity_document_shows_only_its_slots(client, agent) -> None:
     assert "Which identity document" not in page
     assert "ID card (front)" in page and "ID card (back)" in page
     assert "Passport" not in page
+
+
+def test_continue_uploads_the_chosen_files_then_moves_on(client, agent, company) -> None:
+    client.force_login(agent)
+    url = reverse("customers:onboarding-document-upload", args=[company.pk, "company-documents"])
+    response = client.post(
+        url, {"then": "identity-documents", CERT: SimpleUploadedFile("cert.pdf", PDF)}
+    )
+    assert response.status_code == 302
+    assert response["Location"].endswith("/identity-documents/")
+    assert [d.original_name for d in ComplianceDocument.objects.all()] == ["cert.pdf"]
+    # Without a file, Continue just moves on; a refused file keeps the page.
+    response = client.post(url, {"then": "identity-documents"})
+    assert response["Location"].endswith("/identity-documents/")
+    response = client.post(
+        url, {"then": "identity-documents", ARTICLES: SimpleUploadedFile("a.pdf", b"MZ")}
+    )
+    assert response.status_code == 200
+    assert "Articles of association: This file is not a PDF, JPEG or PNG" in (
+        response.content.decode()
+    )

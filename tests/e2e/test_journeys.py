@@ -185,7 +185,7 @@ def onboard_individual(page: Page, stack: Stack, steps: dict[str, dict[str, str]
     screenshot(page, "documents-chosen")
     upload_chosen(page, [("", "Passport", "passport.png"),
                          ("", "Proof of address", "utility-bill.pdf")])  # fmt: skip
-    navigate(page, page.get_by_role("link", name="Continue"))
+    navigate(page, page.get_by_role("button", name="Continue"))
     sign_agreement(page, stack)
     assert "/onboarding/review/" in page.url, "signing leads to the review"
     check_accessibility(page)
@@ -327,7 +327,7 @@ def finish_company(page: Page, stack: Stack, associates: list[dict[str, Any]]) -
         choose_file(page, label, name, PDF, "application/pdf")
         chosen.append(("", label, name))
     upload_chosen(page, chosen)  # five files, one submit
-    navigate(page, page.get_by_role("link", name="Continue"))
+    navigate(page, page.get_by_role("button", name="Continue"))
 
     assert "/onboarding/identity-documents/" in page.url, page.url
     check_accessibility(page)
@@ -341,7 +341,7 @@ def finish_company(page: Page, stack: Stack, associates: list[dict[str, Any]]) -
         chosen += [(name, "Passport", f"passport-{first}.png"),
                    (name, "Proof of address", f"bill-{first}.pdf")]  # fmt: skip
     upload_chosen(page, chosen)  # every person's files, one submit
-    navigate(page, page.get_by_role("link", name="Continue"))
+    navigate(page, page.get_by_role("button", name="Continue"))
 
     sign_agreement(page, stack)
     assert "/onboarding/review/" in page.url, "signing leads to the review"
