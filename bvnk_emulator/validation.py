@@ -21,6 +21,7 @@ Json = dict[str, Any]
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EIN = re.compile(r"^\d{2}-?\d{7}$")
 MAX_TEXT = 255
 # Magic value: lets the portal exercise BVNK field errors on an otherwise valid body.
 INVALID_MAGIC = "INVALID"
@@ -255,7 +256,10 @@ def _company(check: Checker, raw: Json) -> Json:
         "website": check.text(raw, "website", p, required=False),
     }
     # 2.3: EU companies need a registration number; US ones may give an EIN instead.
-    us_with_ein = company["taxResidenceCountryCode"] == "US" and company["taxNumber"]
+    us = company["taxResidenceCountryCode"] == "US"
+    us_with_ein = us and bool(_EIN.match(company["taxNumber"] or ""))
+    if us and company["taxNumber"] and not us_with_ein:
+        check.add(f"{p}.taxNumber", "EIN must be 9 digits (NN-NNNNNNN)")
     company["registrationNumber"] = check.text(
         raw, "registrationNumber", p, required=not us_with_ein
     )

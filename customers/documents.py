@@ -255,42 +255,64 @@ def _hash(upload: Any, limit: int) -> tuple[str, int]:
     return digest.hexdigest(), counted
 
 
+# Files one upload request may carry: a documents step's slots, with room to spare (a
+# company step with many associates). DATA_UPLOAD_MAX_NUMBER_FILES in the settings sits
+# one above, so this handler, not Django's bare 400, answers a request just over it.
+MAX_FILES_PER_REQUEST = 60
+
+
 class DocumentSizeLimitHandler(FileUploadHandler):
     """Stop receiving a file once it passes the document limit, instead of spooling it all.
 
     Django would otherwise write the whole request body to a temporary file before the
-    form sees it. The file is skipped and `request.upload_too_large` set, so the view can
-    say why nothing arrived.
+    form sees it. Each file has its own limit; a file over it is skipped and its field
+    named in `request.uploads_too_large`, so the form can say which file did not arrive
+    and why. A second file for the same field is skipped and the field named in
+    `request.uploads_repeated`; files past `MAX_FILES_PER_REQUEST` set
+    `request.upload_too_many`.
     """
-
-    # Files one upload request may carry (each form has one file field).
-    max_files = 1
 
     def __init__(self, request: Any = None) -> None:
         super().__init__(request)
         self.limit = max_bytes()
         self.received = 0
         self.files = 0
+        self.seen: set[str] = set()
+        if request is not None:
+            # Read by the documents form; set here so the view needs no getattr defaults.
+            request.uploads_too_large = set()  # type: ignore[attr-defined]
+            request.uploads_repeated = set()  # type: ignore[attr-defined]
+            request.upload_too_many = False  # type: ignore[attr-defined]
 
-    def new_file(self, *args: Any, **kwargs: Any) -> None:
+    def new_file(self, field_name: str, *args: Any, **kwargs: Any) -> None:
         self.received = 0
         self.files += 1
-        super().new_file(*args, **kwargs)
-        if self.files > self.max_files:
-            if self.request is not None:
-                self.request.upload_too_many = True  # type: ignore[attr-defined]  # read by the view
+        super().new_file(field_name, *args, **kwargs)
+        if self.files > MAX_FILES_PER_REQUEST:
+            self._mark("upload_too_many")
             raise SkipFile
+        if field_name in self.seen:
+            self._mark("uploads_repeated")
+            raise SkipFile
+        self.seen.add(field_name)
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
         self.received += len(raw_data)
         if self.received > self.limit:
-            if self.request is not None:
-                self.request.upload_too_large = True  # type: ignore[attr-defined]  # read by the view
+            self._mark("uploads_too_large")
             raise SkipFile
         return raw_data
 
     def file_complete(self, file_size: int) -> None:
         return None
+
+    def _mark(self, what: str) -> None:
+        if self.request is None:
+            return
+        if what == "upload_too_many":
+            self.request.upload_too_many = True  # type: ignore[attr-defined]
+        else:
+            getattr(self.request, what).add(self.field_name)
 
 
 def file_response(request: HttpRequest, document: Any, *, inline: bool) -> FileResponse:

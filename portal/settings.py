@@ -186,8 +186,9 @@ DOCUMENT_MAX_BYTES = env.int("DOCUMENT_MAX_BYTES", default=10 * 1024 * 1024)
 # is a phone photo of a document; decoding more costs seconds of CPU and hundreds of MB.
 DOCUMENT_MAX_IMAGE_PIXELS = env.int("DOCUMENT_MAX_IMAGE_PIXELS", default=25_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
-# One file per upload form; a request with more is refused while it is parsed.
-DATA_UPLOAD_MAX_NUMBER_FILES = 5
+# A documents step sends all its files in one request; the portal's upload handler answers
+# past customers.documents.MAX_FILES_PER_REQUEST (60), Django refuses more while parsing.
+DATA_UPLOAD_MAX_NUMBER_FILES = 61
 # ClamAV's clamd (tcp://host:3310 or unix:///run/clamav/clamd.ctl). Set: every document is
 # scanned, and one the scanner could not check stays quarantined until a rescan clears it.
 CLAMAV_URL = env.str("CLAMAV_URL", default="")

@@ -15,7 +15,7 @@ from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 
 from ..models import Associate, Customer, same_person
-from ..validators import validate_e164_phone
+from ..validators import normalise_us_ein, normalise_us_tin
 from .forms import (
     ADDRESS_FIELDS,
     OPERATIONAL_FIELDS,
@@ -111,9 +111,14 @@ class CompanyDetailsForm(StepForm):
     def clean(self) -> dict[str, Any]:
         super().clean()
         cleaned = self.cleaned_data
-        us_with_ein = str(cleaned.get("tax_residence_country") or "") == "US" and cleaned.get(
-            "tax_number"
-        )
+        us = str(cleaned.get("tax_residence_country") or "") == "US"
+        if us and cleaned.get("tax_number"):
+            try:
+                cleaned["tax_number"] = normalise_us_ein(cleaned["tax_number"])
+            except forms.ValidationError as error:
+                self.add_error("tax_number", error)
+        # BVNK asks a US company for its registration number or a well-formed EIN.
+        us_with_ein = us and cleaned.get("tax_number") and "tax_number" not in self.errors
         if not us_with_ein:
             self.require(
                 "registration_number",
@@ -234,7 +239,6 @@ class AssociateForm(StepForm):
         self.others = list(others)
         if not self.is_bound and self.instance.pk:
             self.initial["roles"] = self.instance.roles
-        self.fields["phone"].validators = [validate_e164_phone]
         percentage = self.fields["ownership_percentage"]
         out_of_range = "Enter a percentage between 0 and 100."
         percentage.validators = [
@@ -259,6 +263,7 @@ class AssociateForm(StepForm):
         super().clean()
         cleaned = self.cleaned_data
         self.clean_address()
+        self.clean_phone_number(cleaned.get("country"), cleaned.get("nationality"))
         roles = cleaned.get("roles") or []
         if "BENEFICIAL_OWNER" in roles:
             self.require(
@@ -273,6 +278,11 @@ class AssociateForm(StepForm):
             self.add_error("tax_residence_country", "Choose the country this tax number is from.")
         if cleaned.get("tax_residence_country") and not cleaned.get("tax_number"):
             self.add_error("tax_number", "Enter the tax number, or clear its country.")
+        if str(cleaned.get("tax_residence_country") or "") == "US" and cleaned.get("tax_number"):
+            try:
+                cleaned["tax_number"] = normalise_us_tin(cleaned["tax_number"])
+            except forms.ValidationError as error:
+                self.add_error("tax_number", error)
         document = ("id_document_type", "id_document_number", "id_document_issuing_country")
         if any(cleaned.get(name) for name in document):
             for name in document:

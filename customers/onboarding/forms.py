@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any, cast
 
 from django import forms
@@ -26,7 +26,8 @@ from django.utils import timezone
 
 from .. import documents
 from ..models import Customer
-from ..validators import validate_e164_phone
+from ..validators import normalise_phone, normalise_us_zip, validate_e164_phone, validate_name
+from .slots import IDENTITY_NAMES, Slot, SlotGroup
 
 ADULT_AGE = 18
 OLDEST_AGE = 120
@@ -51,7 +52,11 @@ STATE_CHOICES = [("", "Not a US address"), *sorted(US_STATES.items(), key=lambda
 
 ADDRESS_FIELDS = ("address_line1", "address_line2", "city", "postal_code", "state_code", "country")
 OPERATIONAL_FIELDS = tuple(f"operational_{name}" for name in ADDRESS_FIELDS)
-PHONE_HELP = "International format, for example +447911123456."
+PHONE_HELP = (
+    "In the national format of the country given (07911 123456 for the UK), "
+    "or international with + (+447911123456)."
+)
+NAME_FIELDS = ("first_name", "last_name", "legal_name")
 
 # Browser autofill hints (WCAG 1.3.5) by field name.
 AUTOCOMPLETE = {
@@ -101,6 +106,11 @@ def check_adult_birth_date(value: dt.date | None) -> str | None:
     if value > years_before(today(), ADULT_AGE):
         return "The person must be 18 or older."
     return None
+
+
+def _in_sentence(label: str) -> str:
+    """Lower-case a label's first letter for use mid-sentence, unless it starts an acronym."""
+    return label[:1].lower() + label[1:] if label[1:2].islower() else label
 
 
 def _required_message(field: forms.Field, label: str) -> str:
@@ -156,6 +166,11 @@ class StepForm(forms.ModelForm):
                     field.choices = [("", "Choose…"), *choices[1:]]
             if name in AUTOCOMPLETE:
                 field.widget.attrs.setdefault("autocomplete", AUTOCOMPLETE[name])
+            if name in NAME_FIELDS:
+                field.validators.append(validate_name)
+            if name == "phone":
+                # Read in clean() with the country it belongs to (`clean_phone_number`).
+                field.validators = [v for v in field.validators if v is not validate_e164_phone]
         if bvnk_errors and not self.is_bound:
             self.show_errors(bvnk_errors)
 
@@ -176,12 +191,29 @@ class StepForm(forms.ModelForm):
             text = message or str(self.fields[name].error_messages["required"])
             self.add_error(name, forms.ValidationError(text, code="required"))
 
+    def clean_phone_number(self, *countries: Any) -> None:
+        """Store the phone in E.164, read in the national format of the first known country."""
+        value = self.cleaned_data.get("phone")
+        if not value or "phone" in self.errors:
+            return
+        country = next((str(c) for c in countries if c), "")
+        try:
+            self.cleaned_data["phone"] = normalise_phone(value, country)
+        except forms.ValidationError as error:
+            self.add_error("phone", error)
+
     def clean_address(self, prefix: str = "") -> None:
-        """US addresses need a valid state; a state on any other address is dropped."""
+        """US addresses need a valid state and ZIP code; a state on any other is dropped."""
         country = self.cleaned_data.get(f"{prefix}country")
         state_name = f"{prefix}state_code"
         if str(country or "") == "US":
             self.require(state_name, "Choose the state for a US address.")
+            zip_name = f"{prefix}postal_code"
+            if self.cleaned_data.get(zip_name) and zip_name not in self.errors:
+                try:
+                    self.cleaned_data[zip_name] = normalise_us_zip(self.cleaned_data[zip_name])
+                except forms.ValidationError as error:
+                    self.add_error(zip_name, error)
             state = self.cleaned_data.get(state_name)
             if state and state not in US_STATES and state_name not in self.errors:
                 self.add_error(state_name, "Choose a US state from the list.")
@@ -226,61 +258,113 @@ def require_address(form: StepForm, prefix: str = "") -> None:
 # -- documents, start, update -----------------------------------------------------------
 
 
-class DocumentUploadForm(forms.Form):
-    """One file for one document slot; the slot key names who and what it is for."""
+class DocumentsForm(forms.Form):
+    """One file input per document slot of a step: any of them chosen, all sent at once.
 
-    slot = forms.CharField(widget=forms.HiddenInput)
-    file = forms.FileField(
-        label="File",
-        help_text="PDF, JPEG or PNG.",
-        widget=forms.FileInput(attrs={"accept": documents.ACCEPT}),
-        error_messages={
-            "required": "Choose a file to upload.",
-            "empty": "This file is empty.",
-            "invalid": "No file was received. Choose the file again.",
-        },
-    )
+    Each file is checked on its own (content, size, malware scan in `documents.check_upload`).
+    The form reports a problem on the slot it concerns and keeps the files that passed in
+    `accepted`, so the view stores those even when another file was refused.
+    """
 
     def __init__(
         self,
         *args: Any,
-        slot_keys: Sequence[str] = (),
-        too_large: bool = False,
+        groups: Sequence[SlotGroup] = (),
+        too_large: Collection[str] = (),
+        repeated: Collection[str] = (),
         too_many: bool = False,
+        leaving: bool = False,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
-        self.slot_keys = set(slot_keys)
-        self.too_large = too_large
+        self.leaving = leaving  # Continue or Back: no file chosen is fine.
+        self.slots = {slot.key: slot for group in groups for slot in group.slots}
+        # The identity chooser of each slot whose document type is one of several.
+        self.chooser = {
+            slot.key: group.id_type_field
+            for group in groups
+            if group.id_types
+            for slot in group.slots
+            if slot.alternative
+        }
+        for group in groups:
+            if group.id_types:
+                self.fields[group.id_type_field] = forms.ChoiceField(
+                    label=f"Which identity document for {group.title}?",
+                    choices=group.id_types,
+                    widget=forms.RadioSelect,
+                    required=False,
+                    initial=group.id_type_chosen,
+                )
+        self.too_large = set(too_large)
+        self.repeated = set(repeated)
         self.too_many = too_many
-        limit = documents.max_bytes()
-        self.fields["file"].help_text = (
-            f"PDF, JPEG or PNG, up to {limit // (1024 * 1024)} MB."
-            if limit >= 1024 * 1024
-            else f"PDF, JPEG or PNG, up to {limit} bytes."
-        )
-        if too_large:
-            # The upload handler dropped the file: say why instead of "choose a file".
-            self.fields["file"].error_messages["required"] = documents.too_large_message()
-        self.checked: documents.CheckedFile | None = None
-
-    def clean_slot(self) -> str:
-        slot: str = self.cleaned_data["slot"]
-        if slot not in self.slot_keys:
-            raise forms.ValidationError("This document is not needed for this customer.")
-        return slot
-
-    def clean_file(self) -> Any:
-        upload = self.cleaned_data.get("file")
-        if self.too_many:
-            # The upload handler dropped the extra files; store none of them.
-            raise forms.ValidationError(
-                "Upload one file at a time: this request carried several.", code="too_many"
+        self.accepted: list[tuple[Slot, Any, documents.CheckedFile]] = []
+        for key, slot in self.slots.items():
+            self.fields[key] = forms.FileField(
+                label=slot.label,
+                required=False,
+                widget=forms.FileInput(
+                    attrs={"accept": documents.ACCEPT, "id": f"{slot.html_id}-file"}
+                ),
+                error_messages={
+                    "empty": "This file is empty.",
+                    "invalid": "No file was received. Choose the file again.",
+                },
             )
-        if upload:
-            self.checked = documents.check_upload(upload)
-        return upload
+
+    @property
+    def help_text(self) -> str:
+        limit = documents.max_bytes()
+        size = f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit} bytes"
+        return f"PDF, JPEG or PNG, up to {size} each."
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.too_many:
+            # The upload handler dropped the files past the limit: store none of them.
+            raise forms.ValidationError(
+                f"Too many files in one upload: send at most {documents.MAX_FILES_PER_REQUEST}.",
+                code="too_many",
+            )
+        for key, slot in self.slots.items():
+            upload = cleaned.get(key)
+            if key in self.repeated:
+                self.add_error(
+                    key, "Choose one file for this document; several were sent. None was stored."
+                )
+            elif key in self.too_large:
+                # The upload handler dropped the file while it arrived.
+                self.add_error(key, documents.too_large_message())
+            elif upload and not self._chosen(key, slot):
+                chosen = _in_sentence(IDENTITY_NAMES[self.cleaned_data[self.chooser[key]]])
+                mine = _in_sentence(IDENTITY_NAMES[slot.document_type])
+                self.add_error(
+                    key,
+                    f"This file is for the {mine}, but the {chosen} is chosen as the identity "
+                    "document; it was not stored. Choose the document, then the file again.",
+                )
+            elif upload:
+                try:
+                    checked = documents.check_upload(upload)
+                except forms.ValidationError as error:
+                    self.add_error(key, error)
+                else:
+                    self.accepted.append((slot, upload, checked))
+        unknown = [k for k in self.files if k not in self.slots]
+        if unknown:
+            self.add_error(None, "A file was sent for a document this customer does not need.")
+        if not self.accepted and not self.errors and not self.leaving:
+            raise forms.ValidationError("Choose at least one file to upload.", code="required")
+        return cleaned
+
+    def _chosen(self, key: str, slot: Slot) -> bool:
+        """Whether the file's slot belongs to the identity document chosen (or no choice)."""
+        if key not in self.chooser:
+            return True
+        chosen = self.cleaned_data.get(self.chooser[key])
+        return not chosen or chosen == slot.document_type
 
 
 class OnboardingStartForm(forms.Form):
@@ -313,7 +397,6 @@ class CustomerDetailsForm(StepForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["phone"].validators = [validate_e164_phone]
         if self.instance.type != Customer.Type.INDIVIDUAL:
             del self.fields["date_of_birth"]
         else:
@@ -329,4 +412,5 @@ class CustomerDetailsForm(StepForm):
         super().clean()
         cleaned = self.cleaned_data
         self.clean_address()
+        self.clean_phone_number(cleaned.get("country"), self.instance.country)
         return cleaned

@@ -13,7 +13,7 @@ from typing import Any
 from django import forms
 
 from ..models import Customer
-from ..validators import validate_e164_phone
+from ..validators import normalise_us_tin
 from .forms import (
     ADDRESS_FIELDS,
     PHONE_HELP,
@@ -56,9 +56,10 @@ class ContactForm(StepForm):
         labels = {"email": "Email address", "phone": "Phone number"}
         help_texts = {"phone": PHONE_HELP}
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["phone"].validators = [validate_e164_phone]
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        self.clean_phone_number(self.instance.country, self.instance.nationality)
+        return self.cleaned_data
 
 
 class AddressForm(StepForm):
@@ -89,6 +90,22 @@ class TaxForm(StepForm):
         }
         help_texts = {"tax_number": "SSN or ITIN for US residents; the national tax number "
                                     "elsewhere."}  # fmt: skip
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        clean_us_tin(self)
+        return self.cleaned_data
+
+
+def clean_us_tin(form: StepForm) -> None:
+    """A US tax number is an SSN or ITIN: check its shape and store it as NNN-NN-NNNN."""
+    cleaned = form.cleaned_data
+    if str(cleaned.get("tax_residence_country") or "") != "US" or not cleaned.get("tax_number"):
+        return
+    try:
+        cleaned["tax_number"] = normalise_us_tin(cleaned["tax_number"])
+    except forms.ValidationError as error:
+        form.add_error("tax_number", error)
 
 
 US_ONLY_CDD = ("estimated_yearly_income", "industry_sector")

@@ -16,7 +16,14 @@ from ..models import Associate, ComplianceDocument, Customer
 
 COMPANY = "company"
 SELF = "self"
-ANY_IDENTITY = ("PASSPORT", "ID_CARD", "DRIVER_LICENSE")
+ANY_IDENTITY = wire.IDENTITY_DOCUMENT_TYPES
+# How the identity chooser names each type.
+IDENTITY_NAMES = {
+    "PASSPORT": "Passport",
+    "ID_CARD": "ID card",
+    "DRIVER_LICENSE": "Driving licence",
+    "RESIDENCE_PERMIT": "Residence permit",
+}
 PROOF_OF_RESIDENCE = ("PROOF_OF_RESIDENCE", "")
 SELFIE = ("SELFIE", "")
 
@@ -53,6 +60,15 @@ class SlotGroup:
     slots: list[Slot]
     missing: list[str] = field(default_factory=list)
     others: list[ComplianceDocument] = field(default_factory=list)
+    # When the identity document is not known yet: the owner's key, the types to choose
+    # from and the one chosen (the type of a stored identity document); only its slots show.
+    owner: str = ""
+    id_types: list[tuple[str, str]] = field(default_factory=list)
+    id_type_chosen: str = ""
+
+    @property
+    def id_type_field(self) -> str:
+        return f"{self.owner}:identity-type"
 
 
 def _sides(kind: str) -> list[str]:
@@ -136,18 +152,26 @@ def person_group(
             f"{wire.PERSON_DOCUMENTS[(id_type, 'FRONT_SIDE')].split(' (')[0]}"
             + (", both sides." if id_type in wire.TWO_SIDED_DOCUMENT_TYPES else ".")
             if id_type
-            else "A passport, or both sides of an ID card or driving licence."
+            else "Choose the identity document first: a passport, or both sides of an ID "
+            "card, driving licence or residence permit."
         ),
         slots=slots,
         others=[d for d in mine if id(d) not in stored],
+        owner=owner,
     )
+    if not id_type:
+        group.id_types = [(kind, IDENTITY_NAMES[kind]) for kind in kinds]
+        group.id_type_chosen = next(
+            (s.document_type for s in slots if s.alternative and s.document), ""
+        )
     have = {(s.document_type, s.sub_type) for s in slots if s.document}
     if not any(all((kind, side) in have for side in _sides(kind)) for kind in kinds):
         if id_type:
             group.missing += [s.label for s in slots[: len(_sides(id_type))] if not s.document]
         else:
             group.missing.append(
-                "An identity document (a passport, or both sides of an ID card or driving licence)"
+                "An identity document (a passport, or both sides of an ID card, driving licence "
+                "or residence permit)"
             )
     if PROOF_OF_RESIDENCE not in have:
         group.missing.append("Proof of address")

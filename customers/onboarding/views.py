@@ -33,7 +33,7 @@ from ..payloads import IncompleteCustomer
 from . import refusals
 from . import steps as onboarding
 from .company_forms import AssociateForm, CompanyDetailsForm
-from .forms import CustomerDetailsForm, DocumentUploadForm, OnboardingStartForm
+from .forms import CustomerDetailsForm, DocumentsForm, OnboardingStartForm
 
 EDIT = "customers.change_customer"
 StepHandler = Callable[[HttpRequest, onboarding.Progress, onboarding.Step], HttpResponse]
@@ -196,23 +196,22 @@ def _documents_step(
     request: HttpRequest,
     progress: onboarding.Progress,
     step: onboarding.Step,
-    bound: DocumentUploadForm | None = None,
+    bound: DocumentsForm | None = None,
 ) -> HttpResponse:
     groups = progress.document_groups(step)
+    form = bound or DocumentsForm(groups=groups)
     for group in groups:
         for slot in group.slots:
-            if bound is not None and bound.data.get("slot") == slot.key:
-                slot.form = bound  # type: ignore[attr-defined]
-            else:
-                slot.form = DocumentUploadForm(  # type: ignore[attr-defined]
-                    initial={"slot": slot.key}, auto_id=f"id_{slot.html_id}_%s"
-                )
+            slot.field = form[slot.key]  # type: ignore[attr-defined]  # read by the template
+        if group.id_types:
+            group.chooser = form[group.id_type_field]  # type: ignore[attr-defined]
     return _render_step(
         request,
         progress,
         step,
         "documents.html",
         groups=groups,
+        upload_form=form,
         form=bound if bound is not None and bound.errors else None,
     )
 
@@ -380,33 +379,30 @@ def _document_upload(request: HttpRequest, pk: int, step: str) -> HttpResponse:
     if current is None or current.kind != "documents":
         raise Http404("No such documents step.")
     progress = onboarding.Progress(customer)
-    slots = {s.key: s for g in progress.document_groups(current) for s in g.slots}
-    slot_key = request.POST.get("slot", "")
-    slot = slots.get(slot_key)
-    form = DocumentUploadForm(
+    # Continue and Back submit the form too, so a chosen file is never left behind.
+    then = onboarding.get_step(customer, request.POST.get("then", ""))
+    form = DocumentsForm(
         request.POST,
         request.FILES,
-        slot_keys=list(slots),
-        too_large=getattr(request, "upload_too_large", False),
-        too_many=getattr(request, "upload_too_many", False),
-        auto_id=f"id_{slot.html_id}_%s" if slot else "id_%s",
+        groups=progress.document_groups(current),
+        too_large=request.uploads_too_large,  # type: ignore[attr-defined]  # set by the handler
+        repeated=request.uploads_repeated,  # type: ignore[attr-defined]
+        too_many=request.upload_too_many,  # type: ignore[attr-defined]
+        leaving=then is not None,
     )
-    if form.is_valid() and slot is not None and form.checked is not None:
-        services.document_store(
-            customer=customer,
-            slot=slot,
-            upload=form.cleaned_data["file"],
-            checked=form.checked,
-            actor=request.user,
-        )
-        if form.checked.scan_status == documents.PENDING:
-            messages.warning(
-                request,
-                f"{slot.label}: {form.checked.name} uploaded. " + (documents.QUARANTINE_MESSAGE),
-            )
+    form.is_valid()
+    services.documents_store(customer=customer, files=form.accepted, actor=request.user)
+    for slot, _upload, checked in form.accepted:
+        if checked.scan_status == documents.PENDING:
+            text = f"{slot.label}: {checked.name} uploaded. {documents.QUARANTINE_MESSAGE}"
+            messages.warning(request, text)
         else:
-            messages.success(request, f"{slot.label}: {form.checked.name} uploaded.")
-        return redirect(f"{_step_url(customer, step)}#{slot.html_id}")
+            messages.success(request, f"{slot.label}: {checked.name} uploaded.")
+    if not form.errors:
+        # The top of the page, where the messages are: one line per file stored.
+        return redirect(_step_url(customer, then.slug if then else step))
+    # Some files were refused: show why beside each; the stored ones show as stored.
+    progress = onboarding.Progress(customer)
     return _documents_step(request, progress, current, bound=form)
 
 

@@ -31,6 +31,7 @@ from .drafts import (
     customer_submit,
     document_delete,
     document_store,
+    documents_store,
     onboarding_save_step,
     submission_idempotency_key,
 )
@@ -87,6 +88,7 @@ __all__ = [
     "document_delete",
     "document_record_upload",
     "document_store",
+    "documents_store",
     "onboarding_save_step",
     "operation_retry",
     "operation_submit_questionnaire",

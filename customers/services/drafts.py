@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlencode
@@ -193,6 +193,20 @@ def document_store(
             details={"document": document.pk, "replaced": [old.pk for old in previous]},
         )
     return document
+
+
+def documents_store(
+    *,
+    customer: Customer,
+    files: Sequence[tuple[slots.Slot, Any, CheckedFile]],
+    actor: Any,
+) -> list[ComplianceDocument]:
+    """Store several checked files, each in its slot; each is stored on its own, so one
+    that fails leaves those before it stored."""
+    return [
+        document_store(customer=customer, slot=slot, upload=upload, checked=checked, actor=actor)
+        for slot, upload, checked in files
+    ]
 
 
 def document_delete(*, document: ComplianceDocument, actor: Any) -> None:

@@ -11,7 +11,15 @@ from django.urls import reverse
 
 from customers import documents
 from customers.models import ComplianceDocument
-from tests.customers.conftest import JPEG, PDF, PNG, add_associate, add_document, company_draft
+from tests.customers.conftest import (
+    JPEG,
+    PDF,
+    PNG,
+    add_associate,
+    add_document,
+    company_draft,
+    individual_draft,
+)
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + bytes(64)
@@ -107,7 +115,7 @@ def company(db):
 def post_upload(client, customer, slot: str, name: str, content: bytes, step="company-documents"):
     return client.post(
         reverse("customers:onboarding-document-upload", args=[customer.pk, step]),
-        {"slot": slot, "file": SimpleUploadedFile(name, content)},
+        {slot: SimpleUploadedFile(name, content)},
     )
 
 
@@ -118,9 +126,8 @@ def test_upload_stores_the_file_privately_with_its_facts(client, agent, company)
     client.force_login(agent)
     response = post_upload(client, company, CERT, "../Certificate.pdf", PDF)
     assert response.status_code == 302
-    assert response["Location"].endswith(
-        "/company-documents/#slot-company-company-doc-incorporation-cert"
-    )
+    # Back to the top of the step, where the message saying what was stored shows.
+    assert response["Location"].endswith("/company-documents/")
     document = ComplianceDocument.objects.get()
     assert (document.document_type, document.document_sub_type) == (
         "COMPANY_DOC",
@@ -274,7 +281,7 @@ def test_the_size_limit_handler_skips_a_file_once_it_passes_the_limit(settings, 
     assert handler.receive_data_chunk(b"12345", 0) == b"12345"
     with pytest.raises(SkipFile):
         handler.receive_data_chunk(b"678901", 5)
-    assert request.upload_too_large is True
+    assert request.uploads_too_large == {"file"}
 
 
 def test_uploads_still_need_the_csrf_token(agent, company) -> None:
@@ -285,3 +292,180 @@ def test_uploads_still_need_the_csrf_token(agent, company) -> None:
     response = post_upload(client, company, CERT, "cert.pdf", PDF)
     assert response.status_code == 403
     assert not ComplianceDocument.objects.exists()
+
+
+# -- several files in one submit --------------------------------------------------------------
+
+ARTICLES = "company:COMPANY_DOC:INCORPORATION_ARTICLES"
+DIRECTORS = "company:COMPANY_DOC:DIRECTORS_REGISTRY"
+
+
+def post_files(client, customer, files: dict[str, tuple[str, bytes]], step="company-documents"):
+    return client.post(
+        reverse("customers:onboarding-document-upload", args=[customer.pk, step]),
+        {slot: SimpleUploadedFile(name, content) for slot, (name, content) in files.items()},
+    )
+
+
+def test_several_files_in_one_submit_are_all_stored(client, agent, company) -> None:
+    client.force_login(agent)
+    response = post_files(
+        client,
+        company,
+        {CERT: ("cert.pdf", PDF), ARTICLES: ("articles.pdf", PDF), DIRECTORS: ("dirs.png", PNG)},
+    )
+    assert response.status_code == 302
+    stored = {(d.document_sub_type, d.original_name) for d in ComplianceDocument.objects.all()}
+    assert stored == {
+        ("INCORPORATION_CERT", "cert.pdf"),
+        ("INCORPORATION_ARTICLES", "articles.pdf"),
+        ("DIRECTORS_REGISTRY", "dirs.png"),
+    }
+    page = client.get(response["Location"]).content.decode()
+    assert "Certificate of incorporation: cert.pdf uploaded." in page
+    assert "Articles of association: articles.pdf uploaded." in page
+    assert "Register of directors: dirs.png uploaded." in page
+
+
+def test_one_bad_file_is_reported_on_its_slot_and_the_others_are_stored(
+    client, agent, company
+) -> None:
+    client.force_login(agent)
+    response = post_files(
+        client,
+        company,
+        {CERT: ("cert.pdf", PDF), ARTICLES: ("articles.pdf", b"MZ not a pdf"),
+         DIRECTORS: ("dirs.png", PNG)},
+    )  # fmt: skip
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Articles of association: This file is not a PDF, JPEG or PNG" in page
+    assert 'href="#slot-company-company-doc-incorporation-articles-file"' in page  # summary link
+    assert "Certificate of incorporation: cert.pdf uploaded." in page
+    stored = {d.document_sub_type for d in ComplianceDocument.objects.all()}
+    assert stored == {"INCORPORATION_CERT", "DIRECTORS_REGISTRY"}
+
+
+def test_an_oversized_file_is_named_and_the_others_are_stored(
+    client, agent, company, settings
+) -> None:
+    settings.DOCUMENT_MAX_BYTES = 4 * 1024
+    client.force_login(agent)
+    response = post_files(
+        client, company, {CERT: ("big.pdf", PDF + bytes(64 * 1024)), ARTICLES: ("a.pdf", PDF)}
+    )
+    page = response.content.decode()
+    assert "Certificate of incorporation: This file is larger than 4.0" in page
+    assert [d.document_sub_type for d in ComplianceDocument.objects.all()] == [
+        "INCORPORATION_ARTICLES"
+    ]
+
+
+def test_a_submit_without_files_asks_for_one(client, agent, company) -> None:
+    client.force_login(agent)
+    response = client.post(
+        reverse("customers:onboarding-document-upload", args=[company.pk, "company-documents"])
+    )
+    assert "Choose at least one file to upload." in response.content.decode()
+    assert not ComplianceDocument.objects.exists()
+
+
+def test_the_documents_step_is_one_form_with_a_file_input_per_slot(client, agent, company):
+    client.force_login(agent)
+    page = client.get(
+        reverse("customers:onboarding-step", args=[company.pk, "company-documents"])
+    ).content.decode()
+    assert page.count('enctype="multipart/form-data"') == 1
+    assert page.count('type="file"') == 5
+    assert f'name="{CERT}"' in page and "Upload the chosen files" in page
+
+
+# -- the identity document chosen first ----------------------------------------------------------
+
+PASSPORT = "self:PASSPORT:FRONT_SIDE"
+ID_FRONT = "self:ID_CARD:FRONT_SIDE"
+CHOOSER = "self:identity-type"
+
+
+def documents_page(client, customer, step="documents") -> str:
+    url = reverse("customers:onboarding-step", args=[customer.pk, step])
+    return client.get(url).content.decode()
+
+
+def test_an_individual_chooses_the_identity_document_before_its_slots(client, agent) -> None:
+    customer = individual_draft()
+    client.force_login(agent)
+    page = documents_page(client, customer)
+    assert "Which identity document for" in page
+    for kind in ("PASSPORT", "ID_CARD", "DRIVER_LICENSE", "RESIDENCE_PERMIT"):
+        assert f'name="{CHOOSER}" value="{kind}"' in page
+        assert f'data-id-type="{kind}"' in page  # shown by the stylesheet once chosen
+    assert "checked" not in page.split("Which identity document")[1].split("</fieldset>")[0]
+
+
+def test_a_file_for_another_identity_document_than_the_chosen_one_is_reported(
+    client, agent
+) -> None:
+    customer = individual_draft()
+    client.force_login(agent)
+    url = reverse("customers:onboarding-document-upload", args=[customer.pk, "documents"])
+    response = client.post(
+        url,
+        {
+            CHOOSER: "PASSPORT",
+            PASSPORT: SimpleUploadedFile("passport.png", PNG),
+            ID_FRONT: SimpleUploadedFile("id.png", PNG),
+            "self:PROOF_OF_RESIDENCE:": SimpleUploadedFile("bill.pdf", PDF),
+        },
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert (
+        "ID card (front): This file is for the ID card, but the passport is chosen as the "
+        "identity document; it was not stored." in page
+    )
+    stored = {d.document_type for d in ComplianceDocument.objects.all()}
+    assert stored == {"PASSPORT", "PROOF_OF_RESIDENCE"}
+    # The stored passport decides the choice shown next time.
+    assert 'value="PASSPORT" id="id_self:identity-type_0" checked' in documents_page(
+        client, customer
+    )
+
+
+def test_a_known_identity_document_shows_only_its_slots(client, agent) -> None:
+    customer = company_draft()
+    add_associate(
+        customer,
+        "Ada",
+        is_beneficial_owner=True,
+        ownership_percentage=100,
+        id_document_type="ID_CARD",
+        id_document_number="X1",
+        id_document_issuing_country="DE",
+    )
+    client.force_login(agent)
+    page = documents_page(client, customer, "identity-documents")
+    assert "Which identity document" not in page
+    assert "ID card (front)" in page and "ID card (back)" in page
+    assert "Passport" not in page
+
+
+def test_continue_uploads_the_chosen_files_then_moves_on(client, agent, company) -> None:
+    client.force_login(agent)
+    url = reverse("customers:onboarding-document-upload", args=[company.pk, "company-documents"])
+    response = client.post(
+        url, {"then": "identity-documents", CERT: SimpleUploadedFile("cert.pdf", PDF)}
+    )
+    assert response.status_code == 302
+    assert response["Location"].endswith("/identity-documents/")
+    assert [d.original_name for d in ComplianceDocument.objects.all()] == ["cert.pdf"]
+    # Without a file, Continue just moves on; a refused file keeps the page.
+    response = client.post(url, {"then": "identity-documents"})
+    assert response["Location"].endswith("/identity-documents/")
+    response = client.post(
+        url, {"then": "identity-documents", ARTICLES: SimpleUploadedFile("a.pdf", b"MZ")}
+    )
+    assert response.status_code == 200
+    assert "Articles of association: This file is not a PDF, JPEG or PNG" in (
+        response.content.decode()
+    )

@@ -464,3 +464,200 @@ def test_industry_sectors_read_as_words_not_codes() -> None:
     assert wire.INDUSTRY_SECTORS["E_COMMERCE"] == "E-commerce"
     assert all("_" not in label for label in wire.INDUSTRY_SECTORS.values())
     assert len(wire.INDUSTRY_SECTORS) == 43  # the whole list BVNK's sandbox takes
+
+
+# -- national phone numbers, US formats, names -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("country", "typed", "stored"),
+    [
+        ("GB", "07911 123456", "+447911123456"),
+        ("US", "(415) 555-0123", "+14155550123"),
+        ("US", "+44 7911 123456", "+447911123456"),  # international format always works
+        ("", "+447911123456", "+447911123456"),
+    ],
+)
+def test_contact_phone_is_read_in_the_known_country_and_stored_e164(country, typed, stored) -> None:
+    form = individual_forms.ContactForm(
+        {"email": "jane@example.com", "phone": typed}, instance=individual(country=country)
+    )
+    assert form.is_valid(), form.errors
+    assert form.values()["phone"] == stored
+
+
+def test_contact_phone_falls_back_to_the_nationality() -> None:
+    form = individual_forms.ContactForm(
+        {"email": "jane@example.com", "phone": "07911 123456"},
+        instance=individual(nationality="GB"),
+    )
+    assert form.is_valid(), form.errors
+    assert form.values()["phone"] == "+447911123456"
+
+
+def test_a_number_that_is_not_valid_for_the_country_says_which_country() -> None:
+    found = errors(
+        individual_forms.ContactForm(
+            {"email": "jane@example.com", "phone": "07911 123456"},
+            instance=individual(country="US"),
+        )
+    )
+    assert found["phone"] == [
+        "This is not a valid phone number for United States of America. Check the digits, "
+        "or write it with + and the country code."
+    ]
+
+
+def test_associate_phone_uses_the_address_country() -> None:
+    form = associate_form(person(phone="07911 123456"))
+    assert form.is_valid(), form.errors
+    assert form.values()["phone"] == "+447911123456"
+    us = person(phone="(415) 555-0123", country="US", state_code="CA", postal_code="94105")
+    form = associate_form(us)
+    assert form.is_valid(), form.errors
+    assert form.values()["phone"] == "+14155550123"
+    assert "phone" in errors(associate_form(person(phone="12")))
+
+
+def test_customer_details_phone_uses_the_country_typed_on_the_same_page() -> None:
+    form = forms.CustomerDetailsForm(
+        {
+            "email": "ops@example.com",
+            "phone": "020 7946 0018",
+            "address_line1": "1 High Street",
+            "city": "London",
+            "postal_code": "EC1A 1BB",
+            "country": "GB",
+        },
+        instance=company(),
+    )
+    assert form.is_valid(), form.errors
+    assert form.values()["phone"] == "+442079460018"
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [("94105", "94105"), ("94105-1234", "94105-1234"), ("941051234", "94105-1234")],
+)
+def test_us_zip_codes_accepted(typed, stored) -> None:
+    data = {
+        "address_line1": "1 Market St",
+        "city": "San Francisco",
+        "postal_code": typed,
+        "state_code": "CA",
+        "country": "US",
+    }
+    form = individual_forms.AddressForm(data, instance=individual())
+    assert form.is_valid(), form.errors
+    assert form.values()["postal_code"] == stored
+
+
+@pytest.mark.parametrize("typed", ["ABCDE", "9410", "94105-12", "941051"])
+def test_us_zip_codes_refused(typed) -> None:
+    data = {
+        "address_line1": "1 Market St",
+        "city": "San Francisco",
+        "postal_code": typed,
+        "state_code": "CA",
+        "country": "US",
+    }
+    found = errors(individual_forms.AddressForm(data, instance=individual()))
+    assert found["postal_code"] == ["Enter a US ZIP code of 5 digits, or ZIP+4 such as 94105-1234."]
+
+
+def test_a_non_us_postal_code_is_not_held_to_the_zip_format() -> None:
+    data = {"address_line1": "1 High St", "city": "London", "postal_code": "EC1A 1BB",
+            "country": "GB"}  # fmt: skip
+    assert individual_forms.AddressForm(data, instance=individual()).is_valid()
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"), [("123-45-6789", "123-45-6789"), ("123456789", "123-45-6789")]
+)
+def test_us_ssn_is_accepted_with_or_without_dashes(typed, stored) -> None:
+    form = individual_forms.TaxForm(
+        {"tax_number": typed, "tax_residence_country": "US"}, instance=individual()
+    )
+    assert form.is_valid(), form.errors
+    assert form.values()["tax_number"] == stored
+
+
+@pytest.mark.parametrize("typed", ["123-45-678", "12345678", "ABC-DE-FGHI", "1234-5-6789"])
+def test_us_ssn_refused(typed) -> None:
+    found = errors(
+        individual_forms.TaxForm(
+            {"tax_number": typed, "tax_residence_country": "US"}, instance=individual()
+        )
+    )
+    assert found["tax_number"] == ["Enter the SSN or ITIN as 9 digits, for example 123-45-6789."]
+
+
+def test_a_non_us_tax_number_keeps_its_own_shape() -> None:
+    form = individual_forms.TaxForm(
+        {"tax_number": "AB123456C", "tax_residence_country": "GB"}, instance=individual()
+    )
+    assert form.is_valid(), form.errors
+    assert form.values()["tax_number"] == "AB123456C"
+
+
+def test_associate_us_tax_number_is_an_ssn() -> None:
+    found = errors(associate_form(person(tax_number="123-45-678", tax_residence_country="US")))
+    assert "SSN or ITIN" in " ".join(found["tax_number"])
+    form = associate_form(person(tax_number="123456789", tax_residence_country="US"))
+    assert form.is_valid(), form.errors
+    assert form.values()["tax_number"] == "123-45-6789"
+
+
+def test_us_company_ein_is_normalised() -> None:
+    data = {**COMPANY, "tax_residence_country": "US", "registration_number": "",
+            "tax_number": "123456789"}  # fmt: skip
+    form = company_form(data)
+    assert form.is_valid(), form.errors
+    assert form.values()["tax_number"] == "12-3456789"
+
+
+@pytest.mark.parametrize("typed", ["12-345", "1-23456789", "12-34567890", "AB-CDEFGHI"])
+def test_us_company_ein_refused(typed) -> None:
+    data = {**COMPANY, "tax_residence_country": "US", "tax_number": typed}
+    found = errors(company_form(data))
+    assert found["tax_number"] == ["Enter the EIN as 9 digits, for example 12-3456789."]
+
+
+def test_us_company_needs_a_registration_number_or_a_valid_ein() -> None:
+    data = {**COMPANY, "tax_residence_country": "US", "registration_number": "", "tax_number": ""}
+    found = errors(company_form(data))
+    assert "Enter the registration number" in " ".join(found["registration_number"])
+    bad_ein = {**data, "tax_number": "12-345"}
+    found = errors(company_form(bad_ein))
+    assert "registration_number" in found and "tax_number" in found
+
+
+MARKUP = "Names cannot contain < or > or control characters; " \
+    "letters, accents, spaces, apostrophes, hyphens and & are fine."  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "name", ["<script>alert(1)</script>", "<b>Ada</b>", "Ada\x1b[31m", "A\tda", "Ada\u0085Lovelace"]
+)
+def test_names_refuse_markup_and_control_characters(name) -> None:
+    found = errors(
+        individual_forms.PersonalDetailsForm({**PERSONAL, "first_name": name},
+                                             instance=individual())
+    )  # fmt: skip
+    assert found["first_name"] == [MARKUP]
+    assert errors(associate_form(person(last_name=name)))["last_name"] == [MARKUP]
+    assert errors(company_form({**COMPANY, "legal_name": name}))["legal_name"] == [MARKUP]
+
+
+@pytest.mark.parametrize("name", ["O'Brien", "Jean-Luc", "Zoë Ñúñez", "Ļaura Ō'Hara"])
+def test_names_allow_apostrophes_hyphens_and_accents(name) -> None:
+    form = individual_forms.PersonalDetailsForm(
+        {**PERSONAL, "first_name": name, "last_name": name}, instance=individual()
+    )
+    assert form.is_valid(), form.errors
+    assert associate_form(person(first_name=name)).is_valid()
+
+
+def test_company_names_allow_ampersands() -> None:
+    assert company_form({**COMPANY, "legal_name": "Smith & Sons Ltd"}).is_valid()
+    assert company_form({**COMPANY, "legal_name": "Café d'Azur S.A."}).is_valid()

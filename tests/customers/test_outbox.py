@@ -197,7 +197,9 @@ def test_backoff_is_full_jitter_under_an_exponential_cap(settings) -> None:
 
 
 def test_a_400_fails_once_and_goes_back_to_the_draft(bvnk_emulator, client, agent) -> None:
-    customer = ready_to_submit(bvnk_emulator, tax_number="INVALID")
+    customer = ready_to_submit(
+        bvnk_emulator, tax_number="INVALID", tax_residence_country="GB"
+    )  # a US tax number must look like an SSN; a British one reaches BVNK
     operation = submit(customer, agent)
     assert send(operation) == State.FAILED
     assert operation.attempts == 1 and operation.last_status_code == 400

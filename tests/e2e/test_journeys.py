@@ -63,24 +63,46 @@ def save_and_continue(page: Page, values: dict[str, str]) -> None:
     expect(page.locator(".error-summary, .errorlist")).to_have_count(0)
 
 
-def upload(
+def doc_group(page: Page, group: str = "") -> Locator:
+    """The documents of one owner: `group` names the person (or company); "" any."""
+    scope = page.locator("section.doc-group")
+    if group:
+        scope = scope.filter(has=page.get_by_role("heading", name=group, exact=True))
+    return scope
+
+
+def doc_slot(page: Page, slot_label: str, group: str = "") -> Locator:
+    heading = page.get_by_role("heading", name=re.compile(re.escape(slot_label)))
+    return doc_group(page, group).locator("li.slot").filter(has=heading)
+
+
+def choose_identity(page: Page, kind: str, *, group: str = "") -> None:
+    """Pick the identity document a person has; only its slots then show."""
+    slots = doc_group(page, group).locator(f'li.slot[data-id-type="{kind}"]')
+    expect(slots.first).to_be_hidden()
+    doc_group(page, group).locator(f'.id-choice input[value="{kind}"]').check()
+    expect(slots.first).to_be_visible()
+
+
+def choose_file(
     page: Page, slot_label: str, name: str, content: bytes, mime: str, *, group: str = ""
 ) -> None:
-    """Upload a file into a slot; `group` names the person (or company) it belongs to."""
+    """Choose a file for a slot, without sending it yet."""
+    field = doc_slot(page, slot_label, group).locator("input[type=file]")
+    expect(field).to_be_visible()
+    field.set_input_files(files=[{"name": name, "mimeType": mime, "buffer": content}])
 
-    def slot() -> Locator:
-        scope = page.locator("section.doc-group")
-        if group:
-            scope = scope.filter(has=page.get_by_role("heading", name=group, exact=True))
-        heading = page.get_by_role("heading", name=re.compile(re.escape(slot_label)))
-        return scope.locator("li.slot").filter(has=heading)
 
-    slot().locator("input[type=file]").set_input_files(
-        files=[{"name": name, "mimeType": mime, "buffer": content}]
-    )
-    navigate(page, slot().get_by_role("button", name=re.compile("^Upload")))
+def upload_chosen(page: Page, expected: list[tuple[str, str, str]]) -> None:
+    """Send every chosen file with the one Upload button; each (group, slot, name) is stored."""
+    navigate(page, page.get_by_role("button", name="Upload the chosen files"))
     check_accessibility(page)
-    expect(slot().locator(".file-name")).to_have_text(name)
+    expect(page.locator(".error-summary")).to_have_count(0)
+    for group, slot_label, name in expected:
+        expect(doc_slot(page, slot_label, group).locator(".file-name")).to_have_text(name)
+        expect(
+            page.locator(".messages").get_by_text(f"{slot_label}: {name} uploaded.")
+        ).to_be_visible()
 
 
 def sign_agreement(page: Page, stack: Stack) -> None:
@@ -128,7 +150,7 @@ INDIVIDUAL_US = {
         "nationality": "US",
         "birth_country": "US",
     },
-    "contact": {"email": "jane@example.com", "phone": "+12025550123"},
+    "contact": {"email": "jane@example.com", "phone": "(202) 555-0123"},  # national format
     "address": {
         "address_line1": "1 Main Street",
         "city": "Austin",
@@ -157,9 +179,13 @@ def onboard_individual(page: Page, stack: Stack, steps: dict[str, dict[str, str]
         assert f"/onboarding/{step}/" in page.url, page.url
         save_and_continue(page, values)
     assert "/onboarding/documents/" in page.url
-    upload(page, "Passport", "passport.png", png(), "image/png")
-    upload(page, "Proof of address", "utility-bill.pdf", PDF, "application/pdf")
-    navigate(page, page.get_by_role("link", name="Continue"))
+    choose_identity(page, "PASSPORT")
+    choose_file(page, "Passport", "passport.png", png(), "image/png")
+    choose_file(page, "Proof of address", "utility-bill.pdf", PDF, "application/pdf")
+    screenshot(page, "documents-chosen")
+    upload_chosen(page, [("", "Passport", "passport.png"),
+                         ("", "Proof of address", "utility-bill.pdf")])  # fmt: skip
+    navigate(page, page.get_by_role("button", name="Continue"))
     sign_agreement(page, stack)
     assert "/onboarding/review/" in page.url, "signing leads to the review"
     check_accessibility(page)
@@ -190,6 +216,7 @@ def test_individual_us_resident_to_verified(page: Page, stack: Stack) -> None:
     wait_for_status(page, "Verified")
     created = at_bvnk(stack, "jane@example.com")
     assert len(created) == 1
+    assert "+12025550123" in json.dumps(created), "the national number reached BVNK in E.164"
     uploads = stack.emulator.requests_log(method="POST")
     assert sum(1 for r in uploads if r["path"].endswith("/documents")) >= 1
     screenshot(page, "individual-verified")
@@ -288,6 +315,7 @@ def finish_company(page: Page, stack: Stack, associates: list[dict[str, Any]]) -
 
     assert "/onboarding/company-documents/" in page.url, page.url
     check_accessibility(page)
+    chosen = []
     for label in (
         "Certificate of incorporation",
         "Articles of association",
@@ -295,30 +323,25 @@ def finish_company(page: Page, stack: Stack, associates: list[dict[str, Any]]) -
         "Company proof of address",
         "Power of attorney",
     ):
-        upload(page, label, f"{label.lower().replace(' ', '-')}.pdf", PDF, "application/pdf")
-    navigate(page, page.get_by_role("link", name="Continue"))
+        name = f"{label.lower().replace(' ', '-')}.pdf"
+        choose_file(page, label, name, PDF, "application/pdf")
+        chosen.append(("", label, name))
+    upload_chosen(page, chosen)  # five files, one submit
+    navigate(page, page.get_by_role("button", name="Continue"))
 
     assert "/onboarding/identity-documents/" in page.url, page.url
     check_accessibility(page)
+    chosen = []
     for associate in associates:
         name = f"{associate['values']['first_name']} {associate['values']['last_name']}"
-        upload(
-            page,
-            "Passport",
-            f"passport-{name.split()[0].lower()}.png",
-            png(),
-            "image/png",
-            group=name,
-        )
-        upload(
-            page,
-            "Proof of address",
-            f"bill-{name.split()[0].lower()}.pdf",
-            PDF,
-            "application/pdf",
-            group=name,
-        )
-    navigate(page, page.get_by_role("link", name="Continue"))
+        first = name.split()[0].lower()
+        choose_file(page, "Passport", f"passport-{first}.png", png(), "image/png", group=name)
+        choose_file(page, "Proof of address", f"bill-{first}.pdf", PDF, "application/pdf",
+                    group=name)  # fmt: skip
+        chosen += [(name, "Passport", f"passport-{first}.png"),
+                   (name, "Proof of address", f"bill-{first}.pdf")]  # fmt: skip
+    upload_chosen(page, chosen)  # every person's files, one submit
+    navigate(page, page.get_by_role("button", name="Continue"))
 
     sign_agreement(page, stack)
     assert "/onboarding/review/" in page.url, "signing leads to the review"
@@ -456,7 +479,7 @@ def british_resident(first: str, last: str, tax_number: str) -> dict[str, dict[s
     return INDIVIDUAL_US | {
         "personal": INDIVIDUAL_US["personal"]
         | {"first_name": first, "last_name": last, "nationality": "GB", "birth_country": "GB"},
-        "contact": {"email": f"{first.lower()}@example.co.uk", "phone": "+447911123456"},
+        "contact": {"email": f"{first.lower()}@example.co.uk", "phone": "07911 123456"},
         "address": {
             "address_line1": "22 Acacia Avenue",
             "city": "Leeds",

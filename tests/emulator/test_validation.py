@@ -112,6 +112,16 @@ def test_us_company_with_an_ein_needs_no_registration_number(emulator: EmulatorP
     assert emulator.post(CUSTOMERS, json=body).status_code == 201
 
 
+def test_us_company_with_a_malformed_ein_needs_a_registration_number(
+    emulator: EmulatorProcess,
+) -> None:
+    body = company(signed_session(emulator))
+    del body["company"]["registrationNumber"]
+    body["company"]["taxNumber"] = "12-345"
+    found = errors_of(emulator.post(CUSTOMERS, json=body))
+    assert "company.registrationNumber" in found and "company.taxNumber" in found
+
+
 def test_lower_case_type_and_unknown_keys_are_accepted(emulator: EmulatorProcess) -> None:
     body = company(signed_session(emulator), type="company", somethingNew={"x": 1})
     body["company"]["associates"].append(associate("Kim", "Lee", ["director"], hobby="golf"))

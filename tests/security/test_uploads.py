@@ -64,7 +64,7 @@ def company(db: Any) -> Any:
 
 def upload(client: Any, customer: Any, *files: SimpleUploadedFile) -> Any:
     url = reverse("customers:onboarding-document-upload", args=[customer.pk, "company-documents"])
-    return client.post(url, {"slot": CERT, "file": list(files) if len(files) > 1 else files[0]})
+    return client.post(url, {CERT: list(files) if len(files) > 1 else files[0]})
 
 
 HOSTILE = [
@@ -146,17 +146,31 @@ def test_an_oversized_file_is_dropped_while_it_arrives(client, agent, company, s
     assert not ComplianceDocument.objects.exists() and stored_files() == []
 
 
-def test_several_files_in_one_request_are_refused(client, agent, company) -> None:
+def test_several_files_for_one_document_are_refused(client, agent, company) -> None:
     client.force_login(agent)
     files = [SimpleUploadedFile(f"{i}.pdf", PDF, "application/pdf") for i in range(3)]
     response = upload(client, company, *files)
-    assert "Upload one file at a time" in response.content.decode()
+    assert "Choose one file for this document; several were sent." in response.content.decode()
     assert not ComplianceDocument.objects.exists() and stored_files() == []
 
 
-def test_a_flood_of_files_is_refused_while_parsing(client, agent, company) -> None:
+def test_files_past_the_per_request_limit_store_none(client, agent, company, monkeypatch) -> None:
+    monkeypatch.setattr(documents, "MAX_FILES_PER_REQUEST", 2)
     client.force_login(agent)
-    files = [SimpleUploadedFile(f"{i}.pdf", PDF, "application/pdf") for i in range(20)]
+    url = reverse("customers:onboarding-document-upload", args=[company.pk, "company-documents"])
+    files = {
+        f"company:COMPANY_DOC:{sub}": SimpleUploadedFile(f"{sub}.pdf", PDF)
+        for sub in ("INCORPORATION_CERT", "PROOF_OF_ADDRESS", "DIRECTORS_REGISTRY")
+    }
+    response = client.post(url, files)
+    assert "Too many files in one upload: send at most 2." in response.content.decode()
+    assert not ComplianceDocument.objects.exists() and stored_files() == []
+
+
+def test_a_flood_of_files_is_refused_while_parsing(client, agent, company, settings) -> None:
+    client.force_login(agent)
+    count = settings.DATA_UPLOAD_MAX_NUMBER_FILES + 1
+    files = [SimpleUploadedFile(f"{i}.pdf", PDF, "application/pdf") for i in range(count)]
     assert upload(client, company, *files).status_code == 400
     assert stored_files() == []
 
