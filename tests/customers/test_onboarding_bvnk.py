@@ -356,6 +356,11 @@ def test_an_expired_session_is_replaced_and_a_pending_one_reused(client, agent, 
 # -- details changed at BVNK (drift) --------------------------------------------------------
 
 
+def drift_key(customer: Customer) -> str:
+    """The key of the change made at BVNK behind the portal's back, unique per customer."""
+    return f"drift-{customer.external_reference}"
+
+
 def drifted(emulator: Any) -> Customer:
     """A created individual whose email BVNK changed behind the portal's back, then resynced."""
     customer = complete_individual(signed=False, email="jane@example.com")
@@ -366,7 +371,8 @@ def drifted(emulator: Any) -> Customer:
     changed = emulator.put(
         f"/platform/v1/customers/{customer.bvnk_reference}",
         json=body,
-        headers={"X-Idempotency-Key": f"drift-{customer.pk}"},
+        # Unique per run: on SQLite ids start again in every test, the emulator does not.
+        headers={"X-Idempotency-Key": drift_key(customer)},
     )
     assert changed.status_code == 200, changed.text
     reconcile.customer_resync(customer)
@@ -390,7 +396,7 @@ def test_details_bvnk_holds_otherwise_are_shown_and_the_portals_sent(
     sending.operations_run_due(customer=customer)
     path = f"/platform/v1/customers/{customer.bvnk_reference}"
     puts = bvnk_emulator.requests_log(method="PUT", path=path)
-    assert [p["idempotencyKey"] for p in puts if p["idempotencyKey"] != f"drift-{customer.pk}"] == [
+    assert [p["idempotencyKey"] for p in puts if p["idempotencyKey"] != drift_key(customer)] == [
         update.idempotency_key
     ]
     remote = bvnk_emulator.get(path).json()
