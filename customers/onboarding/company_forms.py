@@ -15,7 +15,7 @@ from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 
 from ..models import Associate, Customer, same_person
-from ..validators import normalise_us_ein, normalise_us_tin
+from ..validators import normalise_us_ein
 from .forms import (
     ADDRESS_FIELDS,
     OPERATIONAL_FIELDS,
@@ -26,6 +26,7 @@ from .forms import (
     address_labels,
     address_widgets,
     check_adult_birth_date,
+    clean_us_tin,
     require_address,
     today,
 )
@@ -278,11 +279,7 @@ class AssociateForm(StepForm):
             self.add_error("tax_residence_country", "Choose the country this tax number is from.")
         if cleaned.get("tax_residence_country") and not cleaned.get("tax_number"):
             self.add_error("tax_number", "Enter the tax number, or clear its country.")
-        if str(cleaned.get("tax_residence_country") or "") == "US" and cleaned.get("tax_number"):
-            try:
-                cleaned["tax_number"] = normalise_us_tin(cleaned["tax_number"])
-            except forms.ValidationError as error:
-                self.add_error("tax_number", error)
+        clean_us_tin(self)
         document = ("id_document_type", "id_document_number", "id_document_issuing_country")
         if any(cleaned.get(name) for name in document):
             for name in document:

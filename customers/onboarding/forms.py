@@ -26,7 +26,13 @@ from django.utils import timezone
 
 from .. import documents
 from ..models import Customer
-from ..validators import normalise_phone, normalise_us_zip, validate_e164_phone, validate_name
+from ..validators import (
+    normalise_phone,
+    normalise_us_tin,
+    normalise_us_zip,
+    validate_e164_phone,
+    validate_name,
+)
 from .slots import IDENTITY_NAMES, Slot, SlotGroup
 
 ADULT_AGE = 18
@@ -224,6 +230,17 @@ class StepForm(forms.ModelForm):
         """Return the model field values to store: what this step owns, nothing else."""
         names = [*self._meta.fields, *self.extra_values]  # type: ignore[misc]
         return {name: self.cleaned_data[name] for name in names if name in self.cleaned_data}
+
+
+def clean_us_tin(form: forms.BaseForm) -> None:
+    """A US tax number is an SSN or ITIN: check its shape and store it as NNN-NN-NNNN."""
+    cleaned = form.cleaned_data
+    if str(cleaned.get("tax_residence_country") or "") != "US" or not cleaned.get("tax_number"):
+        return
+    try:
+        cleaned["tax_number"] = normalise_us_tin(cleaned["tax_number"])
+    except forms.ValidationError as error:
+        form.add_error("tax_number", error)
 
 
 def address_widgets(prefix: str = "") -> dict[str, forms.Widget]:

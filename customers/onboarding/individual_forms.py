@@ -13,7 +13,6 @@ from typing import Any
 from django import forms
 
 from ..models import Customer
-from ..validators import normalise_us_tin
 from .forms import (
     ADDRESS_FIELDS,
     PHONE_HELP,
@@ -23,6 +22,7 @@ from .forms import (
     address_labels,
     address_widgets,
     check_adult_birth_date,
+    clean_us_tin,
 )
 
 
@@ -95,17 +95,6 @@ class TaxForm(StepForm):
         super().clean()
         clean_us_tin(self)
         return self.cleaned_data
-
-
-def clean_us_tin(form: StepForm) -> None:
-    """A US tax number is an SSN or ITIN: check its shape and store it as NNN-NN-NNNN."""
-    cleaned = form.cleaned_data
-    if str(cleaned.get("tax_residence_country") or "") != "US" or not cleaned.get("tax_number"):
-        return
-    try:
-        cleaned["tax_number"] = normalise_us_tin(cleaned["tax_number"])
-    except forms.ValidationError as error:
-        form.add_error("tax_number", error)
 
 
 US_ONLY_CDD = ("estimated_yearly_income", "industry_sector")
