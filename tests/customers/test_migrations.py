@@ -42,7 +42,8 @@ def test_existing_payloads_and_bvnk_copies_are_encrypted_in_place() -> None:
         ):
             stored = str(raw_column(table, column, pk))
             assert "1979" not in stored and json.loads(crypto.decrypt(stored)) == value
-        assert Customer.objects.get(pk=customer.pk).bvnk_data == body
+        # Only the column this migration knows: later ones add others (0012's assignee).
+        assert Customer.objects.only("bvnk_data").get(pk=customer.pk).bvnk_data == body
         assert BvnkOperation.objects.get(pk=operation.pk).payload == {"body": body}
         call_command("migrate", *BEFORE, verbosity=0)  # and back: plain JSON again
         plain = raw_column("customers_customer", "bvnk_data", customer.pk)
