@@ -22,6 +22,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -65,11 +66,18 @@ class Audience:
 def audience(customer: Customer) -> Audience:
     """The customer's owner (email), its assignee and watchers (email and in-app) and the
     team's addresses (email); inactive accounts are told nothing."""
+    # One query for the assignee and watchers, once per locked row: a create tells them of
+    # a status change and of BVNK's request in the same write.
+    users = getattr(customer, "_handlers", None)
+    if users is None:
+        handlers = Q(watched_customers=customer.pk)
+        if customer.assignee_id:
+            handlers |= Q(pk=customer.assignee_id)
+        users = list(
+            get_user_model().objects.filter(handlers, is_active=True).distinct().order_by("pk")
+        )
+        customer._handlers = users  # type: ignore[attr-defined]
     owner = customer.created_by
-    handlers = [customer.assignee, *customer.watchers.filter(is_active=True)]
-    users = list(
-        {user.pk: user for user in handlers if user is not None and user.is_active}.values()
-    )
     owner_email = owner.email if owner is not None and owner.is_active else ""
     return Audience(emails=_recipients(owner_email, *(u.email for u in users)), users=users)
 

@@ -11,7 +11,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from customers import requirements, services
+from customers import notifications, requirements, services
 from customers.dashboard import listing as dashboard
 from customers.models import (
     AuditEvent,
@@ -410,3 +410,43 @@ def test_mark_one_and_all_read(client, agent, lead):
     assert not StaffNotification.objects.filter(user=agent, read_at__isnull=True).exists()
     theirs.refresh_from_db()
     assert theirs.read_at is None
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL's indexes")
+def test_name_sorts_and_waiting_on_us_read_their_indexes(viewer) -> None:
+    """Each reads an index in its order, so a page stays a short scan at a million rows."""
+
+    def plan(queryset) -> str:
+        sql, params = queryset.values("pk")[:26].query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_sort = off")
+            cursor.execute("EXPLAIN " + sql, params)
+            return "\n".join(row[0] for row in cursor.fetchall())
+
+    for key, index in (("name", "customer_name_idx"), ("-name", "customer_name_desc_idx")):
+        sort = dashboard.SORT_BY_KEY[key]
+        ordered = Customer.objects.order_by(*dashboard._order(sort, descending=sort.descending))
+        assert f"Index Only Scan {'Backward ' if sort.descending else ''}using {index}" in plan(
+            ordered
+        )
+    waiting = Customer.objects.filter(requirements.waiting_on_us(timezone.now()))
+    assert "customer_waiting_idx" in plan(waiting.order_by("-created_at", "-id"))
+    mine = Customer.objects.filter(assignee=viewer)
+    assert "customer_assignee_idx" in plan(mine.order_by("-created_at", "-id"))
+
+
+def test_the_audience_is_told_once_and_never_inactive_accounts(agent, lead, viewer) -> None:
+    customer = make_company(legal_name="Contoso Ltd", status=S.PENDING, assignee=agent)
+    other = make_company()
+    for user in (agent, lead, viewer):
+        customer.watchers.add(user)
+        other.watchers.add(user)  # watching others too: no duplicate from the join
+    viewer.is_active = False
+    viewer.save()
+    assert [user.pk for user in notifications.audience(customer).users] == sorted(
+        [agent.pk, lead.pk]
+    )
+    services.customer_change_status(customer, S.VERIFIED, source="WEBHOOK")
+    told = StaffNotification.objects.filter(customer=customer)
+    assert sorted(note.user_id for note in told) == sorted([agent.pk, lead.pk])
