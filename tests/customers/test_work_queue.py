@@ -450,3 +450,18 @@ def test_the_audience_is_told_once_and_never_inactive_accounts(agent, lead, view
     services.customer_change_status(customer, S.VERIFIED, source="WEBHOOK")
     told = StaffNotification.objects.filter(customer=customer)
     assert sorted(note.user_id for note in told) == sorted([agent.pk, lead.pk])
+
+
+def test_a_draft_is_named_as_soon_as_its_name_is_typed(client, agent, reference_lists):
+    """A refused first step still names the draft: the rest waits, the name does not."""
+    draft = services.customer_create_draft(customer_type="COMPANY", actor=agent)
+    client.force_login(agent)
+    url = reverse("customers:onboarding-step", args=[draft.pk, "company"])
+    response = client.post(url, {"legal_name": "Typed Early Ltd", "action": "continue"})
+    assert response.status_code == 200  # the step's other fields are still asked for
+    assert "errorlist" in response.content.decode()
+    assert str(Customer.objects.get(pk=draft.pk)) == "Typed Early Ltd"
+    assert row_names(client) == ["Typed Early Ltd"]
+    # A name that is refused is not kept.
+    client.post(url, {"legal_name": "<b>Bold</b>", "action": "continue"})
+    assert str(Customer.objects.get(pk=draft.pk)) == "Typed Early Ltd"
