@@ -180,9 +180,7 @@ def _form_step(
     return _render_step(request, progress, step, "step_form.html", form=form, groups=groups)
 
 
-def _keep_name(
-    request: HttpRequest, customer: Customer, step: onboarding.Step, form: Any
-) -> None:
+def _keep_name(request: HttpRequest, customer: Customer, step: onboarding.Step, form: Any) -> None:
     """Name the draft as soon as its name is typed, even while the rest of the step is
     refused, so My customers never shows it as unnamed once it has one."""
     names = {
