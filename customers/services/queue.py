@@ -53,10 +53,19 @@ def customer_assign(*, customer: Customer, assignee: Any, actor: Any) -> bool:
 def customer_watch(*, customer: Customer, user: Any, watch: bool) -> None:
     """Follow a customer (its status changes and BVNK's requests reach `user`), or stop."""
     with transaction.atomic():
+        watching = customer.watchers.filter(pk=user.pk).exists()
+        if watch == watching:
+            return
         if watch:
             customer.watchers.add(user)
         else:
             customer.watchers.remove(user)
+        audit.record(
+            actor=user,
+            action=audit.Action.ACTION,
+            summary="Started watching the customer" if watch else "Stopped watching the customer",
+            customer=customer,
+        )
 
 
 class NotDiscardable(Exception):

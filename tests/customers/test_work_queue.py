@@ -352,6 +352,8 @@ def test_status_changes_reach_the_assignee_and_watchers(client, agent, lead, vie
     client.force_login(viewer)
     client.post(reverse("customers:watch", args=[customer.pk]), {"watch": "1"})
     assert list(customer.watchers.all()) == [viewer]
+    watched = AuditEvent.objects.get(customer=customer, actor=viewer)
+    assert watched.summary == "Started watching the customer"
     services.customer_apply_bvnk_status(
         customer, S.INFO_REQUIRED, observed_at=timezone.now(), source="WEBHOOK"
     )
