@@ -362,15 +362,30 @@ def test_status_changes_reach_the_assignee_and_watchers(client, agent, lead, vie
     assert told.first().message == "Contoso Ltd is now info required (was pending review)."
     email = StatusChange.objects.get(customer=customer).notification_set.get()
     assert {"agent@partner.example", "viewer@partner.example"} <= set(email.recipients)
-    # The bell counts them; the page lists them with a link to the customer.
+    # BVNK's request came with it: "needs more information", as the list says.
+    asked = StaffNotification.objects.get(user=viewer, kind="REQUEST")
+    assert asked.message == "Contoso Ltd: BVNK needs more information"
+    # The bell counts them; the page lists them, each opening its customer.
     page = client.get(reverse("customers:list")).content.decode()
-    assert 'id="notifications-bell"' in page and '<span class="count">1</span>' in page
+    bell = page.split('id="notifications-bell"')[1].split("</a>")[0]
+    assert '<span class="count">2</span>' in bell
     notes = client.get(reverse("customers:notifications")).content.decode()
-    assert "Contoso Ltd is now info required" in notes
-    assert reverse("customers:detail", args=[customer.pk]) in notes
+    assert "Contoso Ltd is now info required" in notes and "Open Contoso Ltd" in notes
+    note = StaffNotification.objects.get(user=viewer, kind="STATUS")
+    opened = client.post(reverse("customers:notification-read", args=[note.pk]), {"open": "1"})
+    assert opened["Location"] == reverse("customers:detail", args=[customer.pk])
+    page = client.get(reverse("customers:list")).content.decode()
+    assert (
+        '<span class="count">1</span>' in page.split('id="notifications-bell"')[1].split("</a>")[0]
+    )
     # Unwatching stops them.
     client.post(reverse("customers:watch", args=[customer.pk]), {"watch": "0"})
     assert not customer.watchers.exists()
+    services.customer_apply_bvnk_status(
+        customer, S.PENDING, observed_at=timezone.now(), source="WEBHOOK"
+    )
+    assert StaffNotification.objects.filter(user=viewer).count() == 2
+    assert StaffNotification.objects.filter(user=agent).count() == 3
 
 
 def test_bvnk_requests_reach_the_assignee_once(agent):
