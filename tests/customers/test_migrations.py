@@ -50,3 +50,23 @@ def test_existing_payloads_and_bvnk_copies_are_encrypted_in_place() -> None:
         assert json.loads(str(plain)) == body
     finally:
         call_command("migrate", verbosity=0)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the backfill is PostgreSQL's SQL")
+@pytest.mark.django_db(transaction=True)
+def test_existing_associates_names_are_copied_for_search() -> None:
+    before, after = ("customers", "0010_industry_sector_labels"), ("customers", "0012_work_queue")
+    call_command("migrate", *before, verbosity=0)
+    old = MigrationExecutor(connection).loader.project_state(before).apps
+    company = old.get_model("customers", "Customer").objects.create(
+        type="COMPANY", legal_name="Holding Ltd"
+    )
+    people = old.get_model("customers", "Associate").objects
+    people.create(customer_id=company.pk, first_name="Grace", last_name="Hopper")
+    people.create(customer_id=company.pk, first_name="Alan", last_name="Turing")
+    try:
+        call_command("migrate", *after, verbosity=0)
+        names = raw_column("customers_customer", "associate_names", company.pk)
+        assert names == "Grace Hopper · Alan Turing"
+    finally:
+        call_command("migrate", verbosity=0)
