@@ -242,7 +242,7 @@ class CustomerFilterForm(forms.Form):
             first, last = cleaned.get(start), cleaned.get(end)
             if first and last and first > last:
                 # Neither bound applies until the range makes sense; the dates stay typed.
-                message = f"{label} to ({last:%-d %b %Y}) is before {label.lower()} from."
+                message = f"{label} to ({last.day} {last:%b %Y}) is before {label.lower()} from."
                 self.add_error(end, message)
                 self.add_error(start, "The range ends before it starts.")
         return cleaned
