@@ -8,6 +8,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from .models import StaffNotification
 from .outbox.sending import auth_alert as latest
 
 
@@ -25,3 +26,16 @@ def bvnk_alerts(request: HttpRequest) -> dict[str, Callable[[], Any]]:
         return latest()
 
     return {"bvnk_auth_alert": auth_alert}
+
+
+def staff_notifications(request: HttpRequest) -> dict[str, Callable[[], int]]:
+    """`unread_notifications`: the bell's count, queried only when a page shows the bell."""
+
+    @cache
+    def unread() -> int:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return 0
+        return StaffNotification.objects.filter(user=user, read_at__isnull=True).count()
+
+    return {"unread_notifications": unread}

@@ -1,4 +1,6 @@
-"""Emails to staff: a customer reached a status that needs them, and a daily digest.
+"""Telling staff: emails (a customer reached a status that needs them, a daily digest)
+and in-app notifications (the bell: status changes and BVNK's requests on the customers a
+user handles or watches). `audience` is the one place that decides who is told.
 
 A `Notification` row is written in the same transaction as the change that causes it
 (one per status change, one digest per day and address: its unique `key`), and a worker
@@ -9,7 +11,9 @@ sent, never sent twice by two workers.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import partial
 from typing import Any
@@ -18,11 +22,12 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
 from . import dispatch
-from .models import Customer, Notification, StatusChange
+from .models import Customer, Notification, StaffNotification, StatusChange
 
 logger = logging.getLogger(__name__)
 
@@ -50,17 +55,65 @@ def _enqueue(notification_id: int) -> None:
     dispatch.publish(dispatch.SEND_NOTIFICATION, [(notification_id,)])
 
 
-def status_change_queue(change: StatusChange) -> Notification | None:
-    """Owe an email for a status change that needs staff; sent by a worker after commit.
+@dataclass(frozen=True)
+class Audience:
+    """Who is told about a customer: by email, and in the portal."""
 
-    Call it in the transaction that records the change. Idempotent per change.
-    """
-    if change.new_status not in NOTIFY_STATUSES:
-        return None
-    customer = change.customer
+    emails: list[str]
+    users: list[Any]
+
+
+def audience(customer: Customer) -> Audience:
+    """The customer's owner (email), its assignee and watchers (email and in-app) and the
+    team's addresses (email); inactive accounts are told nothing."""
+    # One query for the assignee and watchers, once per locked row: a create tells them of
+    # a status change and of BVNK's request in the same write.
+    users = getattr(customer, "_handlers", None)
+    if users is None:
+        handlers = Q(watched_customers=customer.pk)
+        if customer.assignee_id:
+            handlers |= Q(pk=customer.assignee_id)
+        users = list(
+            get_user_model().objects.filter(handlers, is_active=True).distinct().order_by("pk")
+        )
+        customer._handlers = users  # type: ignore[attr-defined]
     owner = customer.created_by
     owner_email = owner.email if owner is not None and owner.is_active else ""
-    recipients = _recipients(owner_email)
+    return Audience(emails=_recipients(owner_email, *(u.email for u in users)), users=users)
+
+
+def _tell(customer: Customer, users: list[Any], *, kind: str, key: str, message: str) -> None:
+    StaffNotification.objects.bulk_create(
+        [
+            StaffNotification(
+                user=user, customer=customer, kind=kind, key=key, message=message[:300]
+            )
+            for user in users
+        ],
+        # Once per user and cause: a repeat (an event processed twice) is no new line.
+        ignore_conflicts=True,
+    )
+
+
+def status_change_queue(change: StatusChange) -> Notification | None:
+    """Tell the customer's audience of a status change: in the portal (everyone but the
+    user who made it), and by email when the status needs staff (sent by a worker after
+    commit). Call it in the transaction that records the change. Idempotent per change.
+    """
+    customer = change.customer
+    told = audience(customer)
+    in_app = [user for user in told.users if user.pk != change.actor_id]
+    _tell(
+        customer,
+        in_app,
+        kind=StaffNotification.Kind.STATUS,
+        key=f"status-change:{change.pk}",
+        message=f"{customer} is now {change.get_new_status_display().lower()} "
+        f"(was {change.get_old_status_display().lower()}).",
+    )
+    if change.new_status not in NOTIFY_STATUSES:
+        return None
+    recipients = told.emails
     if not recipients:
         return None
     notification, created = Notification.objects.get_or_create(
@@ -77,6 +130,21 @@ def status_change_queue(change: StatusChange) -> Notification | None:
         # robust: a broker that is down must not undo the change; the sweep sends it.
         transaction.on_commit(partial(_enqueue, notification.pk), robust=True)
     return notification
+
+
+def bvnk_request_queue(customer: Customer, reason: str) -> None:
+    """Tell the customer's handlers and watchers in the portal what BVNK now asks for.
+
+    `reason` is the waiting reason (requirements.waiting_reason); each is told once.
+    """
+    digest = hashlib.sha256(reason.encode()).hexdigest()[:16]
+    _tell(
+        customer,
+        audience(customer).users,
+        kind=StaffNotification.Kind.REQUEST,
+        key=f"request:{customer.pk}:{digest}",
+        message=f"{customer}: {reason}",
+    )
 
 
 def waiting_on_partner() -> Any:

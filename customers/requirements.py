@@ -15,8 +15,10 @@ the row first). So the My customers list shows them without a query per row;
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import Q
 from django.urls import reverse
 
@@ -260,6 +262,56 @@ class Summary:
     text: str
     waiting_on: str
     needs_attention: bool
+    reason: str = ""  # why it waits on the partner, in a sentence (the work queue)
+
+
+def waiting_reason(customer: Customer, *, operations: list[BvnkOperation], refused: str) -> str:
+    """Why the customer waits on the partner, in the checklist's words; "" when it does not.
+
+    A draft left alone is not said here: how long it was left changes by the day
+    (`stale_draft_reason`, when the list is shown).
+    """
+    if operations:
+        kinds = ", ".join(dict.fromkeys(op.get_kind_display().lower() for op in operations))
+        return f"Sending to BVNK failed ({kinds})"
+    if refused:
+        return f"BVNK refused the submission: {refused}"
+    if customer.status not in PARTNER_STATUSES:
+        return ""
+    asked = [*customer.outstanding_documents]
+    asked += [f"questionnaire {code}" for code in customer.questionnaire_codes]
+    if customer.verification_url:
+        asked.append("identity verification on BVNK's page")
+    if asked:
+        return "BVNK asks for: " + ", ".join(asked)
+    if customer.status == S.INFO_REQUIRED:
+        return "BVNK needs more information"
+    return "BVNK asks for an action"
+
+
+def is_bvnk_request(customer: Customer) -> bool:
+    """Whether the customer's stored waiting reason is something BVNK asks of the partner."""
+    return bool(customer.waiting_reason) and (
+        customer.status in PARTNER_STATUSES and not customer.needs_attention
+    )
+
+
+def stale_draft_cutoff(now: dt.datetime) -> dt.datetime:
+    """Drafts untouched since before this wait on the partner (WORK_QUEUE_STALE_DRAFT_DAYS)."""
+    return now - dt.timedelta(days=settings.WORK_QUEUE_STALE_DRAFT_DAYS)
+
+
+def stale_draft_reason(updated_at: dt.datetime, now: dt.datetime) -> str:
+    days = (now - updated_at).days
+    return f"Draft untouched for {_count(days, 'day')}"
+
+
+def waiting_on_us(now: dt.datetime) -> Q:
+    """Customers that wait for the partner: what BVNK asks for, what failed or was refused
+    (the needs-attention ones among them) and drafts left alone too long."""
+    return Q(waiting_on=WaitingOn.PARTNER) | Q(
+        status=S.DRAFT, updated_at__lt=stale_draft_cutoff(now)
+    )
 
 
 def summarise(customer: Customer, *, operations: list[BvnkOperation] | None = None) -> Summary:
@@ -308,7 +360,10 @@ def summarise(customer: Customer, *, operations: list[BvnkOperation] | None = No
         waiting = WaitingOn.BVNK
     else:
         waiting = WaitingOn.NOBODY
-    return Summary(text=text[:200], waiting_on=waiting, needs_attention=attention)
+    reason = waiting_reason(customer, operations=operations, refused=refused)
+    return Summary(
+        text=text[:200], waiting_on=waiting, needs_attention=attention, reason=reason[:200]
+    )
 
 
 def summary_refresh(customer: Customer | int) -> Summary:
@@ -319,6 +374,7 @@ def summary_refresh(customer: Customer | int) -> Summary:
         customer.blocking_summary = summary.text
         customer.waiting_on = summary.waiting_on
         customer.needs_attention = summary.needs_attention
+        customer.waiting_reason = summary.reason
     return summary
 
 
@@ -329,18 +385,22 @@ def summary_store(locked: Customer) -> Summary:
     reading the row again would only cost a query.
     """
     summary = summarise(locked)
-    if (locked.blocking_summary, locked.waiting_on, locked.needs_attention) != (
-        summary.text,
-        summary.waiting_on,
-        summary.needs_attention,
-    ):
+    stored = (
+        locked.blocking_summary,
+        locked.waiting_on,
+        locked.needs_attention,
+        locked.waiting_reason,
+    )
+    if stored != (summary.text, summary.waiting_on, summary.needs_attention, summary.reason):
         # Not through save(): a derived cache is no change to the customer (updated_at).
         Customer.objects.filter(pk=locked.pk).update(
             blocking_summary=summary.text,
             waiting_on=summary.waiting_on,
             needs_attention=summary.needs_attention,
+            waiting_reason=summary.reason,
         )
         locked.blocking_summary = summary.text
         locked.waiting_on = summary.waiting_on
         locked.needs_attention = summary.needs_attention
+        locked.waiting_reason = summary.reason
     return summary

@@ -70,6 +70,8 @@ ERASED_FIELDS: dict[str, object] = {
             "estimated_yearly_income",
             "industry_sector",
             "verification_url",
+            "associate_names",
+            "waiting_reason",
         )
     },
     "date_of_birth": None,
@@ -139,6 +141,7 @@ def ended_customers_anonymise(*, now: dt.datetime | None = None) -> int:
             locked.associates.all().delete()
             locked.webhook_events.all().delete()
             locked.notifications.all().delete()
+            locked.staff_notifications.all().delete()
             locked.agreement_sessions.update(bvnk_data={})
             locked.operations.update(payload={}, result={}, field_errors={}, last_error="")
             for name, value in ERASED_FIELDS.items():

@@ -29,6 +29,8 @@ _ONBOARD = [
     "customers.download_document",
     "customers.add_agreementsession",
     "customers.change_agreementsession",
+    # A draft never sent to BVNK, with its files (customers/services/queue.py).
+    "customers.discard_draft",
 ]
 _OPERATE = [
     "customers.delete_customer",

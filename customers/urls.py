@@ -1,6 +1,7 @@
 from django.urls import include, path
 
 from . import views, webhooks
+from .dashboard import queue_views
 from .dashboard import views as dashboard_views
 from .onboarding import views as onboarding_views
 
@@ -13,4 +14,5 @@ urlpatterns = [
     path("bvnk-connection/", webhooks.bvnk_connection, name="bvnk_connection"),
     path("", include(onboarding_views.urlpatterns)),
     path("", include(dashboard_views.urlpatterns)),
+    path("", include(queue_views.urlpatterns)),
 ]

@@ -26,14 +26,20 @@ STILL_CHANGING = frozenset(S) - {S.DRAFT, S.REJECTED, S.TERMINATED}
 def customer_list(request: HttpRequest) -> HttpResponse:
     """My customers: tabs, search, filters, sort and keyset pages (dashboard/listing.py)."""
     listing = dashboard.customer_listing(request.user, request.GET)
+    # The work queue's tabs say why each customer waits on us.
+    reasons = listing.form.values.get("tab") in dashboard.QUEUE_TABS
     return render(
         request,
         "customers/customer_list.html",
         {
             "listing": listing,
             "rows": dashboard.list_rows(
-                listing.page.rows, can_edit=request.user.has_perm("customers.change_customer")
+                listing.page.rows,
+                can_edit=request.user.has_perm("customers.change_customer"),
+                reasons=reasons,
+                user_pk=request.user.pk,
             ),
+            "reasons": reasons,
             "form": listing.form,
             "saved_views": dashboard.saved_views_for(request.user),
             "live_seconds": settings.LIVE_REFRESH_SECONDS,

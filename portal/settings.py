@@ -105,6 +105,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "customers.context_processors.bvnk_alerts",
+                "customers.context_processors.staff_notifications",
             ],
         },
     },
@@ -354,6 +355,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_IDLE_SECONDS = env.int("SESSION_IDLE_SECONDS", default=30 * 60)
 # My customers refreshes its rows and tab counts this often while open (static/js/live.js).
 LIVE_REFRESH_SECONDS = env.int("LIVE_REFRESH_SECONDS", default=15)
+# My customers' "Waiting on us" tab counts a draft untouched this many days.
+WORK_QUEUE_STALE_DRAFT_DAYS = env.int("WORK_QUEUE_STALE_DRAFT_DAYS", default=7)
 # No inline scripts or styles anywhere; forms post to the portal, and the agreement step's
 # redirect (a form's target as far as the browser is concerned) to BVNK's hosted page.
 CONTENT_SECURITY_POLICY = {

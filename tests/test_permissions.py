@@ -17,7 +17,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from customers.models import AgreementSession, BvnkOperation, SavedView
+from customers.models import AgreementSession, BvnkOperation, SavedView, StaffNotification
 from tests.conftest import make_associate, make_company
 from tests.customers.conftest import add_document, company_draft
 
@@ -76,6 +76,14 @@ RULES: dict[str, tuple[str, ...]] = {
     "customers:operation-retry": ("customers.submit_customer",),
     "customers:resync": (OPERATE,),
     "customers:agreement-restart": (EDIT, "customers.add_agreementsession"),
+    # The work queue (customers/dashboard/queue_views.py).
+    "customers:assign": (EDIT,),
+    "customers:unassign": (EDIT,),
+    "customers:watch": (VIEW,),
+    "customers:discard": ("customers.discard_draft",),
+    "customers:notifications": (VIEW,),
+    "customers:notification-read": (VIEW,),
+    "customers:notifications-read-all": (VIEW,),
     # The second factor's pages: any logged-in user (tests/security/test_otp.py).
     "otp-verify": (),
     "otp-setup": (),
@@ -135,6 +143,9 @@ def world(settings: Any, lead: Any) -> dict[str, str]:
         idempotency_key=str(uuid.uuid4()),
     )
     view = SavedView.objects.create(user=lead, name="Mine", query="tab=DRAFT")
+    note = StaffNotification.objects.create(
+        user=lead, customer=customer, kind="STATUS", key="k", message="A change"
+    )
     return {
         "pk": str(customer.pk),
         "associate_pk": str(associate.pk),
@@ -142,6 +153,7 @@ def world(settings: Any, lead: Any) -> dict[str, str]:
         "session_pk": str(session.pk),
         "operation_pk": str(operation.pk),
         "view_pk": str(view.pk),
+        "note_pk": str(note.pk),
         "step": "company",
         "object_id": str(customer.pk),
         "app_label": "customers",

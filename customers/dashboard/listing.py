@@ -9,9 +9,9 @@ Built to stay fast with a million customers on PostgreSQL:
   beyond it from PostgreSQL's statistics (pg_stats for the tabs, EXPLAIN for a filtered
   list), so a page runs the same queries at ten rows and at a million (the counting is in
   `counting.py`, shared with the admin's paginator);
-- search is `icontains` on the denormalised `search_name` and on `email`, which
-  PostgreSQL serves from trigram GIN indexes on UPPER(...) (migration 0006), plus exact
-  matches on both references.
+- search is `icontains` on the denormalised `search_name`, `associate_names` and on
+  `email`, which PostgreSQL serves from trigram GIN indexes on UPPER(...) (migrations
+  0006 and 0012), plus a prefix of BVNK's reference (a pattern index) and our exact one.
 
 Saved views are here too; the CSV export's columns and cells are in
 `csv_export.py`.
@@ -24,14 +24,14 @@ import binascii
 import datetime as dt
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlencode
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.db.models import F, Func, Q, QuerySet, Value
+from django.db.models import BooleanField, ExpressionWrapper, F, Func, Q, QuerySet, Value
 from django.db.models.expressions import OrderBy
 from django.db.models.fields import CharField
 from django.http import QueryDict
@@ -39,8 +39,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from .. import roles
+from .. import requirements, roles
 from ..models import Customer, SavedView, customers_for
+from ..models.customers import unnamed_draft
 from ..onboarding.forms import DateInput
 from ..templatetags.portal_tags import age, day
 from . import counting
@@ -58,10 +59,27 @@ class Tab:
     key: str
     label: str
     condition: Q
+    # The work queue's tabs depend on who looks, and when.
+    dynamic: Callable[[Any, dt.datetime], Q] | None = None
+
+    def where(self, user: Any, now: dt.datetime) -> Q:
+        return self.dynamic(user, now) if self.dynamic else self.condition
 
 
+def _waiting_on_us(user: Any, now: dt.datetime) -> Q:
+    return requirements.waiting_on_us(now)
+
+
+def _mine(user: Any, now: dt.datetime) -> Q:
+    return Q(assignee=user.pk)
+
+
+WAITING, MINE = "waiting", "mine"
+QUEUE_TABS = frozenset({WAITING, MINE})
 TABS: tuple[Tab, ...] = (
     Tab("", "All", Q()),
+    Tab(WAITING, "Waiting on us", Q(), _waiting_on_us),
+    Tab(MINE, "Mine", Q(), _mine),
     Tab("attention", "Needs attention", Q(needs_attention=True)),
     Tab(S.DRAFT, "Drafts", Q(status=S.DRAFT)),
     Tab(S.INFO_REQUIRED, S.INFO_REQUIRED.label, Q(status=S.INFO_REQUIRED)),
@@ -83,6 +101,21 @@ class Sort:
     label: str
     field: str
     descending: bool
+
+    @property
+    def by_name(self) -> bool:
+        return self.field == "search_name"
+
+
+def _named_first(sort: Sort) -> ExpressionWrapper:
+    """The name sorts' leading key, so unnamed drafts come after named customers either way:
+    ascending it is "has no name", descending "has a name" (an index for each, models)."""
+    unnamed = Q(search_name="")
+    return ExpressionWrapper(~unnamed if sort.descending else unnamed, output_field=BooleanField())
+
+
+def _named_first_value(sort: Sort, name: str) -> bool:
+    return bool(name) if sort.descending else not name
 
 
 SORTS: tuple[Sort, ...] = (
@@ -193,7 +226,37 @@ class CustomerFilterForm(forms.Form):
     def more_filters(self) -> bool:
         """Whether a filter beyond search, tab, status and type is set (opens the panel)."""
         extra = ("attention", "created_from", "created_to", "changed_from", "changed_to")
-        return any(self.values.get(name) for name in (*extra, "created_by"))
+        return any(self.values.get(name) for name in (*extra, "created_by")) or bool(
+            self.date_errors
+        )
+
+    # Each date range, (from, to, what it is called).
+    RANGES = (
+        ("created_from", "created_to", "Created"),
+        ("changed_from", "changed_to", "Status changed"),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        for start, end, label in self.RANGES:
+            first, last = cleaned.get(start), cleaned.get(end)
+            if first and last and first > last:
+                # Neither bound applies until the range makes sense; the dates stay typed.
+                message = f"{label} to ({last.day} {last:%b %Y}) is before {label.lower()} from."
+                self.add_error(end, message)
+                self.add_error(start, "The range ends before it starts.")
+        return cleaned
+
+    @cached_property
+    def date_errors(self) -> dict[str, str]:
+        """{field: message} for the date filters that cannot apply (shown on the filter)."""
+        self.is_valid()
+        names = [name for pair in self.RANGES for name in pair[:2]]
+        return {
+            name: " ".join(str(error) for error in self.errors[name])
+            for name in names
+            if name in self.errors
+        }
 
 
 def _start_of(day: dt.date) -> dt.datetime:
@@ -209,23 +272,31 @@ def _looks_like_uuid(value: str) -> bool:
 
 
 def search_condition(q: str) -> Q:
-    """Match a name or email fragment, or either reference exactly.
+    """Match a name (the customer's or an associate's) or email fragment, the start of
+    BVNK's reference (the list shows it cut short), or our reference exactly.
 
     `icontains` becomes UPPER(col::text) LIKE UPPER('%q%') on PostgreSQL, the expression
-    the trigram indexes of migration 0006 are built on.
+    the trigram indexes of migrations 0006 and 0012 are built on; `startswith` a LIKE 'q%'
+    that the reference's pattern index serves.
     """
-    condition = Q(search_name__icontains=q) | Q(email__icontains=q) | Q(bvnk_reference=q)
+    condition = (
+        Q(search_name__icontains=q)
+        | Q(associate_names__icontains=q)
+        | Q(email__icontains=q)
+        | Q(bvnk_reference__startswith=q)
+    )
     if _looks_like_uuid(q):
         condition |= Q(external_reference=q)
     return condition
 
 
-def filter_condition(values: dict[str, Any], *, user: Any) -> Q:
+def filter_condition(values: dict[str, Any], *, user: Any, now: dt.datetime | None = None) -> Q:
     """The WHERE of the list for a set of valid filter values."""
     condition = Q()
+    now = now or timezone.now()
     tab = values.get("tab") or ""
     if tab in TAB_KEYS:
-        condition &= next(t.condition for t in TABS if t.key == tab)
+        condition &= next(t.where(user, now) for t in TABS if t.key == tab)
     if values.get("status"):
         condition &= Q(status=values["status"])
     if values.get("type"):
@@ -272,10 +343,14 @@ class Row(Func):
 
 
 def _order(sort: Sort, *, descending: bool) -> list[OrderBy]:
-    """ORDER BY the sort column then id, both the same way (as the indexes are built)."""
+    """ORDER BY the sort column then id, all the same way (as the indexes are built); the
+    name sorts lead with whether there is a name."""
+    keys: list[Any] = [F(sort.field), F("id")]
+    if sort.by_name:
+        keys.insert(0, _named_first(sort))
     if descending:
-        return [F(sort.field).desc(), F("id").desc()]
-    return [F(sort.field).asc(), F("id").asc()]
+        return [key.desc() for key in keys]
+    return [key.asc() for key in keys]
 
 
 def encode_cursor(row: Mapping[str, Any], sort: Sort) -> str:
@@ -327,6 +402,10 @@ def keyset_page(
     if cursor is not None:
         key = Row(F(sort.field), F("id"))
         bound = Row(Value(cursor[0]), Value(cursor[1]))
+        if sort.by_name:
+            key = Row(_named_first(sort), F(sort.field), F("id"))
+            first = _named_first_value(sort, cursor[0])
+            bound = Row(Value(first), Value(cursor[0]), Value(cursor[1]))
         rows_qs = rows_qs.alias(keyset=key).filter(
             **{"keyset__lt" if descending else "keyset__gt": bound}
         )
@@ -349,6 +428,8 @@ def keyset_page(
 
 
 def _tab_estimate(tab: Tab, estimates: dict[tuple[str, str], int]) -> int | None:
+    if tab.dynamic is not None:
+        return None
     if tab.key == "":
         return estimates.get(("*", "*"))
     if tab.key == "attention":
@@ -376,6 +457,8 @@ class ListRow:
     created_at: str
     created_day: str
     owner: str
+    assignee: str = ""
+    assign_url: str = ""  # "Assign to me" (POST), for those who may and when it is not theirs
 
 
 def row_name(row: Mapping[str, Any]) -> str:
@@ -384,15 +467,34 @@ def row_name(row: Mapping[str, Any]) -> str:
         name = row["legal_name"]
     else:
         name = f"{row['first_name']} {row['last_name']}".strip()
-    kind = str(Customer.Type(row["type"]).label).lower()
-    return str(name or f"Draft {kind} {row['external_reference']}")
+    return str(name or unnamed_draft(row["type"], row["created_at"]))
 
 
-def list_rows(rows: Sequence[Mapping[str, Any]], *, can_edit: bool) -> list[ListRow]:
-    """Turn a page of values() rows into printable rows; two reverse() calls a page."""
+def row_reason(row: Mapping[str, Any], now: dt.datetime) -> str:
+    """Why a row waits on us, in a sentence (requirements.py says it, as on its page)."""
+    if row["waiting_reason"]:
+        return str(row["waiting_reason"])
+    if row["status"] == S.DRAFT and row["updated_at"] < requirements.stale_draft_cutoff(now):
+        return requirements.stale_draft_reason(row["updated_at"], now)
+    return str(row["blocking_summary"])
+
+
+def list_rows(
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    can_edit: bool,
+    reasons: bool = False,
+    user_pk: int | None = None,
+) -> list[ListRow]:
+    """Turn a page of values() rows into printable rows; three reverse() calls a page.
+
+    `reasons`: say why each row waits on us (the work queue's tabs) rather than what it
+    waits for.
+    """
     marker = "999999999999"
     detail = reverse("customers:detail", args=[int(marker)])
     resume = reverse("customers:onboarding-resume", args=[int(marker)])
+    assign = reverse("customers:assign", args=[int(marker)])
     now = timezone.now()
     types, statuses = dict(Customer.Type.choices), dict(Customer.Status.choices)
     return [
@@ -408,13 +510,17 @@ def list_rows(rows: Sequence[Mapping[str, Any]], *, can_edit: bool) -> list[List
             status_label=str(statuses.get(row["status"], row["status"])),
             changed_at=row["status_changed_at"].isoformat(),
             age=age(row["status_changed_at"], now),
-            summary=row["blocking_summary"],
+            summary=row_reason(row, now) if reasons else row["blocking_summary"],
             needs_attention=row["needs_attention"],
             waiting_on_bvnk=row["waiting_on"] == Customer.WaitingOn.BVNK,
             bvnk_reference=row["bvnk_reference"] or "",
             created_at=row["created_at"].isoformat(),
             created_day=day(row["created_at"]),
             owner=row["created_by__username"] or "",
+            assignee=row["assignee__username"] or "",
+            assign_url=assign.replace(marker, str(row["pk"]))
+            if can_edit and row["assignee"] != user_pk
+            else "",
         )
         for row in rows
     ]
@@ -449,6 +555,10 @@ LIST_VALUES = (
     "bvnk_reference",
     "created_at",
     "created_by__username",
+    "updated_at",
+    "waiting_reason",
+    "assignee",
+    "assignee__username",
 )
 # An estimate this far past the cap is trusted without counting; nearer, rows are counted.
 TRUST_ESTIMATE = 10
@@ -467,7 +577,8 @@ def customer_listing(user: Any, params: QueryDict) -> Listing:
     values = form.values
     scope = customers_for(user)
     sort = SORT_BY_KEY.get(values["sort"], DEFAULT_SORT)
-    filtered = scope.filter(filter_condition(values, user=user))
+    now = timezone.now()
+    filtered = scope.filter(filter_condition(values, user=user, now=now))
     page = keyset_page(
         filtered.values(*LIST_VALUES),
         sort,
@@ -478,7 +589,9 @@ def customer_listing(user: Any, params: QueryDict) -> Listing:
     # Tab counts cover the whole scope; the total covers the filters as they are.
     stats = counting.column_estimates()
     tab_estimates = [_tab_estimate(tab, stats) for tab in TABS]
-    querysets: list[QuerySet[Customer] | None] = [scope.filter(tab.condition) for tab in TABS]
+    querysets: list[QuerySet[Customer] | None] = [
+        scope.filter(tab.where(user, now)) for tab in TABS
+    ]
     unfiltered = not any(values.get(name) for name in CustomerFilterForm.FILTER_NAMES)
     searching = bool(values.get("q"))
     if unfiltered or searching:

@@ -27,7 +27,14 @@ from .documents import (
 )
 from .operations import BvnkCall, BvnkOperation
 from .webhook_events import WebhookEvent, WebhookRejection
-from .activity import AppendOnly, AuditEvent, AuditEventQuerySet, Notification, SavedView
+from .activity import (
+    AppendOnly,
+    AuditEvent,
+    AuditEventQuerySet,
+    Notification,
+    SavedView,
+    StaffNotification,
+)
 # isort: on
 
 __all__ = [
@@ -49,6 +56,7 @@ __all__ = [
     "PostalAddress",
     "PrivateStorage",
     "SavedView",
+    "StaffNotification",
     "StatusChange",
     "WebhookEvent",
     "WebhookRejection",

@@ -155,3 +155,46 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} to {', '.join(self.recipients)} ({self.state})"
+
+
+class StaffNotification(models.Model):
+    """A line in a user's notifications (the bell in the header): something happened to a
+    customer they handle or watch. Written with the change that causes it."""
+
+    class Kind(models.TextChoices):
+        STATUS = "STATUS", "Status change"
+        REQUEST = "REQUEST", "BVNK asks for something"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="staff_notifications",
+        editable=False,
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="staff_notifications", editable=False
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices, editable=False)
+    message = models.CharField(max_length=300, editable=False)
+    # What caused it (a status change's id, BVNK's request), so each is told once per user.
+    key = models.CharField(max_length=150, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    read_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "-created_at", "-id"], name="staffnote_user_idx"),
+            # The bell's count, on every page.
+            models.Index(
+                fields=["user"],
+                condition=models.Q(read_at__isnull=True),
+                name="staffnote_unread_idx",
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="staffnote_once_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return self.message

@@ -70,6 +70,12 @@ class Associate(PostalAddress, PersonIdentity):
         if kwargs.get("update_fields") is not None:
             kwargs["update_fields"] = with_index_fields(Associate, kwargs["update_fields"])
         super().save(*args, **kwargs)
+        associate_names_store(self.customer_id)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        deleted = super().delete(*args, **kwargs)
+        associate_names_store(self.customer_id)
+        return deleted
 
     @property
     def roles(self) -> list[str]:
@@ -89,6 +95,16 @@ class Associate(PostalAddress, PersonIdentity):
             "SIGNER": "Signer",
         }
         return ", ".join(labels[role] for role in self.roles)
+
+
+def associate_names_store(customer_id: int) -> None:
+    """Copy a company's associates' names onto it, for My customers' search."""
+    people = Associate.objects.filter(customer_id=customer_id).order_by("created_at", "id")
+    names = " · ".join(
+        f"{first} {last}".strip() for first, last in people.values_list("first_name", "last_name")
+    )
+    # Not through save(): a derived copy is no change to the customer (updated_at).
+    Customer.objects.filter(pk=customer_id).update(associate_names=names[:500])
 
 
 def same_person(a: Any, first_name: str, last_name: str, date_of_birth: Any) -> bool:

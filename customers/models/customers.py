@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import Q, QuerySet
+from django.db.models import ExpressionWrapper, F, Q, QuerySet
 from django.utils import timezone
 from django_countries.fields import CountryField
 
@@ -160,6 +160,20 @@ class Customer(PostalAddress, PersonIdentity):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # The work queue: who handles the customer, and who else follows it (in-app and email
+    # notifications, customers/notifications.py).
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_customers",
+        editable=False,
+    )
+    watchers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="watched_customers", editable=False
+    )
+
     # My customers, denormalised so a page of a million rows needs no query per row.
     # `search_name` follows the name fields in save(); the other three are derived by
     # customers.requirements.summary_store when a write through services.customer_write
@@ -171,6 +185,12 @@ class Customer(PostalAddress, PersonIdentity):
     waiting_on = models.CharField(
         max_length=10, choices=WaitingOn.choices, blank=True, editable=False
     )
+    waiting_reason = models.CharField(
+        max_length=200, blank=True, editable=False, help_text="Why it waits on the partner."
+    )
+    # The associates' names, so a search finds a company by its people from the customer
+    # table's own trigram index (Associate.save keeps it current).
+    associate_names = models.CharField(max_length=500, blank=True, editable=False)
     needs_attention = models.BooleanField(
         default=False,
         editable=False,
@@ -189,7 +209,20 @@ class Customer(PostalAddress, PersonIdentity):
             # trigram indexes behind search are PostgreSQL-only, in migration 0006.
             models.Index(fields=["-status_changed_at", "-id"], name="customer_changed_idx"),
             models.Index(fields=["status", "-created_at", "-id"], name="customer_status_new_idx"),
-            models.Index(fields=["search_name", "id"], name="customer_name_idx"),
+            # The name sorts lead with whether there is a name, so unnamed drafts come last
+            # both ways (dashboard/listing.py): ascending "has none", descending "has one".
+            models.Index(
+                ExpressionWrapper(Q(search_name=""), output_field=models.BooleanField()),
+                F("search_name"),
+                F("id"),
+                name="customer_name_idx",
+            ),
+            models.Index(
+                ExpressionWrapper(~Q(search_name=""), output_field=models.BooleanField()),
+                F("search_name"),
+                F("id"),
+                name="customer_name_desc_idx",
+            ),
             models.Index(
                 fields=["-created_at", "-id"],
                 condition=Q(needs_attention=True),
@@ -199,6 +232,24 @@ class Customer(PostalAddress, PersonIdentity):
                 fields=["created_by"],
                 condition=Q(waiting_on="PARTNER"),
                 name="customer_waiting_owner_idx",
+            ),
+            # The work queue's tabs: "Waiting on us" (its stale drafts among all drafts)
+            # and "Mine".
+            models.Index(
+                fields=["-created_at", "-id"],
+                condition=Q(waiting_on="PARTNER") | Q(status="DRAFT"),
+                name="customer_waiting_idx",
+            ),
+            models.Index(
+                fields=["assignee", "-created_at", "-id"],
+                condition=Q(assignee__isnull=False),
+                name="customer_assignee_idx",
+            ),
+            # A prefix of BVNK's reference (the list cuts it short) whatever the collation.
+            models.Index(
+                fields=["bvnk_reference"],
+                opclasses=["varchar_pattern_ops"],
+                name="customer_bvnk_ref_prefix_idx",
             ),
         ]
         constraints = [
@@ -210,10 +261,11 @@ class Customer(PostalAddress, PersonIdentity):
             ("submit_customer", "Can submit customers to BVNK"),
             ("operate_customer", "Can run operations actions (resync, retry, reprocess)"),
             ("export_customers", "Can export customer lists"),
+            ("discard_draft", "Can discard drafts never sent to BVNK"),
         ]
 
     def __str__(self) -> str:
-        return self.name or f"Draft {self.get_type_display().lower()} {self.external_reference}"
+        return self.name or unnamed_draft(self.type, self.created_at)
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         """Keep `search_name` equal to the name, also on saves of a few fields."""
@@ -228,6 +280,13 @@ class Customer(PostalAddress, PersonIdentity):
     @property
     def name(self) -> str:
         return self.legal_name if self.type == self.Type.COMPANY else self.full_name
+
+    @property
+    def discardable(self) -> bool:
+        """A draft never sent to BVNK (a refused one was sent) may be discarded."""
+        return self.status == self.Status.DRAFT and not (
+            self.submission_count or self.bvnk_reference
+        )
 
     @property
     def is_company(self) -> bool:
@@ -304,6 +363,16 @@ class Customer(PostalAddress, PersonIdentity):
 
 
 NAME_FIELDS = frozenset({"type", "legal_name", "first_name", "last_name"})
+
+
+def unnamed_draft(customer_type: str, created_at: Any) -> str:
+    """What a customer without a name yet is called: "Unnamed company draft (started 4 Dec)"."""
+    kind = "company" if customer_type == Customer.Type.COMPANY else "individual"
+    if created_at is None:
+        return f"Unnamed {kind} draft"
+    local = timezone.localtime(created_at)
+    return f"Unnamed {kind} draft (started {local.day} {local:%b})"
+
 
 S = Customer.Status
 _BVNK_STATUSES = {S.INFO_REQUIRED, S.PENDING, S.VERIFIED, S.ACTIONS_REQUIRED, S.REJECTED}

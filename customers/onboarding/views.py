@@ -22,6 +22,7 @@ from .. import documents, services
 from ..bvnk.errors import BvnkError
 from ..documents import DocumentSizeLimitHandler
 from ..models import (
+    NAME_FIELDS,
     AgreementSession,
     Associate,
     ComplianceDocument,
@@ -168,6 +169,7 @@ def _form_step(
                 return redirect(_step_url(customer, step.slug))
             target = previous if action == "back" else following
             return redirect(_step_url(customer, (target or step).slug))
+        _keep_name(request, customer, step, form)
     else:
         form = step.form_class(instance=customer, bvnk_errors=progress.step_errors(step), **kwargs)
     fieldsets = step.fieldsets or ((None, tuple(form.fields)),)
@@ -176,6 +178,20 @@ def _form_step(
         for legend, names in fieldsets
     ]
     return _render_step(request, progress, step, "step_form.html", form=form, groups=groups)
+
+
+def _keep_name(request: HttpRequest, customer: Customer, step: onboarding.Step, form: Any) -> None:
+    """Name the draft as soon as its name is typed, even while the rest of the step is
+    refused, so My customers never shows it as unnamed once it has one."""
+    names = {
+        name: form.cleaned_data[name]
+        for name in NAME_FIELDS & set(form.fields)
+        if name not in form.errors and form.cleaned_data.get(name)
+    }
+    if names and any(getattr(customer, name) != value for name, value in names.items()):
+        services.onboarding_save_step(
+            customer=customer, step=step.slug, values=names, actor=request.user, complete=False
+        )
 
 
 def _associates_step(

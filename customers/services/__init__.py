@@ -11,6 +11,7 @@ the modules hold one sub-domain each:
 - drafts.py: onboarding a draft, from its creation to its submission;
 - operations.py: use cases on a customer BVNK holds (updates, questionnaire answers,
   retrying an operation);
+- queue.py: the work queue (assignee, watchers, discarding a draft, notifications read);
 - connection.py: the going-live check (read-only calls to BVNK, webhook signature advice).
 
 reconcile.py (not re-exported: it drives these services) reads customers from BVNK and
@@ -47,6 +48,13 @@ from .operations import (
     operation_retry,
     operation_submit_questionnaire,
 )
+from .queue import (
+    NotDiscardable,
+    customer_assign,
+    customer_discard_draft,
+    customer_watch,
+    staff_notifications_mark_read,
+)
 from .recording import (
     agreement_session_apply_bvnk_status,
     customer_record_bvnk_details,
@@ -64,6 +72,7 @@ __all__ = [
     "Answers",
     "CheckResult",
     "Keep",
+    "NotDiscardable",
     "NotEditable",
     "NotUpdatable",
     "OnboardingIncomplete",
@@ -75,15 +84,18 @@ __all__ = [
     "associate_save",
     "bvnk_connection_check",
     "customer_apply_bvnk_status",
+    "customer_assign",
     "customer_change_status",
     "customer_create_draft",
     "customer_details_resolve",
+    "customer_discard_draft",
     "customer_record_bvnk_details",
     "customer_record_created",
     "customer_record_people",
     "customer_submission_refused",
     "customer_submit",
     "customer_update_details",
+    "customer_watch",
     "document_apply_bvnk_status",
     "document_delete",
     "document_record_upload",
@@ -92,6 +104,7 @@ __all__ = [
     "onboarding_save_step",
     "operation_retry",
     "operation_submit_questionnaire",
+    "staff_notifications_mark_read",
     "submission_idempotency_key",
     "webhook_signature_advice",
 ]

@@ -58,8 +58,11 @@ def customer_write(customer: Customer | int) -> Iterator[Customer]:
     pk = customer if isinstance(customer, int) else customer.pk
     with transaction.atomic():
         locked = Customer.objects.select_for_update().get(pk=pk)
+        reason = locked.waiting_reason
         yield locked
-        requirements.summary_store(locked)
+        summary = requirements.summary_store(locked)
+        if summary.reason != reason and requirements.is_bvnk_request(locked):
+            notifications.bvnk_request_queue(locked, summary.reason)
 
 
 def change_status(

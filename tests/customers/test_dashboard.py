@@ -92,7 +92,12 @@ def test_search_by_name_email_and_references(client, viewer, mix) -> None:
     assert names(client, q="analytical.example") == ["Ada Lovelace"]
     assert names(client, q="ref-contoso") == ["Contoso Ltd"]
     assert names(client, q=str(mix["failed"].external_reference)) == ["Fabrikam GmbH"]
-    assert names(client, q="ref-") == []  # references match whole, names and emails in part
+    # BVNK's reference by its start (the list cuts it short), not by a part in the middle.
+    assert names(client, q="ref-cont") == ["Contoso Ltd"]
+    with_reference = Customer.objects.filter(bvnk_reference__startswith="ref-")
+    assert sorted(names(client, q="ref-")) == sorted(str(c) for c in with_reference)
+    assert names(client, q="contoso") == ["Contoso Ltd"]
+    assert names(client, q="f-contoso") == []
 
 
 def test_filters_combine(client, viewer, agent, mix) -> None:

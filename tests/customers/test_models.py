@@ -104,7 +104,7 @@ def test_names() -> None:
     assert make_company(legal_name="LB Ltd.").name == "LB Ltd."
     assert make_individual(first_name="Jane", last_name="Doe").name == "Jane Doe"
     draft = Customer.objects.create(type=Customer.Type.COMPANY)
-    assert str(draft).startswith("Draft company")
+    assert str(draft).startswith("Unnamed company draft (started ")
 
 
 @pytest.mark.django_db

@@ -78,7 +78,9 @@ def test_a_valid_step_is_saved_and_leads_to_the_next(client, agent) -> None:
     assert customer.full_name == "Jane Doe" and str(customer.date_of_birth) == "1984-06-30"
 
 
-def test_an_invalid_step_shows_errors_accessibly_and_saves_nothing(client, agent) -> None:
+def test_an_invalid_step_shows_errors_accessibly_and_saves_nothing_but_the_name(
+    client, agent
+) -> None:
     customer = Customer.objects.create(type="INDIVIDUAL")
     client.force_login(agent)
     response = post_step(client, customer, "personal", {**PERSONAL, "date_of_birth": "2020-01-01"})
@@ -90,7 +92,12 @@ def test_an_invalid_step_shows_errors_accessibly_and_saves_nothing(client, agent
     assert 'aria-invalid="true"' in html and 'aria-describedby="id_date_of_birth_error"' in html
     assert "The person must be 18 or older." in html
     customer.refresh_from_db()
-    assert customer.first_name == ""
+    # The name names the draft as soon as it is typed (My customers); nothing else is kept.
+    assert (customer.first_name, customer.last_name) == (
+        PERSONAL["first_name"],
+        PERSONAL["last_name"],
+    )
+    assert customer.date_of_birth is None and not customer.nationality
 
 
 def test_back_and_save_draft_keep_incomplete_input(client, agent) -> None:

@@ -12,8 +12,8 @@ from customers.models import Customer
 
 class Command(BaseCommand):
     help = (
-        "Recompute each customer's blocking summary, waiting-on side and needs-attention flag "
-        "(after an upgrade; the services keep them current otherwise)."
+        "Recompute each customer's blocking summary, waiting-on side, waiting reason and "
+        "needs-attention flag (after an upgrade; the services keep them current otherwise)."
     )
 
     def add_arguments(self, parser: Any) -> None:
