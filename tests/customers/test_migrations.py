@@ -55,7 +55,7 @@ def test_existing_payloads_and_bvnk_copies_are_encrypted_in_place() -> None:
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the backfill is PostgreSQL's SQL")
 @pytest.mark.django_db(transaction=True)
 def test_existing_associates_names_are_copied_for_search() -> None:
-    before, after = ("customers", "0010_industry_sector_labels"), ("customers", "0012_work_queue")
+    before, after = ("customers", "0010_industry_sector_labels"), ("customers", "0011_work_queue")
     call_command("migrate", *before, verbosity=0)
     old = MigrationExecutor(connection).loader.project_state(before).apps
     company = old.get_model("customers", "Customer").objects.create(
