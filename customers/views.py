@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from . import audit, payloads, requirements, timeline
+from . import audit, case_view, payloads, requirements, timeline
 from .dashboard import listing as dashboard
 from .models import Customer, customers_for
 from .onboarding import steps as onboarding
@@ -51,12 +51,18 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     operations = requirements.attention_operations(customer)
     can_audit = request.user.has_perm("customers.view_auditevent")
     still_changing = customer.status in STILL_CHANGING
+    checklist = requirements.checklist(customer, operations=operations, progress=progress)
+    tabs = case_view.tabs_for(customer)
     return render(
         request,
         "customers/customer_detail.html",
         {
             "customer": customer,
-            "checklist": requirements.checklist(customer, operations=operations, progress=progress),
+            "tabs": tabs,
+            "tab": case_view.selected_tab(tabs, request.GET.get("tab")),
+            "checklist": checklist,
+            "next_step": checklist[0] if checklist else None,
+            "bvnk_requests": [item for item in checklist if item.source == "BVNK"],
             "operations": operations,
             "associates": progress.associates if progress else customer.associates.all(),
             "documents": customer.documents.select_related("associate"),
