@@ -21,6 +21,7 @@ from django.db.models import Q
 from django.urls import reverse
 
 from .models import AgreementSession, BvnkOperation, Customer
+from .onboarding import slots
 from .onboarding import steps as onboarding
 
 S = Customer.Status
@@ -117,8 +118,12 @@ def checklist(
     *,
     operations: list[BvnkOperation] | None = None,
     progress: onboarding.Progress | None = None,
+    requested: list[slots.Slot] | None = None,
 ) -> list[Requirement]:
-    """Everything the customer still needs, each with the action that resolves it."""
+    """Everything the customer still needs, each with the action that resolves it.
+
+    `requested`: `slots.requested_slots(customer, ...)`, when the caller has it already.
+    """
     items: list[Requirement] = []
     pk = customer.pk
     operations = attention_operations(customer) if operations is None else operations
@@ -152,8 +157,9 @@ def checklist(
                     else "",
                 )
             )
-        for label in customer.outstanding_documents:
-            items.append(_document_item(customer, label))
+        if requested is None:
+            requested = slots.requested_slots(customer, list(customer.documents.all()))
+        items += [_document_item(customer, slot) for slot in requested]
         if customer.verification_url:
             items.append(
                 Requirement(
@@ -184,23 +190,23 @@ def checklist(
     return items
 
 
-def _document_item(customer: Customer, label: str) -> Requirement:
-    # Documents BVNK asks for after the submission go through BVNK's hosted verification
-    # when it offered one; otherwise they are sent with the submission pipeline.
-    if customer.verification_url:
+def _document_item(customer: Customer, slot: slots.Slot) -> Requirement:
+    """A document BVNK asks for, answered on the Requests tab (a file sent: wait for BVNK)."""
+    if slot.document is not None:
         return Requirement(
             "document",
-            f"Upload {label}",
+            slot.label,
             "BVNK",
-            action="Upload on BVNK's page",
-            url=customer.verification_url,
-            external=True,
+            hint=f"{slot.document.original_name} sent; BVNK has not confirmed it yet.",
         )
     return Requirement(
         "document",
-        f"Upload {label}",
+        f"Upload {slot.label}",
         "BVNK",
-        hint="The portal sends documents with the submission; send this one through BVNK.",
+        action="Upload",
+        url=reverse("customers:detail", args=[customer.pk]) + "?tab=requests#answer-documents",
+        permission="customers.add_compliancedocument",
+        hint=slot.hint,
     )
 
 
@@ -280,7 +286,8 @@ def summarise(customer: Customer, *, operations: list[BvnkOperation] | None = No
         text = f"Draft: {_count(len(todo), 'step')} to complete" if todo else "Ready to submit"
     elif status in PARTNER_STATUSES:
         parts = []
-        if documents := len(customer.outstanding_documents):
+        requested = slots.requested_slots(customer, list(customer.documents.all()))
+        if documents := sum(1 for slot in requested if slot.document is None):
             parts.append(_count(documents, "document"))
         if questionnaires := len(customer.questionnaire_codes):
             parts.append(_count(questionnaires, "questionnaire"))

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from .connection import CheckResult, bvnk_connection_check, webhook_signature_advice
 from .drafts import (
+    ANSWERING_STATUSES,
+    NotAsking,
     NotEditable,
     OnboardingIncomplete,
     agreement_session_confirm,
@@ -31,6 +33,7 @@ from .drafts import (
     customer_submit,
     document_delete,
     document_store,
+    documents_answer,
     documents_store,
     onboarding_save_step,
     submission_idempotency_key,
@@ -59,11 +62,13 @@ from .recording import (
 from .status import customer_apply_bvnk_status, customer_change_status
 
 __all__ = [
+    "ANSWERING_STATUSES",
     "QUESTIONNAIRE_STATUSES",
     "UPDATABLE_STATUSES",
     "Answers",
     "CheckResult",
     "Keep",
+    "NotAsking",
     "NotEditable",
     "NotUpdatable",
     "OnboardingIncomplete",
@@ -88,6 +93,7 @@ __all__ = [
     "document_delete",
     "document_record_upload",
     "document_store",
+    "documents_answer",
     "documents_store",
     "onboarding_save_step",
     "operation_retry",

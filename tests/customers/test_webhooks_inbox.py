@@ -622,6 +622,18 @@ def test_document_reviews_apply_in_order(client: Any, document: ComplianceDocume
     assert document.upload_status == ComplianceDocument.UploadStatus.APPROVED
 
 
+@pytest.mark.parametrize("key", ["rejectionReason", "reason", "comment"])
+def test_a_rejected_document_keeps_bvnk_reason(
+    client: Any, document: ComplianceDocument, key: str
+) -> None:
+    """BVNK shows no body for the event: each key the emulator can play is read."""
+    data = {"reference": REF, "documentReference": "doc-1", "status": "REJECTED", key: "Blurry."}
+    event = process(receive(client, envelope(DOCUMENT, data, seconds=2)))
+    assert event.outcome == "Document REJECTED."
+    document.refresh_from_db()
+    assert (document.upload_status, document.bvnk_reason) == ("REJECTED", "Blurry.")
+
+
 def test_document_events_unknown_document_or_status(
     client: Any, document: ComplianceDocument
 ) -> None:
