@@ -67,7 +67,7 @@ def force_status(reference: str) -> Response:
 
 @bp.post("/customers/<reference>/request-document")
 def request_document(reference: str) -> Response:
-    """Ask for a document after the submission; the customer goes to INFO_REQUIRED."""
+    """Ask for a document after the submission (ACTIONS_REQUIRED once verified)."""
     return jsonify(current_emulator().operations.request_document(reference, _body()))
 
 

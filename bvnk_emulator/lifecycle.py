@@ -408,7 +408,8 @@ class Lifecycle:
         return {**document, "status": status, "meta": meta}
 
     def request_document(self, reference: str, asked: dict[str, Any]) -> Row:
-        """Ask for a document after the submission: the customer goes to INFO_REQUIRED."""
+        """Ask for a document after the submission: INFO_REQUIRED, or ACTIONS_REQUIRED for a
+        verified customer (the move the transition table has for a periodic review)."""
         with self.store.transaction(), self.announcing_changes(reference):
             customer = self.customer(reference)
             state = dict(customer["state"])
@@ -416,7 +417,9 @@ class Lifecycle:
             self.store.update(
                 "customers", "reference", reference, state=state, updated_at=iso_now()
             )
-            return self.set_status(self.customer(reference), INFO_REQUIRED, forced=True)
+            customer = self.customer(reference)
+            target = ACTIONS_REQUIRED if customer["status"] == VERIFIED else INFO_REQUIRED
+            return self.set_status(customer, target, forced=True)
 
     def _check_questionnaire(self, reference: str) -> None:
         submission = self.store.get("questionnaires", "reference", reference)

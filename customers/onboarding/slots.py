@@ -210,12 +210,10 @@ def requested_slots(customer: Customer, documents: Sequence[ComplianceDocument])
     for document in documents:
         if document.upload_status == rejected:
             reason = document.bvnk_reason or "BVNK gave no reason."
-            slot = add(
-                document.document_type,
-                document.document_sub_type,
-                document.associate,
-                f"BVNK rejected {document.original_name}: {reason}",
-            )
+            rejection = f"BVNK rejected {document.original_name}: {reason}"
+            slot = add(document.document_type, document.document_sub_type, document.associate, "")
+            # The newest rejection first, then what BVNK said when it asked.
+            slot.hint = " ".join(part for part in (rejection, slot.hint) if part)
             since[slot.key] = max(since.get(slot.key, document.created_at), document.created_at)
     for document in documents:
         key = f"{_owner(document)}:{document.document_type}:{document.document_sub_type}"

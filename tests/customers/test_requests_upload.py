@@ -122,7 +122,10 @@ def test_a_rejected_document_shows_bvnk_reason_and_can_be_replaced(client, agent
     client.force_login(agent)
     page = reverse("customers:detail", args=[customer.pk])
     documents_tab = client.get(page, {"tab": "documents"}).content.decode()
-    assert "BVNK: The scan is unreadable." in documents_tab
+    assert (
+        'Rejected by BVNK<br><span class="reason">Reason: The scan is unreadable.</span>'
+        in documents_tab
+    )
     assert 'href="?tab=requests#answer-documents" data-tab="requests">Replace' in documents_tab
     assert send(client, customer, name="clear.pdf").status_code == 302
     (slot,) = slots.requested_slots(customer, list(customer.documents.all()))

@@ -305,7 +305,7 @@ def test_a_document_asked_for_after_verification_then_rejected_with_a_reason(
     )
     assert asked.status_code == 200, asked.text
     body = emulator.get(f"{CUSTOMERS}/{reference}").json()
-    assert body["status"] == "INFO_REQUIRED"
+    assert body["status"] == "ACTIONS_REQUIRED", "a verified customer is reopened by a review"
     requested = [d for d in body["infoRequired"]["documents"] if d.get("description")]
     assert requested == [
         {"type": "PROOF_OF_RESIDENCE", "description": "A bill from the last three months."}
