@@ -286,8 +286,9 @@ def summarise(customer: Customer, *, operations: list[BvnkOperation] | None = No
         text = f"Draft: {_count(len(todo), 'step')} to complete" if todo else "Ready to submit"
     elif status in PARTNER_STATUSES:
         parts = []
-        requested = slots.requested_slots(customer, list(customer.documents.all()))
-        if documents := sum(1 for slot in requested if slot.document is None):
+        # infoRequired's count, not the slots': the summary is stored inside the services'
+        # transactions, where two more queries per write are not worth a nuance.
+        if documents := len(customer.outstanding_documents):
             parts.append(_count(documents, "document"))
         if questionnaires := len(customer.questionnaire_codes):
             parts.append(_count(questionnaires, "questionnaire"))
