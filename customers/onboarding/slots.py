@@ -204,7 +204,8 @@ def requested_slots(customer: Customer, documents: Sequence[ComplianceDocument])
     for item in items if isinstance(items, list) else []:
         if isinstance(item, dict) and item.get("type"):
             person = people.get(item.get("customerPersonReference") or "") if people else None
-            hint = item.get("description") if isinstance(item.get("description"), str) else ""
+            note = item.get(wire.REQUESTED_DOCUMENT_NOTE_KEY)
+            hint = note if isinstance(note, str) else ""
             add(str(item["type"]), str(item.get("subType") or ""), person, hint or "")
     rejected = ComplianceDocument.UploadStatus.REJECTED
     for document in documents:

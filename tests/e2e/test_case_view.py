@@ -101,7 +101,9 @@ def test_the_case_view_with_the_keyboard_only(page: Page, stack: Stack) -> None:
 
 def verified_customer(page: Page, stack: Stack, email: str) -> str:
     """Onboard an individual to VERIFIED; return BVNK's reference for them."""
-    login(page, "agent")
+    # A compliance lead (who may onboard and upload too): the agent's one-time codes are
+    # the other journeys' (five per stack, tests/e2e/stack.py).
+    login(page, "lead")
     steps = {**INDIVIDUAL_US, "contact": {**INDIVIDUAL_US["contact"], "email": email}}
     onboard_individual(page, stack, steps)
     wait_for_status(page, "Verified")
