@@ -219,7 +219,8 @@ def requested_slots(customer: Customer, documents: Sequence[ComplianceDocument])
     for document in documents:
         key = f"{_owner(document)}:{document.document_type}:{document.document_sub_type}"
         wanted = found.get(key)
-        if wanted is None or document.upload_status == rejected:
+        # A rejected file, or one the malware scan holds (never sent), answers nothing.
+        if wanted is None or document.upload_status == rejected or document.is_quarantined:
             continue
         after = since.get(key) or customer.bvnk_synced_at
         if after is None or document.created_at > after:
