@@ -15,6 +15,7 @@ the row first). So the My customers list shows them without a query per row;
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from django.db.models import Q
@@ -56,6 +57,16 @@ def attention_operations(customer: Customer) -> list[BvnkOperation]:
         return []
     rows = BvnkOperation.objects.filter(customer=customer, state__in=ATTENTION_STATES)
     return list(rows.order_by("created_at", "id")[:20])
+
+
+def questionnaire_title(code: str) -> str:
+    """A questionnaire's code in words: "financialServicesQuestionnaireFull" ->
+    "Financial services questionnaire full" (the page names it, the code stays technical)."""
+    words = re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", code)
+    if not words:
+        return code
+    text = " ".join(w if w.isupper() and len(w) > 1 else w.lower() for w in words)  # KYB stays
+    return text[0].upper() + text[1:]
 
 
 def answered_codes(customer: Customer) -> set[str]:
@@ -147,7 +158,7 @@ def checklist(
             items.append(
                 Requirement(
                     "questionnaire",
-                    f"Answer BVNK's questionnaire {code}",
+                    f"Answer BVNK's questionnaire: {questionnaire_title(code)}",
                     "BVNK",
                     action="Answer again" if code in answered else "Answer",
                     url=reverse("customers:questionnaire", args=[pk]),

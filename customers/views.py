@@ -108,6 +108,9 @@ def _case_view(
             "details_drift": payloads.details_drift_rows(customer),
             "live_seconds": settings.LIVE_REFRESH_SECONDS if still_changing else 0,
             "bvnk_waits_on_us": waits_on_us,
+            "questionnaire_titles": [
+                requirements.questionnaire_title(code) for code in customer.questionnaire_codes
+            ],
         },
         status=status,
     )

@@ -240,3 +240,15 @@ def test_restart_an_expired_agreement_session(client, agent) -> None:
     submitted = created(S.PENDING)
     response = client.post(reverse("customers:agreement-restart", args=[submitted.pk]), follow=True)
     assert "only drafts can be edited" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("code", "title"),
+    [
+        ("financialServicesQuestionnaireFull", "Financial services questionnaire full"),
+        ("natureOfBusiness", "Nature of business"),
+        ("KYBQuestionnaire2", "KYB questionnaire 2"),
+    ],
+)
+def test_questionnaires_are_named_in_words(code: str, title: str) -> None:
+    assert requirements.questionnaire_title(code) == title
