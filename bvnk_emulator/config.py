@@ -58,6 +58,7 @@ class EmulatorConfig:
     update_method: str = "PUT"
     industries: str = "nested"
     wallet_replay: str = "conflict"
+    document_reason_key: str = "rejectionReason"
 
     @classmethod
     def from_env(
@@ -143,6 +144,10 @@ SWITCHES: dict[str, tuple[str, tuple[str, ...]]] = {
     "update_method": ("BVNK_EMULATOR_UPDATE_METHOD", ("PUT", "PATCH")),
     "industries": ("BVNK_EMULATOR_INDUSTRIES", ("nested", "flat")),
     "wallet_replay": ("BVNK_EMULATOR_WALLET_REPLAY", ("conflict", "replay")),
+    "document_reason_key": (
+        "BVNK_EMULATOR_DOCUMENT_REASON_KEY",
+        ("rejectionReason", "reason", "comment"),
+    ),
 }
 
 

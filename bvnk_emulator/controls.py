@@ -65,6 +65,18 @@ def force_status(reference: str) -> Response:
     return jsonify(ops.force_status(reference, _body().get("status")))
 
 
+@bp.post("/customers/<reference>/request-document")
+def request_document(reference: str) -> Response:
+    """Ask for a document after the submission (ACTIONS_REQUIRED once verified)."""
+    return jsonify(current_emulator().operations.request_document(reference, _body()))
+
+
+@bp.post("/documents/<reference>/review")
+def review_document(reference: str) -> Response:
+    """Approve or reject a document, with a reason; the usual webhooks are sent."""
+    return jsonify(current_emulator().operations.review_document(reference, _body()))
+
+
 @bp.get("/faults")
 def list_faults() -> Response:
     """Return pending fault rules."""

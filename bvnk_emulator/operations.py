@@ -332,6 +332,30 @@ class Operations:
             customer = self.lifecycle.set_status(customer, status, forced=True)
             return self.lifecycle.body(customer)
 
+    def request_document(self, reference: str, body: Any) -> Json:
+        """Ask for a document after the submission (test control)."""
+        if not isinstance(body, dict) or body.get("type") not in ref.DOCUMENT_TYPES:
+            raise ValidationError({"type": [f"must be one of: {', '.join(ref.DOCUMENT_TYPES)}"]})
+        asked = {
+            "type": body["type"],
+            "subType": body.get("subType"),
+            "customerPersonReference": body.get("customerPersonReference"),
+            "description": body.get("description") or None,
+        }
+        customer = self.lifecycle.request_document(reference, asked)
+        return self.lifecycle.body(customer)
+
+    def review_document(self, reference: str, body: Any) -> Json:
+        """Approve or reject a document with a reason (test control)."""
+        status = body.get("status") if isinstance(body, dict) else None
+        if status not in ("APPROVED", "REJECTED"):
+            raise ValidationError({"status": ["must be APPROVED or REJECTED"]})
+        with self.store.transaction():
+            document = self.lifecycle.review_document(
+                reference, status, str(body.get("reason") or "")
+            )
+        return shapes.document_body(document, self.config.document_reason_key)
+
     def overview(self) -> Json:
         """Return every customer plus create-call counts (test control)."""
         customers = self.store.query("SELECT * FROM customers ORDER BY rowid")
@@ -404,7 +428,10 @@ class Operations:
         if document_reference:
             sql += " AND reference = ?" if params else " WHERE reference = ?"
             params.append(document_reference)
-        return [shapes.document_body(d) for d in self.store.query(sql + " ORDER BY rowid", params)]
+        return [
+            shapes.document_body(d, self.config.document_reason_key)
+            for d in self.store.query(sql + " ORDER BY rowid", params)
+        ]
 
     def document(self, reference: str) -> Row:
         """Return a document row or raise NotFound."""

@@ -205,9 +205,10 @@ def session_body(session: Row) -> Json:
     return {**session["body"], "status": session["status"]}
 
 
-def document_body(document: Row) -> Json:
+def document_body(document: Row, reason_key: str = "rejectionReason") -> Json:
     """Return a document as listed by `GET .../customers/documents`."""
     meta = document["meta"]
+    reason = {reason_key: meta.get("rejectionReason")} if document["status"] == "REJECTED" else {}
     return compact(
         {
             "reference": document["reference"],
@@ -220,6 +221,7 @@ def document_body(document: Row) -> Json:
             "countryCode": meta.get("countryCode"),
             "externalReference": meta.get("externalReference"),
             "status": document["status"],
+            **reason,
             "size": len(document["content"]),
             "createdAt": document["created_at"],
             "updatedAt": document["updated_at"],

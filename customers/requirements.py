@@ -16,6 +16,7 @@ the row first). So the My customers list shows them without a query per row;
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -23,6 +24,7 @@ from django.db.models import Q
 from django.urls import reverse
 
 from .models import AgreementSession, BvnkOperation, Customer
+from .onboarding import slots
 from .onboarding import steps as onboarding
 
 S = Customer.Status
@@ -57,6 +59,16 @@ def attention_operations(customer: Customer) -> list[BvnkOperation]:
         return []
     rows = BvnkOperation.objects.filter(customer=customer, state__in=ATTENTION_STATES)
     return list(rows.order_by("created_at", "id")[:20])
+
+
+def questionnaire_title(code: str) -> str:
+    """A questionnaire's code in words: "financialServicesQuestionnaireFull" ->
+    "Financial services questionnaire full" (the page names it, the code stays technical)."""
+    words = re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", code)
+    if not words:
+        return code
+    text = " ".join(w if w.isupper() and len(w) > 1 else w.lower() for w in words)  # KYB stays
+    return text[0].upper() + text[1:]
 
 
 def answered_codes(customer: Customer) -> set[str]:
@@ -119,8 +131,12 @@ def checklist(
     *,
     operations: list[BvnkOperation] | None = None,
     progress: onboarding.Progress | None = None,
+    requested: list[slots.Slot] | None = None,
 ) -> list[Requirement]:
-    """Everything the customer still needs, each with the action that resolves it."""
+    """Everything the customer still needs, each with the action that resolves it.
+
+    `requested`: `slots.requested_slots(customer, ...)`, when the caller has it already.
+    """
     items: list[Requirement] = []
     pk = customer.pk
     operations = attention_operations(customer) if operations is None else operations
@@ -144,7 +160,7 @@ def checklist(
             items.append(
                 Requirement(
                     "questionnaire",
-                    f"Answer BVNK's questionnaire {code}",
+                    f"Answer BVNK's questionnaire: {questionnaire_title(code)}",
                     "BVNK",
                     action="Answer again" if code in answered else "Answer",
                     url=reverse("customers:questionnaire", args=[pk]),
@@ -154,8 +170,9 @@ def checklist(
                     else "",
                 )
             )
-        for label in customer.outstanding_documents:
-            items.append(_document_item(customer, label))
+        if requested is None:
+            requested = slots.requested_slots(customer, list(customer.documents.all()))
+        items += [_document_item(customer, slot) for slot in requested]
         if customer.verification_url:
             items.append(
                 Requirement(
@@ -186,23 +203,23 @@ def checklist(
     return items
 
 
-def _document_item(customer: Customer, label: str) -> Requirement:
-    # Documents BVNK asks for after the submission go through BVNK's hosted verification
-    # when it offered one; otherwise they are sent with the submission pipeline.
-    if customer.verification_url:
+def _document_item(customer: Customer, slot: slots.Slot) -> Requirement:
+    """A document BVNK asks for, answered on the Requests tab (a file sent: wait for BVNK)."""
+    if slot.document is not None:
         return Requirement(
             "document",
-            f"Upload {label}",
+            slot.label,
             "BVNK",
-            action="Upload on BVNK's page",
-            url=customer.verification_url,
-            external=True,
+            hint=f"{slot.document.original_name} sent; BVNK has not confirmed it yet.",
         )
     return Requirement(
         "document",
-        f"Upload {label}",
+        f"Upload {slot.label}",
         "BVNK",
-        hint="The portal sends documents with the submission; send this one through BVNK.",
+        action="Upload",
+        url=reverse("customers:detail", args=[customer.pk]) + "?tab=requests#answer-documents",
+        permission="customers.add_compliancedocument",
+        hint=slot.hint,
     )
 
 
@@ -265,7 +282,19 @@ class Summary:
     reason: str = ""  # why it waits on the partner, in a sentence (the work queue)
 
 
-def waiting_reason(customer: Customer, *, operations: list[BvnkOperation], refused: str) -> str:
+def unanswered_documents(customer: Customer) -> list[str]:
+    """The documents BVNK asks for that no file answers yet, named as the checklist names them."""
+    requested = slots.requested_slots(customer, list(customer.documents.all()))
+    return [slot.label for slot in requested if slot.document is None]
+
+
+def waiting_reason(
+    customer: Customer,
+    *,
+    operations: list[BvnkOperation],
+    refused: str,
+    documents: list[str] | None = None,
+) -> str:
     """Why the customer waits on the partner, in the checklist's words; "" when it does not.
 
     A draft left alone is not said here: how long it was left changes by the day
@@ -278,8 +307,8 @@ def waiting_reason(customer: Customer, *, operations: list[BvnkOperation], refus
         return f"BVNK refused the submission: {refused}"
     if customer.status not in PARTNER_STATUSES:
         return ""
-    asked = [*customer.outstanding_documents]
-    asked += [f"questionnaire {code}" for code in customer.questionnaire_codes]
+    asked = unanswered_documents(customer) if documents is None else [*documents]
+    asked += [questionnaire_title(code) for code in customer.questionnaire_codes]
     if customer.verification_url:
         asked.append("identity verification on BVNK's page")
     if asked:
@@ -320,6 +349,7 @@ def summarise(customer: Customer, *, operations: list[BvnkOperation] | None = No
     refused = refused_message(customer)
     attention = bool(operations or refused)
     status = customer.status
+    documents: list[str] | None = None  # worked out once, for the text and the reason
     if operations:
         text = operation_label(operations[0])
         if len(operations) > 1:
@@ -332,8 +362,10 @@ def summarise(customer: Customer, *, operations: list[BvnkOperation] | None = No
         text = f"Draft: {_count(len(todo), 'step')} to complete" if todo else "Ready to submit"
     elif status in PARTNER_STATUSES:
         parts = []
-        if documents := len(customer.outstanding_documents):
-            parts.append(_count(documents, "document"))
+        # The checklist's own list, so the row and the customer page never disagree.
+        documents = unanswered_documents(customer)
+        if documents:
+            parts.append(_count(len(documents), "document"))
         if questionnaires := len(customer.questionnaire_codes):
             parts.append(_count(questionnaires, "questionnaire"))
         if parts:
@@ -360,7 +392,12 @@ def summarise(customer: Customer, *, operations: list[BvnkOperation] | None = No
         waiting = WaitingOn.BVNK
     else:
         waiting = WaitingOn.NOBODY
-    reason = waiting_reason(customer, operations=operations, refused=refused)
+    reason = waiting_reason(
+        customer,
+        operations=operations,
+        refused=refused,
+        documents=documents,
+    )
     return Summary(
         text=text[:200], waiting_on=waiting, needs_attention=attention, reason=reason[:200]
     )

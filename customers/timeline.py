@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import FieldDoesNotExist
 
-from .models import AuditEvent, BvnkOperation, Customer, StatusChange
+from .models import AuditEvent, BvnkOperation, ComplianceDocument, Customer, StatusChange
 from .requirements import ATTENTION_STATES
 
 LIMIT = 50
@@ -25,7 +25,7 @@ LIMIT = 50
 @dataclass(frozen=True)
 class Entry:
     at: dt.datetime
-    kind: str  # status, call, operation, event, staff
+    kind: str  # status, call, operation, event, staff, document
     title: str
     who: str
     highlight: str = ""  # shown in bold after the title (a status change's new status)
@@ -46,6 +46,7 @@ KIND_LABELS = {
     "operation": "Operation",
     "event": "Event from BVNK",
     "staff": "Staff",
+    "document": "Document",
 }
 
 
@@ -159,11 +160,10 @@ OPERATION_STATE: dict[str, str] = {
 }
 
 
-def _operation_title(operation: BvnkOperation) -> str:
+def _operation_title(operation: BvnkOperation, customer: Customer) -> str:
     document = operation.document
     if document is not None:
-        owner = document.associate if document.associate_id else None
-        what = document.kind_label + (f" of {owner}" if owner else "")
+        what = document_name(document, customer)
     else:
         what = OPERATION_WHAT.get(operation.kind, operation.get_kind_display().lower())
     return f"{OPERATION_STATE.get(operation.state, operation.get_state_display())}: {what}"
@@ -181,7 +181,7 @@ def _operations(customer: Customer, limit: int) -> list[Entry]:
             Entry(
                 at=operation.updated_at,
                 kind="operation",
-                title=_operation_title(operation),
+                title=_operation_title(operation, customer),
                 who=actor.get_username() if actor else "Submission pipeline",
                 detail=operation.last_error if operation.state in ATTENTION_STATES else "",
                 reference=f"{attempts}, key {operation.idempotency_key}",
@@ -203,6 +203,35 @@ def _created(customer: Customer) -> Entry:
     )
 
 
+def document_name(document: ComplianceDocument, customer: Customer) -> str:
+    """E.g. "Passport — Jane Smith": the document's kind and whose it is."""
+    owner = document.associate if document.associate_id else customer.name
+    return f"{document.kind_label} — {owner}"
+
+
+REVIEWS: dict[str, str] = {
+    ComplianceDocument.UploadStatus.APPROVED: "BVNK approved",
+    ComplianceDocument.UploadStatus.REJECTED: "BVNK rejected",
+}
+
+
+def _document_reviews(customer: Customer, limit: int) -> list[Entry]:
+    """BVNK's verdict on each document, with its reason (the latest verdict of each)."""
+    rows = customer.documents.filter(upload_status__in=list(REVIEWS)).select_related("associate")
+    return [
+        Entry(
+            at=document.updated_at,
+            kind="document",
+            title=f"{REVIEWS[document.upload_status]} {document_name(document, customer)}",
+            who="BVNK",
+            detail=f"{document.original_name}"
+            + (f": {document.bvnk_reason}" if document.bvnk_reason else ""),
+            failed=document.upload_status == ComplianceDocument.UploadStatus.REJECTED,
+        )
+        for document in rows.order_by("-updated_at")[:limit]
+    ]
+
+
 def customer_timeline(customer: Customer, *, limit: int = LIMIT) -> list[Entry]:
     """The latest `limit` entries from every source, newest first."""
     entries = [
@@ -212,6 +241,7 @@ def customer_timeline(customer: Customer, *, limit: int = LIMIT) -> list[Entry]:
         *_operations(customer, limit),
         *_events(customer, limit),
         *_staff_actions(customer, limit),
+        *_document_reviews(customer, limit),
     ]
     entries.sort(key=lambda entry: entry.at, reverse=True)
     return entries[:limit]

@@ -10,6 +10,7 @@ app_name = "customers"
 urlpatterns = [
     path("", views.customer_list, name="list"),
     path("<int:pk>/", views.customer_detail, name="detail"),
+    path("<int:pk>/requests/documents/", views.requests_upload, name="requests-upload"),
     path("webhooks/", webhooks.webhook_overview, name="webhooks"),
     path("bvnk-connection/", webhooks.bvnk_connection, name="bvnk_connection"),
     path("", include(onboarding_views.urlpatterns)),

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_POST
 
-from . import audit, payloads, requirements, timeline
+from . import audit, case_view, documents, payloads, requirements, services, timeline
 from .dashboard import listing as dashboard
 from .models import Customer, customers_for
+from .onboarding import slots
 from .onboarding import steps as onboarding
 from .onboarding import views as onboarding_views
+from .onboarding.forms import DocumentsForm
 
 S = Customer.Status
 # BVNK may still move these customers on, so their page keeps itself current
@@ -53,27 +58,127 @@ def customer_list(request: HttpRequest) -> HttpResponse:
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     customer = get_object_or_404(customers_for(request.user).select_related("created_by"), pk=pk)
     audit.record_view(request, customer)
+    return _case_view(request, customer, tab=request.GET.get("tab"))
+
+
+# Whoever answers BVNK's requests adds documents to a customer BVNK holds.
+ANSWER_PERMISSIONS = ("customers.change_customer", "customers.add_compliancedocument")
+
+
+def _case_view(
+    request: HttpRequest,
+    customer: Customer,
+    *,
+    tab: str | None,
+    answer_form: DocumentsForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The customer's page: its head, its tabs and what each shows."""
     progress = onboarding.Progress(customer) if customer.status == Customer.Status.DRAFT else None
     operations = requirements.attention_operations(customer)
     can_audit = request.user.has_perm("customers.view_auditevent")
     still_changing = customer.status in STILL_CHANGING
+    # BVNK's requests (infoRequired) as last heard only count while BVNK waits on the
+    # partner, as in the checklist: in review or after it, it asks nothing.
+    waits_on_us = customer.status in requirements.PARTNER_STATUSES
+    customer_documents = list(customer.documents.select_related("associate"))
+    requested = slots.requested_slots(customer, customer_documents) if waits_on_us else []
+    checklist = requirements.checklist(
+        customer, operations=operations, progress=progress, requested=requested
+    )
+    if answer_form is None and requested and request.user.has_perms(ANSWER_PERMISSIONS):
+        answer_form = DocumentsForm(groups=[_requested_group(requested)])
+    tabs = case_view.tabs_for(customer)
     return render(
         request,
         "customers/customer_detail.html",
         {
             "customer": customer,
-            "checklist": requirements.checklist(customer, operations=operations, progress=progress),
+            "tabs": tabs,
+            "tab": case_view.selected_tab(tabs, tab),
+            "checklist": checklist,
+            "next_step": checklist[0] if checklist else None,
+            "bvnk_requests": [item for item in checklist if item.source == "BVNK"],
+            "requested": requested,
+            "answer_form": answer_form,
+            "answer_fields": [(slot, answer_form[slot.key]) for slot in requested]
+            if answer_form
+            else [],
             "operations": operations,
             "associates": progress.associates if progress else customer.associates.all(),
-            "documents": customer.documents.select_related("associate"),
+            "documents": customer_documents,
             "agreement_sessions": customer.agreement_sessions.all(),
             "timeline": timeline.customer_timeline(customer),
             "audit_events": customer.audit_events.all()[:20] if can_audit else None,
             "details_form": onboarding_views.details_form(request, customer),
             "details_drift": payloads.details_drift_rows(customer),
             "live_seconds": settings.LIVE_REFRESH_SECONDS if still_changing else 0,
-            # BVNK's requests (infoRequired) as last heard only count while BVNK waits on
-            # the partner, as in the checklist: in review or after it, it asks nothing.
-            "bvnk_waits_on_us": customer.status in requirements.PARTNER_STATUSES,
         },
+        status=status,
     )
+
+
+def _requested_group(requested: list[slots.Slot]) -> slots.SlotGroup:
+    return slots.SlotGroup(title="Documents BVNK asks for", hint="", slots=requested)
+
+
+@csrf_exempt
+def requests_upload(request: HttpRequest, pk: int) -> HttpResponseBase:
+    """Stop a too-large file while it arrives; the CSRF check follows (Django's recipe)."""
+    request.upload_handlers = [
+        documents.DocumentSizeLimitHandler(request),
+        *request.upload_handlers,
+    ]
+    return _requests_upload(request, pk)
+
+
+@csrf_protect
+@login_required
+@permission_required(ANSWER_PERMISSIONS, raise_exception=True)
+@require_POST
+def _requests_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    """Answer BVNK's document requests: check each file, store it and send it to BVNK."""
+    customer = get_object_or_404(customers_for(request.user), pk=pk)
+    requests_page = reverse("customers:detail", args=[pk]) + "?tab=requests"
+    waits_on_us = customer.status in requirements.PARTNER_STATUSES
+    requested = (
+        slots.requested_slots(customer, list(customer.documents.all())) if waits_on_us else []
+    )
+    if not requested:
+        messages.error(request, "BVNK asks for no documents for this customer now.")
+        return redirect(requests_page)
+    form = DocumentsForm(
+        request.POST,
+        request.FILES,
+        groups=[_requested_group(requested)],
+        too_large=request.uploads_too_large,  # type: ignore[attr-defined]  # set by the handler
+        repeated=request.uploads_repeated,  # type: ignore[attr-defined]
+        too_many=request.upload_too_many,  # type: ignore[attr-defined]
+    )
+    form.is_valid()
+    if form.accepted:
+        try:
+            services.documents_answer(customer=customer, files=form.accepted, actor=request.user)
+        except services.NotAsking as error:
+            messages.error(request, f"{error} Nothing was stored.")
+            return redirect(requests_page)
+        for slot, _upload, checked in form.accepted:
+            if checked.scan_status == documents.PENDING:
+                # documents_answer sends no quarantined file, and no rescan sends it later.
+                text = (
+                    f"{slot.label}: {checked.name} is held by the malware scan and was not "
+                    "sent to BVNK; once the scan clears it, upload it again here."
+                )
+                messages.warning(request, text)
+            else:
+                messages.success(
+                    request, f"{slot.label}: {checked.name} uploaded; sending to BVNK."
+                )
+    if not form.errors:
+        return redirect(requests_page)
+    # Some files were refused: say why beside each, with the page as it is now.
+    for key in form.errors:
+        if key in form.fields:
+            form.fields[key].widget.attrs["aria-describedby"] = f"{key}-error"
+    customer.refresh_from_db()
+    return _case_view(request, customer, tab="requests", answer_form=form, status=400)

@@ -36,6 +36,7 @@ ALTERNATE = Variant(
         "BVNK_EMULATOR_UPDATE_EVENT": "external_reference",
         "BVNK_EMULATOR_UPDATE_METHOD": "PATCH",
         "BVNK_EMULATOR_INDUSTRIES": "flat",
+        "BVNK_EMULATOR_DOCUMENT_REASON_KEY": "reason",
         **_SIGNATURE,
     },
     portal={"BVNK_UPDATE_METHOD": "PATCH", **_SIGNATURE},

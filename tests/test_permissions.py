@@ -62,6 +62,7 @@ RULES: dict[str, tuple[str, ...]] = {
     "customers:onboarding-associate-remove": (EDIT, "customers.delete_associate"),
     "customers:onboarding-agreement-return": (EDIT,),
     "customers:onboarding-document-upload": (EDIT, "customers.add_compliancedocument"),
+    "customers:requests-upload": (EDIT, "customers.add_compliancedocument"),
     "customers:onboarding-step": (EDIT,),
     "customers:document-remove": ("customers.delete_compliancedocument",),
     "customers:document-preview": ("customers.download_document",),

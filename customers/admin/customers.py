@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin
@@ -10,7 +11,7 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 
 from .. import audit, inbox, payloads, services
@@ -86,21 +87,6 @@ class AssociateInline(admin.StackedInline):
     ]
 
 
-class ComplianceDocumentInline(ReadOnlyInline):
-    model = ComplianceDocument
-    fields = [
-        "document_type",
-        "document_sub_type",
-        "associate",
-        "original_name",
-        "content_type",
-        "size",
-        "upload_status",
-        "bvnk_reference",
-        "created_at",
-    ]
-
-
 class AgreementSessionInline(ReadOnlyInline):
     model = AgreementSession
     fields = [
@@ -110,19 +96,6 @@ class AgreementSessionInline(ReadOnlyInline):
         "country",
         "expires_on",
         "created_at",
-    ]
-
-
-class StatusChangeInline(ReadOnlyInline):
-    model = StatusChange
-    fields = [
-        "changed_at",
-        "old_status",
-        "new_status",
-        "source",
-        "actor",
-        "source_reference",
-        "reason",
     ]
 
 
@@ -151,12 +124,9 @@ class CustomerAdmin(TaxNumberSearchAdmin, BigTableAdmin):
         "resolve_take_bvnk_details",
     ]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-    inlines = [
-        AssociateInline,
-        ComplianceDocumentInline,
-        AgreementSessionInline,
-        StatusChangeInline,
-    ]
+    # Documents and status changes grow with a customer's history: the page lists the
+    # latest rows and links to the rest, so it stays small (a test holds it under 100 KB).
+    inlines = [AssociateInline, AgreementSessionInline]
     readonly_fields = [
         "status",
         "status_changed_at",
@@ -176,6 +146,9 @@ class CustomerAdmin(TaxNumberSearchAdmin, BigTableAdmin):
         "created_by",
         "created_at",
         "updated_at",
+        "recent_documents",
+        "recent_status_changes",
+        "people",
     ]
     fieldsets = [
         (
@@ -247,6 +220,8 @@ class CustomerAdmin(TaxNumberSearchAdmin, BigTableAdmin):
                 ]
             },
         ),
+        ("People", {"fields": ["people"]}),
+        ("History", {"fields": ["recent_status_changes", "recent_documents"]}),
     ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
@@ -254,10 +229,16 @@ class CustomerAdmin(TaxNumberSearchAdmin, BigTableAdmin):
             return flatten_fieldsets(self.fieldsets)
         return super().get_readonly_fields(request, obj)
 
+    def get_inlines(self, request: HttpRequest, obj: Any = None) -> Any:
+        # Once BVNK holds the customer its people are read-only: a table says it in less.
+        if at_bvnk(obj):
+            return [AgreementSessionInline]
+        return super().get_inlines(request, obj)
+
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)
         if not at_bvnk(obj):
-            return fieldsets
+            return [f for f in fieldsets if f[0] != "People"]
         note = format_html(
             "BVNK holds this customer, so its details are read-only here. Change the contact "
             'details, address or date of birth on <a href="{}">the customer page</a>, which '
@@ -291,6 +272,60 @@ class CustomerAdmin(TaxNumberSearchAdmin, BigTableAdmin):
             else:
                 done += 1
         self.message_user(request, f"Resynced {done} from BVNK; {failed} could not be read.")
+
+    @admin.display(description="Status changes")
+    def recent_status_changes(self, customer: Customer) -> str:
+        rows = customer.status_changes.select_related("actor").order_by("-changed_at", "-id")
+        return _recent(
+            customer,
+            rows,
+            "admin:customers_statuschange_changelist",
+            ["When", "From", "To", "Source", "By", "Reference", "Reason"],
+            lambda c: [
+                c.changed_at,
+                c.old_status,
+                c.new_status,
+                c.get_source_display(),
+                c.actor or "",
+                c.source_reference,
+                c.reason,
+            ],
+        )
+
+    @admin.display(description="Associates")
+    def people(self, customer: Customer) -> str:
+        rows = customer.associates.order_by("id")
+        return _recent(
+            customer,
+            rows,
+            "admin:customers_associate_changelist",
+            ["Name", "Roles", "Ownership", "Nationality", "BVNK person reference"],
+            lambda a: [
+                a.full_name,
+                a.role_labels,
+                "" if a.ownership_percentage is None else f"{a.ownership_percentage}%",
+                a.nationality.name if a.nationality else "",
+                a.bvnk_person_reference,
+            ],
+        )
+
+    @admin.display(description="Documents")
+    def recent_documents(self, customer: Customer) -> str:
+        rows = customer.documents.select_related("associate").order_by("-created_at", "-id")
+        return _recent(
+            customer,
+            rows,
+            "admin:customers_compliancedocument_changelist",
+            ["Uploaded", "Document", "Person", "File", "BVNK", "BVNK reference"],
+            lambda d: [
+                d.created_at,
+                d.kind_label,
+                d.associate or "",
+                d.original_name,
+                d.get_upload_status_display(),
+                d.bvnk_reference or "",
+            ],
+        )
 
     @admin.display(description="Differs at BVNK")
     def differing_details(self, customer: Customer) -> str:
@@ -492,3 +527,39 @@ class StatusChangeAdmin(AppendOnlyAdmin, BigTableAdmin):
     list_filter = ["source", "new_status"]
     search_fields = ["=source_reference", "customer__search_name"]
     list_select_related = ["customer", "actor"]
+
+
+RECENT_ROWS = 20
+
+
+def _recent(
+    customer: Customer,
+    rows: QuerySet[Any],
+    changelist: str,
+    headings: list[str],
+    cells: Callable[[Any], list[Any]],
+) -> str:
+    """The latest rows as a read-only table, and a link to all of them."""
+    total = rows.count()
+    if not total:
+        return "None"
+    head = format_html_join("", "<th>{}</th>", ((h,) for h in headings))
+    body = format_html_join(
+        "",
+        "<tr>{}</tr>",
+        (
+            (format_html_join("", "<td>{}</td>", ((c,) for c in cells(row))),)
+            for row in rows[:RECENT_ROWS]
+        ),
+    )
+    url = reverse(changelist) + f"?customer__id__exact={customer.pk}"
+    shown = min(total, RECENT_ROWS)
+    return format_html(
+        "<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>"
+        '<p>The latest {} of {}: <a href="{}">all of them</a></p>',
+        head,
+        body,
+        shown,
+        total,
+        url,
+    )

@@ -184,6 +184,17 @@ EVENT_STATUS_CHANGE_ALIASES = (
 EVENT_CUSTOMER_UPDATE = "bvnk:platform:customer:update"
 EVENT_AGREEMENT_SESSION = "bvnk:platform:customer:agreement-session-status-change"
 EVENT_DOCUMENT_STATUS = "bvnk:platform:customer:document-status-change"
+# BVNK's reason for rejecting a document. BVNK's webhook reference pages
+# (platform-customer-document-status-change, reference/customerdocumentstatuschange) name
+# the event and say it reports the document's verification status, but show no body, and
+# no page names a reason field. Unconfirmed: the portal reads the first of these keys
+# present; the emulator's BVNK_EMULATOR_DOCUMENT_REASON_KEY switch plays each of them.
+DOCUMENT_REASON_KEYS = ("rejectionReason", "reason", "comment")
+# BVNK's words on a document it asks for, on an `infoRequired.documents` entry. No BVNK
+# page shows that list's entries (the emulator's shape is its own extension); v2's
+# `requiredActions[]` entries carry an optional `description` (BVNK's v2 get-customer
+# reference and manage-customers guide), so the portal reads that key when present.
+REQUESTED_DOCUMENT_NOTE_KEY = "description"
 
 
 def questionnaire_codes(info_required: dict[str, Any] | None) -> list[str]:

@@ -289,7 +289,8 @@ def document_status_changed(
         return Applied(
             f"Skipped {status}: a newer event about this document was applied.", customer
         )
-    changed = services.document_apply_bvnk_status(document, upload_status)
+    reason = first_text(data, *wire.DOCUMENT_REASON_KEYS)
+    changed = services.document_apply_bvnk_status(document, upload_status, reason=reason)
     return Applied(f"Document {upload_status}{'' if changed else ' (unchanged)'}.", customer)
 
 

@@ -15,7 +15,7 @@ from django_countries.fields import CountryField
 
 from ..bvnk import wire
 from ..crypto import BlindIndexField, EncryptedCharField, EncryptedJSONField, with_index_fields
-from .base import DOCUMENT_KINDS, PersonIdentity, PostalAddress, wire_choices
+from .base import PersonIdentity, PostalAddress, wire_choices
 
 
 class InvalidTransition(Exception):
@@ -295,36 +295,6 @@ class Customer(PostalAddress, PersonIdentity):
     @property
     def questionnaire_codes(self) -> list[str]:
         return wire.questionnaire_codes(self.info_required)
-
-    @property
-    def outstanding_documents(self) -> list[str]:
-        """Label the documents BVNK's `infoRequired.documents` still asks for.
-
-        BVNK has not confirmed the list's shape: objects with `type`, `subType` and
-        `customerPersonReference` (the emulator's shape), or plain strings.
-        """
-        items = (self.info_required or {}).get("documents")
-        if not isinstance(items, list):
-            return []
-        people = {}
-        if any(isinstance(item, dict) and item.get("customerPersonReference") for item in items):
-            people = {
-                a.bvnk_person_reference: a.full_name
-                for a in self.associates.all()
-                if a.bvnk_person_reference
-            }
-        labels = []
-        for item in items:
-            if not isinstance(item, dict):
-                labels.append(str(item))
-                continue
-            kind = (str(item.get("type") or ""), str(item.get("subType") or ""))
-            label = DOCUMENT_KINDS.get(kind) or " ".join(part for part in kind if part)
-            person = item.get("customerPersonReference")
-            if person:
-                label += f" for {people.get(person) or 'associate ' + str(person)}"
-            labels.append(label)
-        return labels
 
     def can_transition_to(self, new: str) -> bool:
         return new in ALLOWED_TRANSITIONS[self.Status(self.status)]

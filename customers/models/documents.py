@@ -96,6 +96,10 @@ class ComplianceDocument(models.Model):
     bvnk_reference = models.CharField(
         "BVNK document reference", max_length=64, unique=True, null=True, blank=True, editable=False
     )
+    # BVNK's words when it rejects the document (the document-status-change event).
+    bvnk_reason = models.CharField(
+        "BVNK's reason", max_length=500, blank=True, default="", editable=False
+    )
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..bvnk import wire
-from ..models import Associate, ComplianceDocument, Customer
+from ..models import DOCUMENT_KINDS, Associate, ComplianceDocument, Customer
 
 COMPANY = "company"
 SELF = "self"
@@ -176,3 +177,60 @@ def person_group(
     if PROOF_OF_RESIDENCE not in have:
         group.missing.append("Proof of address")
     return group
+
+
+def requested_slots(customer: Customer, documents: Sequence[ComplianceDocument]) -> list[Slot]:
+    """What BVNK asks for after the submission, one slot per document, with the owner's name.
+
+    Two sources: `infoRequired.documents` as last heard, and the documents BVNK rejected
+    (BVNK's reason as the hint). A slot's `document` is the file sent for it since BVNK last
+    said what it needs (or since the rejection): the request is answered, BVNK not yet heard.
+    """
+    people = {a.bvnk_person_reference: a for a in customer.associates.all()}
+    company_types = {kind for kind, _ in wire.COMPANY_DOCUMENTS}
+    found: dict[str, Slot] = {}
+    since: dict[str, Any] = {}
+
+    def add(
+        kind: str, sub_type: str, associate: Associate | None, hint: str, name: str = ""
+    ) -> Slot:
+        owner = f"associate-{associate.pk}" if associate else SELF
+        if associate is None and kind in company_types:
+            owner = COMPANY
+        label = DOCUMENT_KINDS.get((kind, sub_type)) or kind
+        name = name or (associate.full_name if associate else customer.name)
+        slot = Slot(owner, kind, sub_type, f"{label} — {name}", True, associate, hint=hint)
+        return found.setdefault(slot.key, slot)
+
+    items = (customer.info_required or {}).get("documents")
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and item.get("type"):
+            asked_of = item.get("customerPersonReference") or ""
+            person = people.get(asked_of)
+            note = item.get(wire.REQUESTED_DOCUMENT_NOTE_KEY)
+            hint = note if isinstance(note, str) else ""
+            # A person BVNK knows and the portal does not is not the customer itself.
+            name = "a person the portal does not know" if asked_of and person is None else ""
+            add(str(item["type"]), str(item.get("subType") or ""), person, hint or "", name)
+        elif isinstance(item, str) and item:
+            # BVNK has not confirmed the list's shape: a bare document type is read as one.
+            add(item, "", None, "")
+    rejected = ComplianceDocument.UploadStatus.REJECTED
+    for document in documents:
+        if document.upload_status == rejected:
+            reason = document.bvnk_reason or "BVNK gave no reason."
+            rejection = f"BVNK rejected {document.original_name}: {reason}"
+            slot = add(document.document_type, document.document_sub_type, document.associate, "")
+            # The newest rejection first, then what BVNK said when it asked.
+            slot.hint = " ".join(part for part in (rejection, slot.hint) if part)
+            since[slot.key] = max(since.get(slot.key, document.created_at), document.created_at)
+    for document in documents:
+        key = f"{_owner(document)}:{document.document_type}:{document.document_sub_type}"
+        wanted = found.get(key)
+        # A rejected file, or one the malware scan holds (never sent), answers nothing.
+        if wanted is None or document.upload_status == rejected or document.is_quarantined:
+            continue
+        after = since.get(key) or customer.bvnk_synced_at
+        if after is None or document.created_at > after:
+            wanted.document = document
+    return list(found.values())

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from .connection import CheckResult, bvnk_connection_check, webhook_signature_advice
 from .drafts import (
+    ANSWERING_STATUSES,
+    NotAsking,
     NotEditable,
     OnboardingIncomplete,
     agreement_session_confirm,
@@ -32,6 +34,7 @@ from .drafts import (
     customer_submit,
     document_delete,
     document_store,
+    documents_answer,
     documents_store,
     onboarding_save_step,
     submission_idempotency_key,
@@ -67,11 +70,13 @@ from .recording import (
 from .status import customer_apply_bvnk_status, customer_change_status
 
 __all__ = [
+    "ANSWERING_STATUSES",
     "QUESTIONNAIRE_STATUSES",
     "UPDATABLE_STATUSES",
     "Answers",
     "CheckResult",
     "Keep",
+    "NotAsking",
     "NotDiscardable",
     "NotEditable",
     "NotUpdatable",
@@ -100,6 +105,7 @@ __all__ = [
     "document_delete",
     "document_record_upload",
     "document_store",
+    "documents_answer",
     "documents_store",
     "onboarding_save_step",
     "operation_retry",

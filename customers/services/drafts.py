@@ -157,42 +157,108 @@ def document_store(
                 document_sub_type=slot.sub_type,
             )
         )
-        document = ComplianceDocument(
-            customer=locked,
-            associate=slot.associate,
-            document_type=slot.document_type,
-            document_sub_type=slot.sub_type,
-            original_name=checked.name,
-            size=checked.size,
-            content_type=checked.content_type,
-            sha256=checked.sha256,
-            uploaded_by=actor if getattr(actor, "pk", None) else None,
-            scan_status=checked.scan_status,
-            scan_detail=checked.scan_detail,
-            scanned_at=timezone.now() if checked.scan_status == "CLEAN" else None,
-        )
-        # A re-encoded image replaces the bytes as uploaded (customers/documents.py).
-        stored = ContentFile(checked.content) if checked.content is not None else upload
-        document.file.save(checked.name, stored, save=False)
-        try:
-            for old in previous:
-                old.delete()
-            document.save()
-            locked.save(update_fields=["updated_at"])
-        except Exception:
-            document.file.storage.delete(document.file.name)
-            raise
-        delete_files_on_commit([old.file.name for old in previous])
-        audit.record(
-            actor=actor,
-            action=audit.Action.ACTION,
-            summary=f"Uploaded {slot.label}"
-            + (f" of {document.associate}" if document.associate_id else "")
-            + f" ({document.original_name})",
-            customer=locked,
-            details={"document": document.pk, "replaced": [old.pk for old in previous]},
-        )
+        document = _document_save(locked, slot, upload, checked, actor, replaces=previous)
     return document
+
+
+def _document_save(
+    locked: Customer,
+    slot: slots.Slot,
+    upload: Any,
+    checked: CheckedFile,
+    actor: Any,
+    *,
+    replaces: Sequence[ComplianceDocument] = (),
+) -> ComplianceDocument:
+    """Write a checked file for a slot in the caller's `customer_write`, and audit it."""
+    document = ComplianceDocument(
+        customer=locked,
+        associate=slot.associate,
+        document_type=slot.document_type,
+        document_sub_type=slot.sub_type,
+        original_name=checked.name,
+        size=checked.size,
+        content_type=checked.content_type,
+        sha256=checked.sha256,
+        uploaded_by=actor if getattr(actor, "pk", None) else None,
+        scan_status=checked.scan_status,
+        scan_detail=checked.scan_detail,
+        scanned_at=timezone.now() if checked.scan_status == "CLEAN" else None,
+    )
+    # A re-encoded image replaces the bytes as uploaded (customers/documents.py).
+    stored = ContentFile(checked.content) if checked.content is not None else upload
+    document.file.save(checked.name, stored, save=False)
+    try:
+        for old in replaces:
+            old.delete()
+        document.save()
+        locked.save(update_fields=["updated_at"])
+    except Exception:
+        document.file.storage.delete(document.file.name)
+        raise
+    delete_files_on_commit([old.file.name for old in replaces])
+    audit.record(
+        actor=actor,
+        action=audit.Action.ACTION,
+        summary=f"Uploaded {slot.label}"
+        + (f" of {document.associate}" if document.associate_id and "—" not in slot.label else "")
+        + f" ({document.original_name})",
+        customer=locked,
+        details={"document": document.pk, "replaced": [old.pk for old in replaces]},
+    )
+    return document
+
+
+class NotAsking(Exception):
+    """BVNK takes documents only while it asks for information (INFO_REQUIRED, ACTIONS_REQUIRED)."""
+
+
+ANSWERING_STATUSES = frozenset({Customer.Status.INFO_REQUIRED, Customer.Status.ACTIONS_REQUIRED})
+
+
+def documents_answer(
+    *,
+    customer: Customer,
+    files: Sequence[tuple[slots.Slot, Any, CheckedFile]],
+    actor: Any,
+) -> list[ComplianceDocument]:
+    """Store documents BVNK asked for after the submission and queue their upload to BVNK.
+
+    Each file is a new document beside those BVNK has (a rejected one stays, with BVNK's
+    reason); each goes out as its own upload operation, with the key every upload uses.
+    A file the malware scan holds is stored but not sent. Raises NotAsking when BVNK takes
+    no documents for the customer now.
+    """
+    with customer_write(customer) as locked:
+        if locked.status not in ANSWERING_STATUSES or not locked.bvnk_reference:
+            raise NotAsking(
+                f"{locked} is {locked.get_status_display().lower()}; BVNK takes documents "
+                "only while it asks for information."
+            )
+        stored: list[ComplianceDocument] = []
+        try:
+            for slot, upload, checked in files:
+                stored.append(_document_save(locked, slot, upload, checked, actor))
+        except Exception:
+            for document in stored:
+                document.file.storage.delete(document.file.name)
+            raise
+        operations = [
+            publishing.operation_add(
+                customer=locked,
+                kind=BvnkOperation.Kind.UPLOAD_DOCUMENT,
+                key=idempotency_key(
+                    "document.upload", str(locked.external_reference), str(document.pk)
+                ),
+                payload={"document": document.pk, "sha256": document.sha256},
+                actor=actor,
+                document=document,
+            )
+            for document in stored
+            if not document.is_quarantined
+        ]
+        publishing.enqueue_after_commit(operations)
+    return stored
 
 
 def documents_store(

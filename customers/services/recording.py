@@ -118,16 +118,21 @@ def agreement_session_apply_bvnk_status(
     return changed
 
 
-def document_apply_bvnk_status(document: ComplianceDocument, upload_status: str) -> bool:
-    """Store BVNK's review outcome for a document; returns whether it changed."""
+def document_apply_bvnk_status(
+    document: ComplianceDocument, upload_status: str, *, reason: str = ""
+) -> bool:
+    """Store BVNK's review outcome for a document (and its reason); returns whether it changed."""
     new = ComplianceDocument.UploadStatus(upload_status)
+    reason = reason[:500] if new == ComplianceDocument.UploadStatus.REJECTED else ""
     with transaction.atomic():
         locked = ComplianceDocument.objects.select_for_update().get(pk=document.pk)
-        if locked.upload_status == new:
+        if (locked.upload_status, locked.bvnk_reason) == (new, reason):
             return False
         locked.upload_status = new
-        locked.save(update_fields=["upload_status", "updated_at"])
+        locked.bvnk_reason = reason
+        locked.save(update_fields=["upload_status", "bvnk_reason", "updated_at"])
     document.upload_status = new
+    document.bvnk_reason = reason
     return True
 
 

@@ -6,7 +6,7 @@ from django.urls import reverse
 from customers.models import StatusChange
 from customers.services import customer_change_status
 from tests.conftest import make_associate, make_company
-from tests.customers.conftest import individual_draft
+from tests.customers.conftest import add_document, individual_draft
 
 pytestmark = pytest.mark.django_db
 
@@ -100,3 +100,38 @@ def test_differing_details_are_shown_and_resolved_from_the_admin(client, lead) -
     customer.refresh_from_db()
     assert customer.email == "b@example.com" and customer.details_drift == []
     assert not customer.operations.exists()
+
+
+def _with_history(customer, *, changes: int, documents: int) -> None:
+    """A customer BVNK reviewed many times: status changes and documents to list."""
+    for n in range(changes):
+        status = ("PENDING", "ACTIONS_REQUIRED")[n % 2]
+        customer_change_status(
+            customer, status, source=StatusChange.Source.WEBHOOK, source_reference=f"evt-{n}"
+        )
+    for n in range(documents):
+        add_document(customer, "PROOF_OF_RESIDENCE", name=f"bill-{n:03}.pdf")
+
+
+def test_the_customer_change_page_stays_under_100_kb_with_a_long_history(client, lead) -> None:
+    """Inlines list the latest rows only, with a link to all of them."""
+    company = make_company(legal_name="Long History Ltd", status="INFO_REQUIRED")
+    company.bvnk_reference = "ref-long-history"
+    company.save()
+    for n in range(6):
+        make_associate(company, first_name=f"Person{n}", last_name="Owner")
+    _with_history(company, changes=200, documents=120)
+    client.force_login(lead)
+    response = client.get(reverse("admin:customers_customer_change", args=[company.pk]))
+    size = len(response.content)
+    assert response.status_code == 200
+    assert size < 100_000, f"the change page is {size // 1024} KB"
+    html = response.content.decode()
+    assert "evt-199" in html, "the latest status change is listed"
+    assert "bill-119.pdf" in html, "the latest document is listed"
+    assert f"customer__id__exact={company.pk}" in html, "a link leads to all of them"
+    for changelist in ("statuschange", "compliancedocument", "associate"):
+        everything = client.get(
+            reverse(f"admin:customers_{changelist}_changelist"), {"customer__id__exact": company.pk}
+        )
+        assert everything.status_code == 200, changelist

@@ -56,7 +56,11 @@ def test_bvnk_requests_become_items_with_actions() -> None:
     assert questionnaire.source == "BVNK" and questionnaire.action == "Answer"
     assert questionnaire.url == reverse("customers:questionnaire", args=[customer.pk])
     documents = [item.label for item in items if item.kind == "document"]
-    assert documents == ["Upload Certificate of incorporation", "Upload Register of directors"]
+    name = customer.name
+    assert documents == [
+        f"Upload Certificate of incorporation — {name}",
+        f"Upload Register of directors — {name}",
+    ]
     # The services stored the summary when BVNK's details arrived.
     customer.refresh_from_db()
     assert customer.blocking_summary == "2 documents, 1 questionnaire missing"
@@ -64,7 +68,7 @@ def test_bvnk_requests_become_items_with_actions() -> None:
     assert not customer.needs_attention
 
 
-def test_with_a_verification_link_documents_go_there() -> None:
+def test_documents_are_answered_in_the_portal_beside_the_verification_link() -> None:
     customer = created()
     services.customer_record_bvnk_details(
         customer,
@@ -74,7 +78,11 @@ def test_with_a_verification_link_documents_go_there() -> None:
     )
     items = requirements.checklist(customer)
     upload = next(item for item in items if item.kind == "document")
-    assert upload.url == "https://verify.example/abc" and upload.external
+    page = reverse("customers:detail", args=[customer.pk])
+    assert upload.url == f"{page}?tab=requests#answer-documents" and not upload.external
+    assert upload.permission == "customers.add_compliancedocument"
+    verification = next(item for item in items if item.kind == "verification")
+    assert verification.url == "https://verify.example/abc" and verification.external
 
 
 def test_nothing_listed_offers_a_resync() -> None:
@@ -232,3 +240,15 @@ def test_restart_an_expired_agreement_session(client, agent) -> None:
     submitted = created(S.PENDING)
     response = client.post(reverse("customers:agreement-restart", args=[submitted.pk]), follow=True)
     assert "only drafts can be edited" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("code", "title"),
+    [
+        ("financialServicesQuestionnaireFull", "Financial services questionnaire full"),
+        ("natureOfBusiness", "Nature of business"),
+        ("KYBQuestionnaire2", "KYB questionnaire 2"),
+    ],
+)
+def test_questionnaires_are_named_in_words(code: str, title: str) -> None:
+    assert requirements.questionnaire_title(code) == title

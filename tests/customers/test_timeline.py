@@ -116,3 +116,19 @@ def test_the_timeline_speaks_staff_words_and_keeps_codes_behind_technical_detail
     visible, technical = section.split("<summary>Technical details</summary>")
     assert "bvnk:platform:customer:status-change" not in visible
     assert "bvnk:platform:customer:status-change" in technical and "customer.create" in technical
+
+
+def test_bvnk_verdicts_on_documents_name_the_document_its_owner_and_the_reason() -> None:
+    from tests.conftest import make_associate
+    from tests.customers.conftest import add_document
+
+    company = make_company(legal_name="Verdict Ltd")
+    alice = make_associate(company, first_name="Alice", last_name="Owner")
+    passport = add_document(company, "PASSPORT", "FRONT_SIDE", associate=alice, name="p.pdf")
+    deed = add_document(company, "COMPANY_DOC", "INCORPORATION_CERT", name="deed.pdf")
+    services.document_apply_bvnk_status(passport, "REJECTED", reason="Expired.")
+    services.document_apply_bvnk_status(deed, "APPROVED")
+    entries = {e.title: e for e in timeline.customer_timeline(company) if e.kind == "document"}
+    rejected = entries["BVNK rejected Passport — Alice Owner"]
+    assert rejected.detail == "p.pdf: Expired." and rejected.failed and not rejected.technical
+    assert "BVNK approved Certificate of incorporation — Verdict Ltd" in entries

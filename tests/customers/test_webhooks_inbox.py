@@ -16,7 +16,7 @@ from django.db import OperationalError, close_old_connections, connection
 from django.urls import reverse
 from django.utils import timezone
 
-from customers import dispatch, inbox, tasks
+from customers import dispatch, inbox, requirements, tasks
 from customers.models import (
     AgreementSession,
     BvnkCall,
@@ -532,7 +532,7 @@ def test_an_update_stores_what_bvnk_needs(client: Any, customer: Customer) -> No
     customer.refresh_from_db()
     assert customer.verification_url == "https://in.sumsub.com/websdk/p/sbx_2"
     assert customer.questionnaire_codes == ["financialServicesQuestionnaireFull"]
-    assert customer.outstanding_documents == ["Proof of address"]
+    assert requirements.unanswered_documents(customer) == [f"Proof of address — {customer.name}"]
     assert customer.bvnk_data["verification"]["url"].endswith("sbx_2")
     assert customer.bvnk_synced_at == at(7)
     assert customer.status == S.INFO_REQUIRED  # updates never move the status
@@ -620,6 +620,18 @@ def test_document_reviews_apply_in_order(client: Any, document: ComplianceDocume
     assert rejected.outcome.startswith("Skipped REJECTED: a newer event")
     document.refresh_from_db()
     assert document.upload_status == ComplianceDocument.UploadStatus.APPROVED
+
+
+@pytest.mark.parametrize("key", ["rejectionReason", "reason", "comment"])
+def test_a_rejected_document_keeps_bvnk_reason(
+    client: Any, document: ComplianceDocument, key: str
+) -> None:
+    """BVNK shows no body for the event: each key the emulator can play is read."""
+    data = {"reference": REF, "documentReference": "doc-1", "status": "REJECTED", key: "Blurry."}
+    event = process(receive(client, envelope(DOCUMENT, data, seconds=2)))
+    assert event.outcome == "Document REJECTED."
+    document.refresh_from_db()
+    assert (document.upload_status, document.bvnk_reason) == ("REJECTED", "Blurry.")
 
 
 def test_document_events_unknown_document_or_status(
@@ -723,14 +735,14 @@ def test_the_customer_page_shows_what_bvnk_needs_and_its_events(client: Any, vie
     client.force_login(viewer)
     page = reverse("customers:detail", args=[company.pk])
     html = client.get(page).content.decode()
-    assert "amlCryptoComplianceQuestionnaireFull" in html
+    assert "Aml crypto compliance questionnaire full" in html  # the code in words
     assert "Certificate of incorporation" in html
-    assert "Passport for associate p-1" in html
+    assert "Passport — a person the portal does not know" in html
 
     # In review, BVNK asks nothing more of the partner, whatever it last listed.
     process(receive(client, status_event(REF, "PENDING", 2)))
     html = client.get(page).content.decode()
-    assert "Documents BVNK asks for" not in html
+    assert "Certificate of incorporation" not in html
     # The timeline says what happened in words; the events themselves, their names and
     # outcomes, are behind Technical details, which a Viewer is not shown.
     assert "Info required →" in html and "Pending review" in html

@@ -86,13 +86,13 @@ def test_waiting_on_us_says_why_in_the_checklists_words(client, viewer, queue, s
     client.force_login(viewer)
     said = reasons(client, tab="waiting")
     assert said == {
-        "Contoso Ltd": "BVNK asks for: Company proof of address",
+        "Contoso Ltd": "BVNK asks for: Company proof of address — Contoso Ltd",
         "Fabrikam GmbH": "Sending to BVNK failed (upload document)",
         "Stale Draft Ltd": "Draft untouched for 9 days",
     }
     # The customer page's checklist asks for the same document, in the same words.
     checklist = requirements.checklist(queue["asked"])
-    assert [item.label for item in checklist] == ["Upload Company proof of address"]
+    assert [item.label for item in checklist] == ["Upload Company proof of address — Contoso Ltd"]
     page = rows(client, tab="waiting").content.decode()
     assert "Why it waits on us" in page and "Draft untouched for 9 days" in page
 
@@ -127,7 +127,7 @@ def test_reasons_are_kept_current_by_the_services(queue):
         asked, observed_at=timezone.now(), info_required={"questionnaireCodes": ["Q-1"]}
     )
     asked.refresh_from_db()
-    assert asked.waiting_reason == "BVNK asks for: questionnaire Q-1"
+    assert asked.waiting_reason == "BVNK asks for: Q 1"  # the checklist's title for Q-1
     services.customer_apply_bvnk_status(
         asked, S.PENDING, observed_at=timezone.now(), source=StatusChange.Source.WEBHOOK
     )
@@ -395,7 +395,7 @@ def test_bvnk_requests_reach_the_assignee_once(agent):
             customer, observed_at=timezone.now(), info_required=PROOF
         )
     request = StaffNotification.objects.get(user=agent, kind="REQUEST")
-    assert request.message == "Contoso Ltd: BVNK asks for: Company proof of address"
+    assert request.message == "Contoso Ltd: BVNK asks for: Company proof of address — Contoso Ltd"
 
 
 def test_nobody_is_told_of_their_own_change(agent):

@@ -130,6 +130,12 @@ def wait_for_status(page: Page, expected: str, timeout: float = 60) -> None:
     check_accessibility(page)
 
 
+def open_tab(page: Page, name: str) -> None:
+    """Show one section of the customer's page (its tabs switch in place)."""
+    page.get_by_role("tab", name=name).click()
+    expect(page.get_by_role("tab", name=name)).to_have_attribute("aria-selected", "true")
+
+
 def emulator_customers(stack: Stack) -> list[dict[str, Any]]:
     data = stack.emulator.control("customers", method="GET").json()
     return data["customers"] if isinstance(data, dict) else data
@@ -220,9 +226,11 @@ def test_individual_us_resident_to_verified(page: Page, stack: Stack) -> None:
     uploads = stack.emulator.requests_log(method="POST")
     assert sum(1 for r in uploads if r["path"].endswith("/documents")) >= 1
     screenshot(page, "individual-verified")
+    open_tab(page, "Activity")
     timeline = page.locator("section", has=page.get_by_role("heading", name="Timeline"))
     for status in ("Submitting", "Info required", "Pending review", "Verified"):
         expect(timeline.get_by_text(status).first).to_be_visible()
+    open_tab(page, "Overview")
     expect(page.get_by_text("Documents BVNK asks for")).to_have_count(0)  # BVNK's update said so
     expect(page.get_by_text("Nothing is outstanding.")).to_be_visible()
 
@@ -539,6 +547,7 @@ def test_a_rejected_customer_shows_its_timeline_and_staff_are_told(
     # The emulator's review rejects a customer whose last name holds "REJECT" (its README).
     onboard_individual(page, stack, british_resident("Ivan", "REJECT", "QQ654321A"))
     wait_for_status(page, "Rejected")
+    open_tab(page, "Activity")
     timeline = page.locator("section", has=page.get_by_role("heading", name="Timeline"))
     for status in ("Submitting", "Pending review", "Rejected"):
         expect(timeline.get_by_text(status).first).to_be_visible()

@@ -291,3 +291,37 @@ def test_incomplete_then_complete_submission(emulator_reset: EmulatorProcess) ->
     customer = emulator.get(f"{CUSTOMERS}/{reference}").json()
     assert customer["infoRequired"]["questionnaireCodes"] == []
     assert len(emulator.get(QUESTIONNAIRES).json()) == 2
+
+
+def test_a_document_asked_for_after_verification_then_rejected_with_a_reason(
+    emulator_reset: EmulatorProcess,
+) -> None:
+    emulator = emulator_reset
+    reference = create_individual(emulator)["reference"]
+    emulator.control(f"customers/{reference}/status", {"status": "VERIFIED"}).raise_for_status()
+    asked = emulator.control(
+        f"customers/{reference}/request-document",
+        {"type": "PROOF_OF_RESIDENCE", "description": "A bill from the last three months."},
+    )
+    assert asked.status_code == 200, asked.text
+    body = emulator.get(f"{CUSTOMERS}/{reference}").json()
+    assert body["status"] == "ACTIONS_REQUIRED", "a verified customer is reopened by a review"
+    requested = [d for d in body["infoRequired"]["documents"] if d.get("description")]
+    assert requested == [
+        {"type": "PROOF_OF_RESIDENCE", "description": "A bill from the last three months."}
+    ]
+    uploaded = emulator.post(
+        f"{CUSTOMERS}/{reference}/documents", json=[document("PROOF_OF_RESIDENCE")]
+    ).json()
+    review = emulator.control(
+        f"documents/{uploaded[0]['reference']}/review",
+        {"status": "REJECTED", "reason": "Cut off at the bottom."},
+    )
+    assert review.json()["rejectionReason"] == "Cut off at the bottom."
+    events = emulator.webhooks.wait_for(1, "bvnk:platform:customer:document-status-change")
+    rejected = [e.json()["data"] for e in events if e.json()["data"]["status"] == "REJECTED"]
+    assert rejected[0]["rejectionReason"] == "Cut off at the bottom."
+    body = emulator.get(f"{CUSTOMERS}/{reference}").json()
+    assert any(d.get("description") for d in body["infoRequired"]["documents"]), "still asked"
+    wrong = emulator.control(f"documents/{uploaded[0]['reference']}/review", {"status": "MAYBE"})
+    assert wrong.status_code == 400

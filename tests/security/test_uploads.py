@@ -303,3 +303,30 @@ def test_quarantined_documents_are_never_queued_for_bvnk(company) -> None:
 def test_the_names_kept_are_sanitised() -> None:
     checked = documents.check_upload(SimpleUploadedFile("../x/\x00évil<>.pdf", PDF))
     assert checked.name == "évil__.pdf"
+
+
+def test_a_requested_document_the_scan_holds_is_stored_but_not_sent(
+    client, agent, settings
+) -> None:
+    from customers.models import BvnkOperation
+    from customers.onboarding import slots
+    from tests.conftest import make_individual
+
+    settings.CLAMAV_URL = f"tcp://127.0.0.1:{free_port()}"  # nothing listens
+    customer = make_individual(
+        status="INFO_REQUIRED",
+        bvnk_reference="ref-held",
+        info_required={"documents": [{"type": "PROOF_OF_RESIDENCE"}]},
+    )
+    client.force_login(agent)
+    response = client.post(
+        reverse("customers:requests-upload", args=[customer.pk]),
+        {"self:PROOF_OF_RESIDENCE:": SimpleUploadedFile("bill.pdf", PDF)},
+        follow=True,
+    )
+    document = ComplianceDocument.objects.get(customer=customer)
+    assert document.is_quarantined
+    assert not BvnkOperation.objects.filter(customer=customer).exists()
+    assert "is held by the malware scan and was not sent to BVNK" in response.content.decode()
+    (slot,) = slots.requested_slots(customer, [document])
+    assert slot.document is None, "a held file answers nothing: the request stays open"
