@@ -9,9 +9,9 @@ Built to stay fast with a million customers on PostgreSQL:
   beyond it from PostgreSQL's statistics (pg_stats for the tabs, EXPLAIN for a filtered
   list), so a page runs the same queries at ten rows and at a million (the counting is in
   `counting.py`, shared with the admin's paginator);
-- search is `icontains` on the denormalised `search_name` and on `email`, which
-  PostgreSQL serves from trigram GIN indexes on UPPER(...) (migration 0006), plus exact
-  matches on both references.
+- search is `icontains` on the denormalised `search_name`, which PostgreSQL serves
+  from a trigram GIN index on UPPER(...) (migration 0006), plus exact matches on both
+  references and on a full email address (through its keyed hash: emails are encrypted).
 
 Saved views are here too; the CSV export's columns and cells are in
 `csv_export.py`.
@@ -39,8 +39,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from .. import roles
-from ..models import Customer, SavedView, customers_for
+from .. import crypto, roles
+from ..models import Associate, Customer, SavedView, customers_for
 from ..onboarding.forms import DateInput
 from ..templatetags.portal_tags import age, day
 from . import counting
@@ -103,7 +103,12 @@ DEFAULT_SORT = SORTS[0]
 class CustomerFilterForm(forms.Form):
     """The list's filters, read from the query string; invalid values are ignored."""
 
-    q = forms.CharField(required=False, max_length=200, label="Search")
+    q = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Search",
+        help_text="Name, reference or a full email address (the customer's or an associate's).",
+    )
     tab = forms.ChoiceField(required=False, choices=[(t.key, t.label) for t in TABS])
     status = forms.ChoiceField(
         required=False, choices=[("", "Any status"), *Customer.Status.choices]
@@ -209,12 +214,19 @@ def _looks_like_uuid(value: str) -> bool:
 
 
 def search_condition(q: str) -> Q:
-    """Match a name or email fragment, or either reference exactly.
+    """Match a name fragment, either reference, or a full email address exactly.
 
     `icontains` becomes UPPER(col::text) LIKE UPPER('%q%') on PostgreSQL, the expression
-    the trigram indexes of migration 0006 are built on.
+    the trigram index of migration 0006 is built on. An email address finds the customer
+    whose own or whose associate's address it is.
     """
-    condition = Q(search_name__icontains=q) | Q(email__icontains=q) | Q(bvnk_reference=q)
+    condition = Q(search_name__icontains=q) | Q(bvnk_reference=q)
+    if "@" in q:
+        hashes = crypto.blind_indexes(q, "email")
+        # The associates' matches are read first, so every branch of the OR is an index
+        # scan (a subquery inside the OR would make PostgreSQL scan every customer).
+        theirs = Associate.objects.filter(email_hash__in=hashes).values_list("customer_id")
+        condition |= Q(email_hash__in=hashes) | Q(pk__in=[pk for (pk,) in theirs])
     if _looks_like_uuid(q):
         condition |= Q(external_reference=q)
     return condition
