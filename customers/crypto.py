@@ -6,9 +6,10 @@ putting a new one in front and running `manage.py reencrypt_personal_data` befor
 old one is removed. The database (and its backups) only ever hold ciphertext.
 
 A Fernet token differs on every write, so an encrypted column cannot be searched. Where
-an exact match is needed (a customer's tax number), a keyed hash of the normalised value
-sits beside it (a "blind index", HMAC-SHA256 under a key derived from each Fernet key):
-lookups try the hash under every configured key, writes use the newest.
+an exact match is needed, a keyed hash of the normalised value sits beside it (a "blind
+index", HMAC-SHA256): for tax numbers under a key derived from each Fernet key, for email
+addresses under SEARCH_INDEX_KEYS, secrets of their own. Lookups try the hash under every
+configured key, writes use the newest.
 """
 
 from __future__ import annotations
@@ -73,6 +74,30 @@ def _index_keys(configured: tuple[str, ...]) -> tuple[bytes, ...]:
     )
 
 
+MIN_SEARCH_KEY_LENGTH = 32
+
+
+def search_index_keys() -> tuple[bytes, ...]:
+    """SEARCH_INDEX_KEYS, newest first; ImproperlyConfigured if none or one is short."""
+    raw: Any = settings.SEARCH_INDEX_KEYS
+    if isinstance(raw, str):
+        raw = raw.split(",")
+    found = tuple(str(key).strip() for key in raw if str(key).strip())
+    if not found:
+        raise ImproperlyConfigured(
+            "SEARCH_INDEX_KEYS is not set, so email addresses cannot be made searchable."
+        )
+    if any(len(key) < MIN_SEARCH_KEY_LENGTH for key in found):
+        raise ImproperlyConfigured(
+            f"SEARCH_INDEX_KEYS holds a key shorter than {MIN_SEARCH_KEY_LENGTH} characters."
+        )
+    return tuple(key.encode() for key in found)
+
+
+def _keys_for(kind: str) -> tuple[bytes, ...]:
+    return _index_keys(keys()) if kind == "identifier" else search_index_keys()
+
+
 def encrypt(text: str) -> str:
     return _fernet(keys()).encrypt(text.encode()).decode()
 
@@ -114,7 +139,7 @@ def blind_index(value: str, kind: str = "identifier") -> str:
     normalised = _normalised(value, kind)
     if not normalised:
         return ""
-    key = _index_keys(keys())[0]
+    key = _keys_for(kind)[0]
     return hmac.new(key, normalised.encode(), hashlib.sha256).hexdigest()
 
 
@@ -124,8 +149,7 @@ def blind_indexes(value: str, kind: str = "identifier") -> list[str]:
     if not normalised:
         return []
     return [
-        hmac.new(key, normalised.encode(), hashlib.sha256).hexdigest()
-        for key in _index_keys(keys())
+        hmac.new(key, normalised.encode(), hashlib.sha256).hexdigest() for key in _keys_for(kind)
     ]
 
 
