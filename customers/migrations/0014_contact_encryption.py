@@ -53,6 +53,11 @@ def _convert(schema_editor, forward):
                     f"UPDATE {table} SET email = %s, phone = %s, email_hash = %s WHERE id = %s",
                     [*new, crypto.blind_index(email, "email") if forward else "", pk],
                 )
+        if schema_editor.connection.vendor == "postgresql":
+            # Run the deferred constraint checks the updates queued: PostgreSQL refuses to
+            # alter a table with pending ones (the reverse alters right after this).
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 def encrypt_contacts(apps, schema_editor):

@@ -54,7 +54,7 @@ def mix(agent):
         legal_name="Fabrikam GmbH",
         status=S.SUBMITTING,
         needs_attention=True,
-        blocking_summary="Create customer failed: registrationNumber is invalid",
+        blocking_summary="Create customer failed: registrationNumber",
         waiting_on=Customer.WaitingOn.PARTNER,
         created_by=agent,
     )
@@ -142,7 +142,7 @@ def test_rows_say_what_blocks_and_for_how_long(client, viewer, mix) -> None:
     client.force_login(viewer)
     html = client.get(reverse("customers:list")).content.decode()
     assert "2 documents, 1 questionnaire missing" in html
-    assert "Create customer failed: registrationNumber is invalid" in html
+    assert "Create customer failed: registrationNumber" in html
     assert "Waiting for BVNK review" in html and "for 40 days" in html
     assert 'class="attention"' in html
 

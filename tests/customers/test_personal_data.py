@@ -9,6 +9,7 @@ and so is every log line written meanwhile at DEBUG, worker-side code included.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 from django.db import connection
 
 from customers import inbox, services
+from customers.bvnk.errors import BvnkError
 from customers.models import BvnkOperation, Customer, WebhookEvent
 from customers.outbox import sending
 from customers.services import reconcile
@@ -126,6 +128,40 @@ def test_no_personal_value_rests_in_plain_text_after_an_onboarding(
     create = customer.operations.get(kind=BvnkOperation.Kind.CREATE_CUSTOMER)
     assert TAX in str(create.payload["body"])
     assert NEW_EMAIL in str(customer.bvnk_data)
+    assert plain_hits(SECRET_AT_REST) == []
+
+
+def test_a_refusal_echoing_personal_values_rests_encrypted(agent) -> None:
+    """BVNK's validation errors may quote the values refused: stored, they stay unreadable,
+    and staff still get them field by field."""
+    customer = complete_individual(email=EMAIL, phone=PHONE, tax_number=TAX, date_of_birth=BIRTH)
+    body = json.dumps(
+        {
+            "code": "ACCOUNTS-2000",
+            "message": f"Invalid request: {EMAIL}",
+            "details": {
+                "errors": {
+                    "individual.emailAddress": [f"must be a well-formed email address: {EMAIL}"],
+                    "individual.taxIdentification.number": [f"is invalid: {TAX}"],
+                    "individual.dateOfBirth": [f"is not a date in the past: {BIRTH}"],
+                }
+            },
+        }
+    ).encode()
+    error = BvnkError.from_http(400, {}, body)
+    operation = BvnkOperation.objects.create(
+        customer=customer, kind=BvnkOperation.Kind.CREATE_CUSTOMER, idempotency_key="echo"
+    )
+    # As the outbox records a refused attempt (customers/outbox/sending.py _finish).
+    BvnkOperation.objects.filter(pk=operation.pk).update(
+        last_error=str(error)[:2000], field_errors=error.field_errors
+    )
+    services.customer_submission_refused(customer, associates=[], error=error)
+    operation.refresh_from_db()
+    customer.refresh_from_db()
+    assert EMAIL in operation.last_error
+    assert operation.field_errors["individual.taxIdentification.number"] == [f"is invalid: {TAX}"]
+    assert customer.submission_errors, "sorted onto steps and fields"
     assert plain_hits(SECRET_AT_REST) == []
 
 
