@@ -24,7 +24,7 @@ from customers.services import reconcile
 from tests.customers.conftest import complete_individual
 from tests.customers.outbox_support import sign_at
 from tests.customers.webhooks_support import SECRET, deliver
-from tests.support import require_postgresql
+from tests.support import plain_text_hits, require_postgresql
 
 pytestmark = [pytest.mark.django_db, pytest.mark.emulator]
 
@@ -40,7 +40,6 @@ SECRET_AT_REST = {
     "email": [EMAIL, NEW_EMAIL],
     "phone": [PHONE, PHONE.lstrip("+")],
 }
-TEXT_TYPES = {"text", "character varying", "json", "jsonb", "character"}
 
 
 def deliver_bvnk_webhooks(client: Any, emulator: Any, customer: Customer) -> int:
@@ -87,27 +86,8 @@ def onboard(emulator: Any, actor: Any, client: Any) -> Customer:
 def plain_hits(values: dict[str, list[str]]) -> list[str]:
     """Every (table, column) of the database holding one of `values` in plain text."""
     require_postgresql("the scan reads PostgreSQL's catalogue of columns")
-    hits = []
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT table_name, column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = current_schema() ORDER BY table_name, column_name"
-        )
-        columns = [(t, c) for t, c, kind in cursor.fetchall() if kind in TEXT_TYPES]
-        assert ("customers_bvnkoperation", "payload") in columns
-        qn = connection.ops.quote_name
-        for table, column in columns:
-            for what, needles in values.items():
-                for needle in needles:
-                    cursor.execute(
-                        f"SELECT count(*) FROM {qn(table)} "  # noqa: S608 - names from the catalogue
-                        f"WHERE strpos(lower({qn(column)}::text), lower(%s)) > 0",
-                        [needle],
-                    )
-                    count = cursor.fetchone()[0]
-                    if count:
-                        hits.append(f"{table}.{column}: {what} {needle!r} in {count} row(s)")
-    return hits
+        return plain_text_hits(cursor, values)
 
 
 @pytest.fixture(autouse=True)
