@@ -347,6 +347,7 @@ def main() -> int:
             SECURE_SSL_REDIRECT="false",
             OTP_REQUIRED="false",
             FIELD_ENCRYPTION_KEYS=base64.urlsafe_b64encode(os.urandom(32)).decode(),
+            SEARCH_INDEX_KEYS=os.urandom(32).hex(),
             LOG_LEVEL="ERROR",
             CONN_MAX_AGE="600",
             DJANGO_SETTINGS_MODULE="portal.settings",
