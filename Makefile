@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help run logins test lint format worker bench clean browser clamav
+.PHONY: help run logins test lint format worker bench bench-tools clean browser clamav
 
 help:  ## List the recipes
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -44,7 +44,10 @@ format: $(INSTALLED)  ## Format the code with ruff
 worker: $(INSTALLED)  ## Run a Celery worker with beat alone (default queue and the "bvnk" sends)
 	$(BIN)/celery -A portal worker --beat --schedule var/celerybeat-schedule -Q celery,bvnk --pool threads --concurrency 12 --loglevel INFO
 
-bench: $(INSTALLED)  ## Run every benchmark under bench/ (PostgreSQL and Redis; bench/README.md)
+bench-tools:  ## Install wrk and redis-server for the benchmarks, if they are missing
+	@command -v wrk >/dev/null && command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk redis-server; }
+
+bench: $(INSTALLED) bench-tools  ## Run every benchmark under bench/ (PostgreSQL and Redis; bench/README.md)
 	@status=0; for script in bench/[!_]*.py; do echo "==> $$script"; $(BIN)/python $$script || status=1; done; exit $$status
 
 clean:  ## Remove local state (SQLite database, broker folder, uploaded files)

@@ -328,6 +328,7 @@ def measure(args: argparse.Namespace, workdir: Path) -> int:
             "CONN_MAX_AGE": "600",
             "LOG_LEVEL": "WARNING",
             "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "SEARCH_INDEX_KEYS": os.urandom(32).hex(),
         }
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env,

@@ -6,9 +6,10 @@ putting a new one in front and running `manage.py reencrypt_personal_data` befor
 old one is removed. The database (and its backups) only ever hold ciphertext.
 
 A Fernet token differs on every write, so an encrypted column cannot be searched. Where
-an exact match is needed (a customer's tax number), a keyed hash of the normalised value
-sits beside it (a "blind index", HMAC-SHA256 under a key derived from each Fernet key):
-lookups try the hash under every configured key, writes use the newest.
+an exact match is needed, a keyed hash of the normalised value sits beside it (a "blind
+index", HMAC-SHA256): for tax numbers under a key derived from each Fernet key, for email
+addresses under SEARCH_INDEX_KEYS, secrets of their own. Lookups try the hash under every
+configured key, writes use the newest.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django import forms
 from django.conf import settings
 from django.core.exceptions import FieldError, ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
@@ -72,6 +74,30 @@ def _index_keys(configured: tuple[str, ...]) -> tuple[bytes, ...]:
     )
 
 
+MIN_SEARCH_KEY_LENGTH = 32
+
+
+def search_index_keys() -> tuple[bytes, ...]:
+    """SEARCH_INDEX_KEYS, newest first; ImproperlyConfigured if none or one is short."""
+    raw: Any = settings.SEARCH_INDEX_KEYS
+    if isinstance(raw, str):
+        raw = raw.split(",")
+    found = tuple(str(key).strip() for key in raw if str(key).strip())
+    if not found:
+        raise ImproperlyConfigured(
+            "SEARCH_INDEX_KEYS is not set, so email addresses cannot be made searchable."
+        )
+    if any(len(key) < MIN_SEARCH_KEY_LENGTH for key in found):
+        raise ImproperlyConfigured(
+            f"SEARCH_INDEX_KEYS holds a key shorter than {MIN_SEARCH_KEY_LENGTH} characters."
+        )
+    return tuple(key.encode() for key in found)
+
+
+def _keys_for(kind: str) -> tuple[bytes, ...]:
+    return _index_keys(keys()) if kind == "identifier" else search_index_keys()
+
+
 def encrypt(text: str) -> str:
     return _fernet(keys()).encrypt(text.encode()).decode()
 
@@ -91,23 +117,39 @@ def normalise_identifier(value: str) -> str:
     return _NOT_SEPARATORS.sub("", (value or "").upper())
 
 
-def blind_index(value: str) -> str:
-    """The keyed hash stored beside an encrypted identifier ("" for an empty one)."""
-    normalised = normalise_identifier(value)
+def normalise_email(value: str) -> str:
+    """Return an email address as compared: trimmed, lower case."""
+    return (value or "").strip().lower()
+
+
+# How each kind of blind index normalises its value; the kind is part of the hashed
+# text, so equal strings of different kinds never share a hash.
+NORMALISERS = {"identifier": normalise_identifier, "email": normalise_email}
+
+
+def _normalised(value: str, kind: str) -> str:
+    normalised = NORMALISERS[kind](value)
+    if not normalised or kind == "identifier":
+        return normalised  # identifiers keep the hashes stored before kinds existed
+    return f"{kind}:{normalised}"
+
+
+def blind_index(value: str, kind: str = "identifier") -> str:
+    """The keyed hash stored beside an encrypted value ("" for an empty one)."""
+    normalised = _normalised(value, kind)
     if not normalised:
         return ""
-    key = _index_keys(keys())[0]
+    key = _keys_for(kind)[0]
     return hmac.new(key, normalised.encode(), hashlib.sha256).hexdigest()
 
 
-def blind_indexes(value: str) -> list[str]:
+def blind_indexes(value: str, kind: str = "identifier") -> list[str]:
     """The hashes `value` may be stored under: one per configured key, for lookups."""
-    normalised = normalise_identifier(value)
+    normalised = _normalised(value, kind)
     if not normalised:
         return []
     return [
-        hmac.new(key, normalised.encode(), hashlib.sha256).hexdigest()
-        for key in _index_keys(keys())
+        hmac.new(key, normalised.encode(), hashlib.sha256).hexdigest() for key in _keys_for(kind)
     ]
 
 
@@ -153,6 +195,20 @@ class EncryptedCharField(_EncryptedMixin, models.CharField):  # type: ignore[mis
         if value in (None, ""):
             return value
         return encrypt(str(value))
+
+
+class EncryptedEmailField(EncryptedCharField):
+    """An email address stored encrypted; forms and validation as for an EmailField."""
+
+    description = "Email address, encrypted"
+    default_validators = models.EmailField.default_validators
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 254)
+        super().__init__(*args, **kwargs)
+
+    def formfield(self, **kwargs: Any) -> Any:  # type: ignore[override]  # same call, any kwargs
+        return super().formfield(**{"form_class": forms.EmailField, **kwargs})
 
 
 class EncryptedDateField(_EncryptedMixin, models.DateField):  # type: ignore[misc]
@@ -207,8 +263,11 @@ class EncryptedJSONField(_EncryptedMixin, models.Field):  # type: ignore[type-ar
 class BlindIndexField(models.CharField):  # type: ignore[type-arg]
     """The keyed hash of another field, computed on every save that includes it."""
 
-    def __init__(self, *args: Any, source: str = "", **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, source: str = "", kind: str = "identifier", **kwargs: Any
+    ) -> None:
         self.source = source
+        self.kind = kind
         kwargs.setdefault("max_length", 64)
         kwargs.setdefault("blank", True)
         kwargs.setdefault("editable", False)
@@ -218,10 +277,12 @@ class BlindIndexField(models.CharField):  # type: ignore[type-arg]
     def deconstruct(self) -> Any:
         name, path, args, kwargs = super().deconstruct()
         kwargs["source"] = self.source
+        if self.kind != "identifier":
+            kwargs["kind"] = self.kind
         return name, path, args, kwargs
 
     def pre_save(self, model_instance: models.Model, add: bool) -> str:
-        value = blind_index(getattr(model_instance, self.source) or "")
+        value = blind_index(getattr(model_instance, self.source) or "", self.kind)
         setattr(model_instance, self.attname, value)
         return value
 
@@ -286,7 +347,7 @@ def personal_data_reencrypt(
                 report.failures.append(f"{model.__name__} {pk}")
                 continue
             for index in indexes:
-                values[index.name] = blind_index(values.get(index.source) or "")
+                values[index.name] = blind_index(values.get(index.source) or "", index.kind)
             model._default_manager.filter(pk=pk).update(**values)
             report.rows += 1
     return report

@@ -90,17 +90,24 @@ def answered_codes(customer: Customer) -> set[str]:
     }
 
 
-def operation_label(operation: BvnkOperation) -> str:
-    """E.g. "Create customer failed: registrationNumber: is invalid"."""
+def operation_label(operation: BvnkOperation, *, quote: bool = True) -> str:
+    """E.g. "Create customer failed: registrationNumber is invalid".
+
+    Without `quote`, BVNK's words are left out and only the field is named: they may echo
+    the refused value, and the one-line summary is stored in plain text.
+    """
     verb = "needs attention" if operation.state == BvnkOperation.State.NEEDS_ATTENTION else "failed"
-    text = _first_field_error(operation) or next(iter(operation.last_error.splitlines()), "")
+    text = _first_field_error(operation, quote=quote)
+    if not text and quote:
+        text = next(iter(operation.last_error.splitlines()), "")
     return f"{operation.get_kind_display()} {verb}" + (f": {text}" if text else "")
 
 
-def _first_field_error(operation: BvnkOperation) -> str:
+def _first_field_error(operation: BvnkOperation, *, quote: bool) -> str:
     for path, messages in (operation.field_errors or {}).items():
         if isinstance(messages, list) and messages:
-            return f"{path.rsplit('.', 1)[-1]} {messages[0]}"
+            field = path.rsplit(".", 1)[-1]
+            return f"{field} {messages[0]}" if quote else field
     return ""
 
 
@@ -108,11 +115,26 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def refused_message(customer: Customer) -> str:
-    """BVNK's refusal of the last submission, in a line; "" when it was not refused."""
+def refused_message(customer: Customer, *, quote: bool = True) -> str:
+    """BVNK's refusal of the last submission, in a line; "" when it was not refused.
+
+    Without `quote`, the first refused field is named instead of quoting BVNK (which may
+    echo the refused value): for the summary stored in plain text.
+    """
     errors = customer.submission_errors or {}
     if customer.status != S.DRAFT or not errors:
         return ""
+    if not quote:
+        fields = [
+            name.replace("_", " ")
+            for bucket in (errors.get("steps", {}), errors.get("associates", {}))
+            for found in bucket.values()
+            for name in found
+        ] + [path.rsplit(".", 1)[-1] for path in errors.get("other", {})]
+        if not fields:
+            return "see the customer page"
+        more = len(fields) - 1
+        return fields[0] + (f" and {_count(more, 'more field')}" if more else "")
     first = next(
         (
             message
@@ -346,12 +368,12 @@ def waiting_on_us(now: dt.datetime) -> Q:
 def summarise(customer: Customer, *, operations: list[BvnkOperation] | None = None) -> Summary:
     """Work out the one-line summary the My customers list shows for a customer."""
     operations = attention_operations(customer) if operations is None else operations
-    refused = refused_message(customer)
+    refused = refused_message(customer, quote=False)
     attention = bool(operations or refused)
     status = customer.status
     documents: list[str] | None = None  # worked out once, for the text and the reason
     if operations:
-        text = operation_label(operations[0])
+        text = operation_label(operations[0], quote=False)
         if len(operations) > 1:
             text += f" (+{len(operations) - 1} more)"
     elif refused:

@@ -20,6 +20,11 @@ def check_security_settings(app_configs: Any, **kwargs: Any) -> list[CheckMessag
     except ImproperlyConfigured as problem:
         if settings.FIELD_ENCRYPTION_KEYS:  # missing keys are the deploy check's business
             errors.append(Error(str(problem), id="customers.E010"))
+    try:
+        crypto.search_index_keys()
+    except ImproperlyConfigured as problem:
+        if settings.SEARCH_INDEX_KEYS:  # missing keys are the deploy check's business
+            errors.append(Error(str(problem), id="customers.E017"))
     if scanning.configured():
         try:
             scanning.scanner_address()
@@ -38,6 +43,15 @@ def check_security_deploy(app_configs: Any, **kwargs: Any) -> list[CheckMessage]
                 hint='Set it to a key from: python -c "from cryptography.fernet import '
                 'Fernet; print(Fernet.generate_key().decode())"',
                 id="customers.E012",
+            )
+        )
+    if not settings.SEARCH_INDEX_KEYS:
+        errors.append(
+            Error(
+                "SEARCH_INDEX_KEYS is not set: email addresses cannot be made searchable.",
+                hint="Set it to a secret of its own, not an encryption key: "
+                'python -c "import secrets; print(secrets.token_hex(32))"',
+                id="customers.E018",
             )
         )
     if not settings.OTP_REQUIRED:

@@ -378,6 +378,13 @@ CONTENT_SECURITY_POLICY = {
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 if not FIELD_ENCRYPTION_KEYS and DEBUG:
     FIELD_ENCRYPTION_KEYS = [_derived_fernet_key(SECRET_KEY)]
+# Search over encrypted emails (customers/crypto.py): secrets for their keyed hashes, newest
+# first, apart from FIELD_ENCRYPTION_KEYS so a leaked encryption key does not also reveal
+# who is searchable (and the reverse). Lookups try every key; `manage.py
+# reencrypt_personal_data` rehashes under the newest, then the old one can go.
+SEARCH_INDEX_KEYS = env.list("SEARCH_INDEX_KEYS", default=[])
+if not SEARCH_INDEX_KEYS and DEBUG:
+    SEARCH_INDEX_KEYS = [hashlib.sha256(b"portal.search-index:" + SECRET_KEY.encode()).hexdigest()]
 
 # Retention (customers/retention.py, beat): drafts untouched this long are deleted with their
 # files; terminated (and finally rejected) customers are anonymised this long after.

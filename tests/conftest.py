@@ -18,6 +18,7 @@ _counter = itertools.count(1)
 # processes they start (which inherit this environment), share one test key.
 TEST_FIELD_ENCRYPTION_KEY = "x7PfPxnD5S5vRJgC6Y5N2yq2JvV7kqfKQn2j8w0mK3Q="
 os.environ.setdefault("FIELD_ENCRYPTION_KEYS", TEST_FIELD_ENCRYPTION_KEY)
+os.environ.setdefault("SEARCH_INDEX_KEYS", "test-search-index-key-" + "s" * 32)
 
 
 @pytest.fixture(autouse=True)
@@ -28,6 +29,7 @@ def _plain_http(settings: Any, tmp_path: Any) -> None:
     settings.BVNK_WEBHOOK_COUNTER_FLUSH_SECONDS = 0
     settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
     settings.FIELD_ENCRYPTION_KEYS = os.environ["FIELD_ENCRYPTION_KEYS"].split(",")
+    settings.SEARCH_INDEX_KEYS = os.environ["SEARCH_INDEX_KEYS"].split(",")
     # The second factor is tested where it matters (tests/security/); force_login elsewhere.
     settings.OTP_REQUIRED = False
     # No malware scanner unless a test starts one (tests/security/conftest.py).

@@ -91,6 +91,34 @@ def require_postgresql(why: str) -> None:
         pytest.skip(f"needs PostgreSQL: {why} (run with DATABASE_URL=postgres://...)")
 
 
+# The column types a personal value could rest in as text.
+TEXT_TYPES = {"text", "character varying", "json", "jsonb", "character"}
+
+
+def plain_text_hits(cursor: Any, values: dict[str, list[str]]) -> list[str]:
+    """Every column of a PostgreSQL database (through a DB-API `cursor`) holding one of
+    `values` in plain text, case aside, as "table.column: what 'value' in n row(s)"."""
+    cursor.execute(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = current_schema() ORDER BY table_name, column_name"
+    )
+    columns = [(t, c) for t, c, kind in cursor.fetchall() if kind in TEXT_TYPES]
+    assert ("customers_bvnkoperation", "payload") in columns, "the portal's database"
+    hits = []
+    for table, column in columns:
+        for what, needles in values.items():
+            for needle in needles:
+                cursor.execute(
+                    f'SELECT count(*) FROM "{table}" '  # noqa: S608 - names from the catalogue
+                    f'WHERE strpos(lower("{column}"::text), lower(%s)) > 0',
+                    [needle],
+                )
+                count = cursor.fetchone()[0]
+                if count:
+                    hits.append(f"{table}.{column}: {what} {needle!r} in {count} row(s)")
+    return hits
+
+
 WORKER_NEEDS = "a worker process cannot open the SQLite test database"
 
 

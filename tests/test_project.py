@@ -24,6 +24,7 @@ PRODUCTION_ENV = {
     "BVNK_HAWK_SECRET": "s" * 64,
     "BVNK_WEBHOOK_SECRET": "w" * 40,
     "FIELD_ENCRYPTION_KEYS": "qbqT1bEr6bVd0ZcE8O7pCj6mU3JQnX0mJq2b3mQ6dXc=",
+    "SEARCH_INDEX_KEYS": "i" * 64,
     "CLAMAV_URL": "tcp://clamav:3310",
 }
 
@@ -54,7 +55,13 @@ def test_deploy_check_refuses_development_defaults() -> None:
     result = manage("check", "--deploy", env={})
     assert result.returncode != 0
     output = result.stdout + result.stderr
-    for check_id in ("customers.E001", "customers.E002", "customers.E012", "security.W009"):
+    for check_id in (
+        "customers.E001",
+        "customers.E002",
+        "customers.E012",
+        "customers.E018",
+        "security.W009",
+    ):
         assert check_id in output
 
 

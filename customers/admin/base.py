@@ -77,7 +77,10 @@ class ReadOnlyInline(admin.TabularInline):
 
 
 class TaxNumberSearchAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # a mixin for several models
-    """Also find rows by an exact tax number, through its keyed hash (customers/crypto.py)."""
+    """Also find rows by an exact tax number or email address, through their keyed hashes.
+
+    Both are encrypted (customers/crypto.py), so only whole values can match.
+    """
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
@@ -86,6 +89,8 @@ class TaxNumberSearchAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # a mix
         indexes = crypto.blind_indexes(search_term)
         if indexes:
             results |= queryset.filter(tax_number_hash__in=indexes)
+        if "@" in search_term:
+            results |= queryset.filter(email_hash__in=crypto.blind_indexes(search_term, "email"))
         return results, may_have_duplicates
 
 

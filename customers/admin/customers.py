@@ -111,9 +111,9 @@ class CustomerAdmin(TaxNumberSearchAdmin, BigTableAdmin):
         "created_by",
     ]
     list_filter = ["status", "needs_attention", "waiting_on", "type", "created_at"]
-    # The denormalised name and email are what the trigram indexes cover (migration 0006);
-    # references match exactly on their unique indexes.
-    search_fields = ["search_name", "email", "=external_reference", "=bvnk_reference"]
+    # The denormalised name is what the trigram index covers (migration 0006); references
+    # match exactly on their unique indexes. Emails are encrypted, so not searched here.
+    search_fields = ["search_name", "=external_reference", "=bvnk_reference"]
     list_select_related = ["created_by"]
     # No date_hierarchy: it reads every row's date to build its links.
     actions = [
@@ -437,7 +437,7 @@ class CustomerAdmin(TaxNumberSearchAdmin, BigTableAdmin):
 class AssociateAdmin(TaxNumberSearchAdmin):
     list_display = ["__str__", "customer", "role_labels", "ownership_percentage", "nationality"]
     list_filter = ["is_beneficial_owner", "is_controlling_person", "is_signer"]
-    search_fields = ["first_name", "last_name", "email", "customer__legal_name"]
+    search_fields = ["first_name", "last_name", "customer__legal_name"]
     list_select_related = ["customer"]
     raw_id_fields = ["customer"]
     readonly_fields = ["bvnk_person_reference"]

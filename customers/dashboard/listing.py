@@ -9,9 +9,10 @@ Built to stay fast with a million customers on PostgreSQL:
   beyond it from PostgreSQL's statistics (pg_stats for the tabs, EXPLAIN for a filtered
   list), so a page runs the same queries at ten rows and at a million (the counting is in
   `counting.py`, shared with the admin's paginator);
-- search is `icontains` on the denormalised `search_name`, `associate_names` and on
-  `email`, which PostgreSQL serves from trigram GIN indexes on UPPER(...) (migrations
-  0006 and 0012), plus a prefix of BVNK's reference (a pattern index) and our exact one.
+- search is `icontains` on the denormalised `search_name` and `associate_names`, which
+  PostgreSQL serves from trigram GIN indexes on UPPER(...) (migrations 0006 and 0011),
+  a prefix of BVNK's reference (a pattern index), our reference exactly, and a full email
+  address through its keyed hash (emails are encrypted).
 
 Saved views are here too; the CSV export's columns and cells are in
 `csv_export.py`.
@@ -39,8 +40,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from .. import requirements, roles
-from ..models import Customer, SavedView, customers_for
+from .. import crypto, requirements, roles
+from ..models import Associate, Customer, SavedView, customers_for
 from ..models.customers import unnamed_draft
 from ..onboarding.forms import DateInput
 from ..templatetags.portal_tags import age, day
@@ -136,7 +137,12 @@ DEFAULT_SORT = SORTS[0]
 class CustomerFilterForm(forms.Form):
     """The list's filters, read from the query string; invalid values are ignored."""
 
-    q = forms.CharField(required=False, max_length=200, label="Search")
+    q = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Search",
+        help_text="Name, reference or a full email address (the customer's or an associate's).",
+    )
     tab = forms.ChoiceField(required=False, choices=[(t.key, t.label) for t in TABS])
     status = forms.ChoiceField(
         required=False, choices=[("", "Any status"), *Customer.Status.choices]
@@ -272,19 +278,25 @@ def _looks_like_uuid(value: str) -> bool:
 
 
 def search_condition(q: str) -> Q:
-    """Match a name (the customer's or an associate's) or email fragment, the start of
-    BVNK's reference (the list shows it cut short), or our reference exactly.
+    """Match a name fragment (the customer's or an associate's), the start of BVNK's
+    reference (the list shows it cut short), our reference exactly, or a full email address.
 
     `icontains` becomes UPPER(col::text) LIKE UPPER('%q%') on PostgreSQL, the expression
-    the trigram indexes of migrations 0006 and 0012 are built on; `startswith` a LIKE 'q%'
-    that the reference's pattern index serves.
+    the trigram indexes of migrations 0006 and 0011 are built on; `startswith` a LIKE 'q%'
+    that the reference's pattern index serves. An email address finds the customer whose
+    own or whose associate's address it is.
     """
     condition = (
         Q(search_name__icontains=q)
         | Q(associate_names__icontains=q)
-        | Q(email__icontains=q)
         | Q(bvnk_reference__startswith=q)
     )
+    if "@" in q:
+        hashes = crypto.blind_indexes(q, "email")
+        # The associates' matches are read first, so every branch of the OR is an index
+        # scan (a subquery inside the OR would make PostgreSQL scan every customer).
+        theirs = Associate.objects.filter(email_hash__in=hashes).values_list("customer_id")
+        condition |= Q(email_hash__in=hashes) | Q(pk__in=[pk for (pk,) in theirs])
     if _looks_like_uuid(q):
         condition |= Q(external_reference=q)
     return condition

@@ -8,7 +8,7 @@ from django.db import models
 from django_countries.fields import CountryField
 
 from ..bvnk import wire
-from ..crypto import EncryptedDateField
+from ..crypto import BlindIndexField, EncryptedCharField, EncryptedDateField, EncryptedEmailField
 from ..validators import validate_e164_phone
 
 
@@ -43,8 +43,11 @@ class PersonIdentity(models.Model):
     date_of_birth = EncryptedDateField(null=True, blank=True)
     nationality = CountryField(blank=True)
     birth_country = CountryField(blank=True)
-    email = models.EmailField(blank=True)
-    phone = models.CharField(
+    # Contacts encrypted at rest too; staff find a customer by a full email address
+    # through its keyed hash (customers/dashboard/listing.py search_condition).
+    email = EncryptedEmailField(blank=True)
+    email_hash = BlindIndexField(source="email", kind="email")
+    phone = EncryptedCharField(
         max_length=20, blank=True, validators=[validate_e164_phone], help_text="E.164 format."
     )
 

@@ -142,7 +142,8 @@ class Customer(PostalAddress, PersonIdentity):
     # Onboarding. Each submission gets its own number: its retries share one idempotency
     # key, a corrected resubmission after a refusal gets a new one.
     submission_count = models.PositiveIntegerField(default=0, editable=False)
-    submission_errors = models.JSONField(
+    # Encrypted: BVNK's messages may echo the values it refused.
+    submission_errors = EncryptedJSONField(
         default=dict,
         blank=True,
         editable=False,

@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from ..crypto import EncryptedJSONField
+from ..crypto import EncryptedCharField, EncryptedJSONField
 from .customers import Customer
 from .documents import ComplianceDocument
 
@@ -110,10 +110,11 @@ class BvnkOperation(models.Model):
     task_id = models.CharField(
         "Celery task id", max_length=64, blank=True, editable=False, help_text="Of the claim."
     )
-    last_error = models.TextField(blank=True, editable=False)
+    # BVNK's refusals may echo the rejected values (an email, a tax number): encrypted.
+    last_error = EncryptedCharField(max_length=2000, blank=True, editable=False)
     error_code = models.CharField(max_length=60, blank=True, editable=False)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
-    field_errors = models.JSONField(
+    field_errors = EncryptedJSONField(
         default=dict, blank=True, editable=False, help_text="BVNK's details.errors, as sent."
     )
     trace_id = models.CharField("BVNK trace id", max_length=64, blank=True, editable=False)

@@ -36,7 +36,8 @@ def test_search_matches_words_emails_and_whole_references(client, lead) -> None:
     client.force_login(lead)
     assert found(client, "falcon amber") == {"Amber Falcon Trading Ltd"}  # every word
     assert found(client, "amber") == {"Amber Falcon Trading Ltd", "Amber Lantern Ltd"}
-    assert found(client, "engine.example") == {"Ada Lovelace"}
+    assert found(client, "ADA@engine.example") == {"Ada Lovelace"}  # whole addresses
+    assert found(client, "engine.example") == set()  # emails are encrypted
     assert found(client, "Ref-ABC-1") == {"Amber Falcon Trading Ltd"}
     assert found(client, "ref-abc-1") == set()  # references match exactly
     assert found(client, str(ada.external_reference)) == {"Ada Lovelace"}

@@ -10,7 +10,6 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from customers import crypto
-from customers.models import BvnkOperation, Customer
 
 BEFORE = ("customers", "0008_webhook_rejection_scheme")
 AFTER = ("customers", "0009_encrypted_payloads")
@@ -42,9 +41,10 @@ def test_existing_payloads_and_bvnk_copies_are_encrypted_in_place() -> None:
         ):
             stored = str(raw_column(table, column, pk))
             assert "1979" not in stored and json.loads(crypto.decrypt(stored)) == value
-        # Only the column this migration knows: later ones add others (0012's assignee).
-        assert Customer.objects.only("bvnk_data").get(pk=customer.pk).bvnk_data == body
-        assert BvnkOperation.objects.get(pk=operation.pk).payload == {"body": body}
+        new = MigrationExecutor(connection).loader.project_state(AFTER).apps
+        assert new.get_model("customers", "Customer").objects.get(pk=customer.pk).bvnk_data == body
+        operations = new.get_model("customers", "BvnkOperation").objects
+        assert operations.get(pk=operation.pk).payload == {"body": body}
         call_command("migrate", *BEFORE, verbosity=0)  # and back: plain JSON again
         plain = raw_column("customers_customer", "bvnk_data", customer.pk)
         assert json.loads(str(plain)) == body
@@ -68,5 +68,77 @@ def test_existing_associates_names_are_copied_for_search() -> None:
         call_command("migrate", *after, verbosity=0)
         names = raw_column("customers_customer", "associate_names", company.pk)
         assert names == "Grace Hopper · Alan Turing"
+    finally:
+        call_command("migrate", verbosity=0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_existing_contacts_are_encrypted_and_indexed_in_place() -> None:
+    before, after = (
+        ("customers", "0012_case_view"),
+        ("customers", "0013_contact_encryption"),
+    )
+    call_command("migrate", *before, verbosity=0)
+    old = MigrationExecutor(connection).loader.project_state(before).apps
+    customer = old.get_model("customers", "Customer").objects.create(
+        type="COMPANY", legal_name="Acme", email="Desk@Acme.example", phone="+12025550111"
+    )
+    associate = old.get_model("customers", "Associate").objects.create(
+        customer_id=customer.pk, first_name="Jo", email="jo@acme.example", phone="+12025550112"
+    )
+    try:
+        call_command("migrate", *after, verbosity=0)
+        for table, pk, email, phone in (
+            ("customers_customer", customer.pk, "Desk@Acme.example", "+12025550111"),
+            ("customers_associate", associate.pk, "jo@acme.example", "+12025550112"),
+        ):
+            assert crypto.decrypt(str(raw_column(table, "email", pk))) == email
+            assert crypto.decrypt(str(raw_column(table, "phone", pk))) == phone
+            assert raw_column(table, "email_hash", pk) == crypto.blind_index(email, "email")
+        new = MigrationExecutor(connection).loader.project_state(after).apps
+        assert new.get_model("customers", "Customer").objects.get(pk=customer.pk).email == (
+            "Desk@Acme.example"
+        )
+        assert new.get_model("customers", "Associate").objects.get(pk=associate.pk).phone == (
+            "+12025550112"
+        )
+        call_command("migrate", *before, verbosity=0)  # and back: plain again
+        assert raw_column("customers_customer", "email", customer.pk) == "Desk@Acme.example"
+        assert raw_column("customers_associate", "phone", associate.pk) == "+12025550112"
+    finally:
+        call_command("migrate", verbosity=0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_existing_refusals_are_encrypted_in_place() -> None:
+    before, after = (
+        ("customers", "0013_contact_encryption"),
+        ("customers", "0014_encrypted_refusals"),
+    )
+    call_command("migrate", *before, verbosity=0)
+    old = MigrationExecutor(connection).loader.project_state(before).apps
+    refusal = {"steps": {"contact": {"email": ["is invalid: jo@acme.example"]}}}
+    customer = old.get_model("customers", "Customer").objects.create(
+        type="COMPANY", legal_name="Acme", submission_errors=refusal
+    )
+    operation = old.get_model("customers", "BvnkOperation").objects.create(
+        customer_id=customer.pk,
+        kind="CREATE_CUSTOMER",
+        idempotency_key="refused",
+        last_error="400 Invalid request: jo@acme.example",
+        field_errors={"individual.emailAddress": ["is invalid: jo@acme.example"]},
+    )
+    try:
+        call_command("migrate", *after, verbosity=0)
+        for table, column, pk in (
+            ("customers_customer", "submission_errors", customer.pk),
+            ("customers_bvnkoperation", "last_error", operation.pk),
+            ("customers_bvnkoperation", "field_errors", operation.pk),
+        ):
+            stored = str(raw_column(table, column, pk))
+            assert "jo@acme.example" in crypto.decrypt(stored) and "acme" not in stored
+        call_command("migrate", *before, verbosity=0)  # and back: plain again
+        plain = raw_column("customers_bvnkoperation", "last_error", operation.pk)
+        assert plain == "400 Invalid request: jo@acme.example"
     finally:
         call_command("migrate", verbosity=0)

@@ -9,6 +9,7 @@ and so is every log line written meanwhile at DEBUG, worker-side code included.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from typing import Any
 
@@ -16,13 +17,14 @@ import pytest
 from django.db import connection
 
 from customers import inbox, services
+from customers.bvnk.errors import BvnkError
 from customers.models import BvnkOperation, Customer, WebhookEvent
 from customers.outbox import sending
 from customers.services import reconcile
 from tests.customers.conftest import complete_individual
 from tests.customers.outbox_support import sign_at
 from tests.customers.webhooks_support import SECRET, deliver
-from tests.support import require_postgresql
+from tests.support import plain_text_hits, require_postgresql
 
 pytestmark = [pytest.mark.django_db, pytest.mark.emulator]
 
@@ -38,10 +40,6 @@ SECRET_AT_REST = {
     "email": [EMAIL, NEW_EMAIL],
     "phone": [PHONE, PHONE.lstrip("+")],
 }
-# The customer's own contact columns: staff search them (a trigram index on the email),
-# so they are the working copy kept readable; everywhere else they must not appear.
-CONTACT_COLUMNS = {("customers_customer", "email"), ("customers_customer", "phone")}
-TEXT_TYPES = {"text", "character varying", "json", "jsonb", "character"}
 
 
 def deliver_bvnk_webhooks(client: Any, emulator: Any, customer: Customer) -> int:
@@ -85,30 +83,11 @@ def onboard(emulator: Any, actor: Any, client: Any) -> Customer:
     return customer
 
 
-def plain_hits(values: dict[str, list[str]], *, allowed: set[tuple[str, str]]) -> list[str]:
+def plain_hits(values: dict[str, list[str]]) -> list[str]:
     """Every (table, column) of the database holding one of `values` in plain text."""
     require_postgresql("the scan reads PostgreSQL's catalogue of columns")
-    hits = []
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT table_name, column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = current_schema() ORDER BY table_name, column_name"
-        )
-        columns = [(t, c) for t, c, kind in cursor.fetchall() if kind in TEXT_TYPES]
-        assert ("customers_bvnkoperation", "payload") in columns
-        qn = connection.ops.quote_name
-        for table, column in columns:
-            for what, needles in values.items():
-                for needle in needles:
-                    cursor.execute(
-                        f"SELECT count(*) FROM {qn(table)} "  # noqa: S608 - names from the catalogue
-                        f"WHERE strpos(lower({qn(column)}::text), lower(%s)) > 0",
-                        [needle],
-                    )
-                    count = cursor.fetchone()[0]
-                    if count and (table, column) not in allowed:
-                        hits.append(f"{table}.{column}: {what} {needle!r} in {count} row(s)")
-    return hits
+        return plain_text_hits(cursor, values)
 
 
 @pytest.fixture(autouse=True)
@@ -129,7 +108,41 @@ def test_no_personal_value_rests_in_plain_text_after_an_onboarding(
     create = customer.operations.get(kind=BvnkOperation.Kind.CREATE_CUSTOMER)
     assert TAX in str(create.payload["body"])
     assert NEW_EMAIL in str(customer.bvnk_data)
-    assert plain_hits(SECRET_AT_REST, allowed=CONTACT_COLUMNS) == []
+    assert plain_hits(SECRET_AT_REST) == []
+
+
+def test_a_refusal_echoing_personal_values_rests_encrypted(agent) -> None:
+    """BVNK's validation errors may quote the values refused: stored, they stay unreadable,
+    and staff still get them field by field."""
+    customer = complete_individual(email=EMAIL, phone=PHONE, tax_number=TAX, date_of_birth=BIRTH)
+    body = json.dumps(
+        {
+            "code": "ACCOUNTS-2000",
+            "message": f"Invalid request: {EMAIL}",
+            "details": {
+                "errors": {
+                    "individual.emailAddress": [f"must be a well-formed email address: {EMAIL}"],
+                    "individual.taxIdentification.number": [f"is invalid: {TAX}"],
+                    "individual.dateOfBirth": [f"is not a date in the past: {BIRTH}"],
+                }
+            },
+        }
+    ).encode()
+    error = BvnkError.from_http(400, {}, body)
+    operation = BvnkOperation.objects.create(
+        customer=customer, kind=BvnkOperation.Kind.CREATE_CUSTOMER, idempotency_key="echo"
+    )
+    # As the outbox records a refused attempt (customers/outbox/sending.py _finish).
+    BvnkOperation.objects.filter(pk=operation.pk).update(
+        last_error=str(error)[:2000], field_errors=error.field_errors
+    )
+    services.customer_submission_refused(customer, associates=[], error=error)
+    operation.refresh_from_db()
+    customer.refresh_from_db()
+    assert EMAIL in operation.last_error
+    assert operation.field_errors["individual.taxIdentification.number"] == [f"is invalid: {TAX}"]
+    assert customer.submission_errors, "sorted onto steps and fields"
+    assert plain_hits(SECRET_AT_REST) == []
 
 
 @pytest.fixture

@@ -116,7 +116,8 @@ def test_needs_attention_is_part_of_waiting_on_us(client, viewer, queue):
     assert attention == {"Fabrikam GmbH", "Refused Ltd"}
     waiting = reasons(client, tab="waiting")
     assert attention <= set(waiting)
-    assert waiting["Refused Ltd"] == "BVNK refused the submission: is invalid"
+    # The refused field is named, not BVNK's words (which may echo a personal value).
+    assert waiting["Refused Ltd"] == "BVNK refused the submission: x"
     assert int(tab_count(client, "waiting")) == len(waiting)
 
 

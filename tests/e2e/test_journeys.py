@@ -12,12 +12,14 @@ import struct
 import zlib
 from typing import Any
 
+import psycopg
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.bvnk_variants import VARIANTS
 from tests.e2e.conftest import check_accessibility, login, screenshot
 from tests.e2e.stack import Stack, wait_for
+from tests.support import plain_text_hits
 
 pytestmark = pytest.mark.e2e
 
@@ -436,6 +438,43 @@ def test_company_with_three_associates_to_verified(page: Page, stack: Stack) -> 
     uploads = [r for r in stack.emulator.requests_log(method="POST")
                if r["path"].endswith(f"{reference}/documents")]  # fmt: skip
     assert len(uploads) == 5 + 2 * len(ASSOCIATES), "each document reached BVNK once"
+
+
+def test_a_company_onboarded_in_the_browser_leaves_no_personal_value_in_plain_text(
+    page: Page, stack: Stack
+) -> None:
+    """After a company goes through the pages to BVNK, every text and JSON column of the
+    portal's database is searched for its people's personal values."""
+    if not stack.drop_database:
+        pytest.skip("needs PostgreSQL: the scan reads PostgreSQL's catalogue of columns")
+    people = [
+        person(
+            "Xanthippe",
+            "Quarrington",
+            ["Beneficial owner", "Controlling person", "Signer"],
+            ownership="100",
+        ),
+    ]
+    people[0]["values"] |= {
+        "email": "xanthippe.q@plainscan.example",
+        "date_of_birth": "1971-09-23",
+        "tax_number": "QQ123987A",
+    }
+    login(page, "agent")
+    start_company(page, "Plainscan Holdings Ltd")
+    finish_company(page, stack, people)
+    wait_for_status(page, "Info required")
+    with psycopg.connect(stack.env["DATABASE_URL"]) as conn, conn.cursor() as cursor:
+        hits = plain_text_hits(
+            cursor,
+            {
+                "email": ["xanthippe.q@plainscan.example"],
+                "phone": ["+447911123456", "447911123456"],
+                "date of birth": ["1971-09-23", "23/09/1971"],
+                "tax number": ["QQ123987A"],
+            },
+        )
+    assert hits == []
 
 
 def test_leave_a_company_draft_and_resume_it(page: Page, stack: Stack) -> None:

@@ -16,7 +16,7 @@ from django.db import connection
 
 from customers import crypto
 from customers.models import Associate, BvnkOperation, Customer
-from customers.security_checks import check_security_deploy
+from customers.security_checks import check_security_deploy, check_security_settings
 from tests.conftest import make_associate, make_company, make_individual
 
 pytestmark = pytest.mark.django_db
@@ -77,8 +77,10 @@ def test_a_save_of_some_fields_keeps_the_hash_in_step() -> None:
 
 def test_rotation_keeps_old_rows_readable_and_the_command_moves_them(settings) -> None:
     settings.FIELD_ENCRYPTION_KEYS = [OLD]
-    customer = make_individual(tax_number="123-45-6789", date_of_birth=dt.date(1990, 1, 2))
-    associate = make_associate(make_company(), id_document_number="X99")
+    customer = make_individual(
+        tax_number="123-45-6789", date_of_birth=dt.date(1990, 1, 2), phone="+12025550100"
+    )
+    associate = make_associate(make_company(), id_document_number="X99", email="a@b.example")
     settings.FIELD_ENCRYPTION_KEYS = [NEW, OLD]  # a new key in front
     assert Customer.objects.get(pk=customer.pk).tax_number == "123-45-6789"
     # Found by its hash under the old key until re-encrypted.
@@ -87,8 +89,36 @@ def test_rotation_keeps_old_rows_readable_and_the_command_moves_them(settings) -
     settings.FIELD_ENCRYPTION_KEYS = [NEW]  # the old key is gone
     customer = Customer.objects.get(pk=customer.pk)
     assert customer.tax_number == "123-45-6789" and customer.date_of_birth == dt.date(1990, 1, 2)
-    assert Associate.objects.get(pk=associate.pk).id_document_number == "X99"
+    associate = Associate.objects.get(pk=associate.pk)
+    assert associate.id_document_number == "X99" and associate.email == "a@b.example"
+    assert customer.phone == "+12025550100"
     assert Customer.objects.filter(tax_number_hash__in=crypto.blind_indexes("123456789")).exists()
+
+
+def test_email_hashes_follow_their_own_keys_through_a_rotation(settings) -> None:
+    old, new = "o" * 40, "n" * 40
+    settings.SEARCH_INDEX_KEYS = [old]
+    customer = make_individual(email="Jane@Example.org")
+    by_email = Customer.objects.filter
+    settings.SEARCH_INDEX_KEYS = [new, old]  # a new key in front: the old hash still found
+    assert by_email(email_hash__in=crypto.blind_indexes(" jane@example.ORG", "email")).exists()
+    call_command("reencrypt_personal_data")
+    settings.SEARCH_INDEX_KEYS = [new]  # the old key is gone
+    assert by_email(email_hash__in=crypto.blind_indexes("jane@example.org", "email")).get() == (
+        customer
+    )
+    # The encryption keys are not the search keys: changing them moves no email hash.
+    before = Customer.objects.values_list("email_hash", flat=True).get(pk=customer.pk)
+    settings.FIELD_ENCRYPTION_KEYS = [NEW, *settings.FIELD_ENCRYPTION_KEYS]
+    customer.save()
+    assert Customer.objects.values_list("email_hash", flat=True).get(pk=customer.pk) == before
+
+
+def test_production_without_search_keys_fails_the_deploy_check(settings) -> None:
+    settings.SEARCH_INDEX_KEYS = []
+    assert "customers.E018" in {error.id for error in check_security_deploy(None)}
+    settings.SEARCH_INDEX_KEYS = ["short"]
+    assert "customers.E017" in {error.id for error in check_security_settings(None)}
 
 
 def test_the_command_names_rows_no_key_can_read(settings) -> None:
