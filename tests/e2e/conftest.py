@@ -111,8 +111,14 @@ def second_factor(username: str) -> str:
 
     step = int(time.time()) // 30
     if _USED_STEPS.get(username) == step:  # a TOTP code works once
-        used = _USED_RECOVERY[username] = _USED_RECOVERY.get(username, 0) + 1
-        return recovery_codes(username)[used - 1]
+        codes = recovery_codes(username)
+        used = _USED_RECOVERY.get(username, 0)
+        if used < len(codes):
+            _USED_RECOVERY[username] = used + 1
+            return codes[used]
+        # Every recovery code is spent: the next step's TOTP code is a new one.
+        time.sleep((step + 1) * 30 - time.time() + 0.5)
+        step = int(time.time()) // 30
     _USED_STEPS[username] = step
     return f"{TOTP(bytes.fromhex(otp_key(username))).token():06d}"
 
