@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
-import importlib
 import json
 import os
 import statistics
@@ -424,22 +423,21 @@ def run(args: argparse.Namespace) -> int:
         query_count(client, path, before)
     small = {name: query_count(client, path, before) for name, (path, before) in pages.items()}
 
-    # Bulk load the way one would in production: the trigram indexes are rebuilt after.
-    migration = importlib.import_module("customers.migrations.0006_dashboard")
-    trigram_indexes = [
-        *migration.TRIGRAM_INDEXES,
-        ("customer_associate_names_trgm", "associate_names"),
-    ]
+    # Bulk load the way one would in production: the trigram indexes are dropped and
+    # rebuilt after, read from the catalogue so the set is whatever the migrations left.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes "
+            "WHERE tablename = 'customers_customer' AND indexdef LIKE '%gin_trgm_ops%'"
+        )
+        trigram_indexes = cursor.fetchall()
     started = time.perf_counter()
     with connection.cursor() as cursor:
         for name, _ in trigram_indexes:
             cursor.execute(f"DROP INDEX {name}")
         cursor.execute(seed_sql(SMALL + 1, args.rows, lead.pk))
-        for name, column in trigram_indexes:
-            cursor.execute(
-                f"CREATE INDEX {name} ON customers_customer "
-                f"USING gin (UPPER({column}) gin_trgm_ops)"
-            )
+        for _, definition in trigram_indexes:
+            cursor.execute(definition)
     seeded = time.perf_counter() - started
     connection.close()
     with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as raw:
