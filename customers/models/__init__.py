@@ -25,6 +25,7 @@ from .documents import (
     document_upload_to,
     private_storage,
 )
+from .wallets import WALLET_TRANSITIONS, Wallet, WalletStatusChange
 from .operations import BvnkCall, BvnkOperation
 from .webhook_events import WebhookEvent, WebhookRejection
 from .activity import (
@@ -41,6 +42,7 @@ __all__ = [
     "ALLOWED_TRANSITIONS",
     "DOCUMENT_KINDS",
     "NAME_FIELDS",
+    "WALLET_TRANSITIONS",
     "AgreementSession",
     "AppendOnly",
     "Associate",
@@ -58,6 +60,8 @@ __all__ = [
     "SavedView",
     "StaffNotification",
     "StatusChange",
+    "Wallet",
+    "WalletStatusChange",
     "WebhookEvent",
     "WebhookRejection",
     "customers_for",

@@ -197,6 +197,10 @@ class Customer(PostalAddress, PersonIdentity):
         editable=False,
         help_text="A BVNK operation failed or needs staff, or BVNK refused the submission.",
     )
+    # Wallets (customers/models/wallets.py), counted for the list's column and its
+    # "Verified without a wallet" filter; services.wallets keeps them current.
+    wallets_total = models.PositiveSmallIntegerField(default=0, editable=False)
+    wallets_active = models.PositiveSmallIntegerField(default=0, editable=False)
     # Set when the retention period ended and the personal data was erased
     # (customers/retention.py); the row stays so BVNK's references still resolve.
     anonymised_at = models.DateTimeField(null=True, blank=True, editable=False)

@@ -10,6 +10,7 @@ from django.utils import timezone
 from ..crypto import EncryptedCharField, EncryptedJSONField
 from .customers import Customer
 from .documents import ComplianceDocument
+from .wallets import Wallet
 
 
 class BvnkCall(models.Model):
@@ -61,6 +62,7 @@ class BvnkOperation(models.Model):
         UPDATE_CUSTOMER = "UPDATE_CUSTOMER", "Update details"
         UPLOAD_DOCUMENT = "UPLOAD_DOCUMENT", "Upload document"
         SUBMIT_QUESTIONNAIRE = "SUBMIT_QUESTIONNAIRE", "Submit questionnaire"
+        CREATE_WALLET = "CREATE_WALLET", "Create wallet"
 
     class State(models.TextChoices):
         PENDING = "PENDING", "Pending"
@@ -91,6 +93,14 @@ class BvnkOperation(models.Model):
     payload_purged_at = models.DateTimeField(null=True, blank=True, editable=False)
     document = models.ForeignKey(
         ComplianceDocument,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="operations",
+        editable=False,
+    )
+    wallet = models.ForeignKey(
+        Wallet,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
