@@ -14,7 +14,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from .. import dispatch
-from ..models import BvnkOperation, ComplianceDocument, Customer
+from ..models import BvnkOperation, ComplianceDocument, Customer, Wallet
 from ..requirements import summary_refresh
 
 logger = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ def operation_add(
     payload: dict[str, Any],
     actor: Any = None,
     document: ComplianceDocument | None = None,
+    wallet: Wallet | None = None,
     supersedes: Iterable[BvnkOperation] = (),
 ) -> BvnkOperation:
     """Write one operation in the caller's transaction; `enqueue` it after commit.
@@ -46,7 +47,13 @@ def operation_add(
     now = timezone.now()
     replaced = [op for op in supersedes if op.state in (State.PENDING, *ATTENTION)]
     operation = new_operation(
-        customer=customer, kind=kind, key=key, payload=payload, actor=actor, document=document
+        customer=customer,
+        kind=kind,
+        key=key,
+        payload=payload,
+        actor=actor,
+        document=document,
+        wallet=wallet,
     )
     operation.save(force_insert=True)
     if replaced:
@@ -69,6 +76,7 @@ def new_operation(
     payload: dict[str, Any],
     actor: Any = None,
     document: ComplianceDocument | None = None,
+    wallet: Wallet | None = None,
 ) -> BvnkOperation:
     """An operation due now, not saved yet (`operation_add` and `queue_documents` save it)."""
     now = timezone.now()
@@ -78,6 +86,7 @@ def new_operation(
         idempotency_key=key,
         payload=payload,
         document=document,
+        wallet=wallet,
         created_by=actor if getattr(actor, "pk", None) else None,
         next_attempt_at=now,
         enqueued_at=now,

@@ -12,6 +12,8 @@ the modules hold one sub-domain each:
 - operations.py: use cases on a customer BVNK holds (updates, questionnaire answers,
   retrying an operation);
 - queue.py: the work queue (assignee, watchers, discarding a draft, notifications read);
+- wallets.py: wallets of verified customers (asking BVNK for one, recording its answers
+  and status changes);
 - connection.py: the going-live check (read-only calls to BVNK, webhook signature advice).
 
 reconcile.py (not re-exported: it drives these services) reads customers from BVNK and
@@ -68,11 +70,19 @@ from .recording import (
     document_record_upload,
 )
 from .status import customer_apply_bvnk_status, customer_change_status
+from .wallets import (
+    WALLET_STATUSES,
+    WalletNotAllowed,
+    wallet_blocker,
+    wallet_counts_refresh,
+    wallet_request,
+)
 
 __all__ = [
     "ANSWERING_STATUSES",
     "QUESTIONNAIRE_STATUSES",
     "UPDATABLE_STATUSES",
+    "WALLET_STATUSES",
     "Answers",
     "CheckResult",
     "Keep",
@@ -82,6 +92,7 @@ __all__ = [
     "NotUpdatable",
     "OnboardingIncomplete",
     "OperationNotRetryable",
+    "WalletNotAllowed",
     "agreement_session_apply_bvnk_status",
     "agreement_session_confirm",
     "agreement_session_start",
@@ -112,5 +123,8 @@ __all__ = [
     "operation_submit_questionnaire",
     "staff_notifications_mark_read",
     "submission_idempotency_key",
+    "wallet_blocker",
+    "wallet_counts_refresh",
+    "wallet_request",
     "webhook_signature_advice",
 ]

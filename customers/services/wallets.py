@@ -1,0 +1,130 @@
+"""Wallets of verified customers: asking BVNK for one, and recording what BVNK says.
+
+A request writes the wallet ("Creating…") and its CREATE_WALLET operation in one
+transaction under the customer's lock; the outbox sends it with its own idempotency key
+(customers/outbox/senders.py), so a wallet asked for once is created once at BVNK.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+
+from .. import audit
+from ..bvnk.client import idempotency_key
+from ..bvnk.types import WalletCreate
+from ..models import AuditEvent, BvnkOperation, Customer, Wallet
+from ..outbox import publishing
+from .status import customer_write
+
+logger = logging.getLogger(__name__)
+
+# Decision 12 (BVNK's documentation does not state it; its error BVNK:LEDGER:4003 covers
+# rejected customers): wallets are offered to VERIFIED customers only.
+WALLET_STATUSES = frozenset({Customer.Status.VERIFIED})
+# BVNK takes a wallet name; this one tells staff and BVNK's portal whose wallet it is.
+NAME_LENGTH = 100
+
+
+class WalletNotAllowed(Exception):
+    """This customer cannot get this wallet now; the message says why, for staff."""
+
+
+def wallet_blocker(customer: Customer) -> str:
+    """Why no wallet can be created for the customer now, or "" when one can."""
+    if customer.status in WALLET_STATUSES and customer.bvnk_reference:
+        return ""
+    status = customer.get_status_display()
+    if customer.status in (Customer.Status.REJECTED, Customer.Status.TERMINATED):
+        return f"BVNK {status.lower()} this customer, so it gets no new wallets."
+    return (
+        f"Wallets are for verified customers; this customer is {status.lower()}. "
+        "A wallet can be created once BVNK has verified it."
+    )
+
+
+def wallet_request(
+    *,
+    customer: Customer,
+    currency: str,
+    kind: str,
+    profile_id: str = "",
+    methods: tuple[str, ...] | list[str] = (),
+    actor: Any,
+) -> Wallet:
+    """Ask BVNK for a wallet: written at once as "Creating…", sent by the outbox.
+
+    Raises WalletNotAllowed when the customer cannot have it (not verified, or the same
+    wallet is already being created).
+    """
+    currency = currency.strip().upper()
+    with customer_write(customer) as locked:
+        blocker = wallet_blocker(locked)
+        if blocker:
+            raise WalletNotAllowed(blocker)
+        name = f"{locked.name} {currency}"[:NAME_LENGTH]
+        try:
+            with transaction.atomic():
+                wallet = Wallet.objects.create(
+                    customer=locked,
+                    name=name,
+                    currency=currency,
+                    kind=kind,
+                    profile_id=profile_id,
+                    methods=list(methods),
+                    created_by=actor if getattr(actor, "pk", None) else None,
+                )
+        except IntegrityError:
+            raise WalletNotAllowed(
+                f"A {currency} wallet with these payment methods is already being created "
+                "for this customer."
+            ) from None
+        body = WalletCreate(
+            currency=currency,
+            name=name,
+            customer_id=str(locked.bvnk_reference),
+            profile_id=profile_id,
+        )
+        operation = publishing.operation_add(
+            customer=locked,
+            kind=BvnkOperation.Kind.CREATE_WALLET,
+            # One key per wallet row: whatever happens on the way, it is created once.
+            key=idempotency_key("wallet.create", str(locked.external_reference), str(wallet.pk)),
+            payload={"body": body.to_wire()},
+            actor=actor,
+            wallet=wallet,
+        )
+        wallet_counts_refresh(locked)
+        audit.record(
+            actor=actor,
+            action=AuditEvent.Action.ACTION,
+            summary=f"Asked BVNK for a {currency} wallet",
+            customer=locked,
+            details={"wallet": wallet.pk, "profile": profile_id},
+        )
+        publishing.enqueue_after_commit([operation])
+    logger.info(
+        "Customer %s: %s wallet %s requested by %s (operation %s)",
+        locked.pk,
+        currency,
+        wallet.pk,
+        getattr(actor, "pk", None),
+        operation.pk,
+    )
+    return wallet
+
+
+def wallet_counts_refresh(customer: Customer) -> None:
+    """Store the customer's wallet counts (the list's Wallets column and filter)."""
+    counts = Wallet.objects.filter(customer=customer).aggregate(
+        total=Count("pk", filter=~Q(status=Wallet.Status.REFUSED)),
+        active=Count("pk", filter=Q(status=Wallet.Status.ACTIVE)),
+    )
+    Customer.objects.filter(pk=customer.pk).update(
+        wallets_total=counts["total"], wallets_active=counts["active"]
+    )
+    customer.wallets_total = counts["total"]
+    customer.wallets_active = counts["active"]
