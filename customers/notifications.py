@@ -64,15 +64,20 @@ class Audience:
 
 
 def audience(customer: Customer) -> Audience:
-    """The customer's owner (email), its assignee and watchers (email and in-app) and the
-    team's addresses (email); inactive accounts are told nothing."""
-    # One query for the assignee and watchers, once per locked row: a create tells them of
+    """The customer's owner (email), its handler and watchers (email and in-app) and the
+    team's addresses (email); inactive accounts are told nothing.
+
+    The handler is the assignee; a customer nobody was assigned is handled by whoever
+    added it, so the person who onboarded it sees its progress in the portal too.
+    """
+    # One query for the handler and watchers, once per locked row: a create tells them of
     # a status change and of BVNK's request in the same write.
     users = getattr(customer, "_handlers", None)
     if users is None:
         handlers = Q(watched_customers=customer.pk)
-        if customer.assignee_id:
-            handlers |= Q(pk=customer.assignee_id)
+        handler_id = customer.assignee_id or customer.created_by_id
+        if handler_id:
+            handlers |= Q(pk=handler_id)
         users = list(
             get_user_model().objects.filter(handlers, is_active=True).distinct().order_by("pk")
         )

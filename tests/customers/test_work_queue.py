@@ -470,6 +470,21 @@ def test_the_audience_is_told_once_and_never_inactive_accounts(agent, lead, view
     assert sorted(note.user_id for note in told) == sorted([agent.pk, lead.pk])
 
 
+def test_an_unassigned_customer_tells_whoever_added_it_in_the_portal(agent, lead) -> None:
+    """Nobody assigned: the person who onboarded it is its handler, and sees it move."""
+    customer = make_company(legal_name="Added Ltd", status=S.PENDING, created_by=agent)
+    services.customer_change_status(customer, S.VERIFIED, source="WEBHOOK")
+    assert [note.user_id for note in StaffNotification.objects.filter(customer=customer)] == [
+        agent.pk
+    ]
+    # Once assigned, the assignee handles it; the one who added it is told by email only.
+    services.customer_assign(customer=customer, assignee=lead, actor=lead)
+    services.customer_change_status(customer, S.ACTIONS_REQUIRED, source="WEBHOOK")
+    latest = StaffNotification.objects.filter(customer=customer).order_by("-pk").first()
+    assert latest is not None and latest.user_id == lead.pk
+    assert notifications.audience(Customer.objects.get(pk=customer.pk)).users == [lead]
+
+
 def test_a_draft_is_named_as_soon_as_its_name_is_typed(client, agent, reference_lists):
     """A refused first step still names the draft: the rest waits, the name does not."""
     draft = services.customer_create_draft(customer_type="COMPANY", actor=agent)
