@@ -56,8 +56,14 @@ def _wait_for_portal(timeout: float = 30.0) -> None:
             time.sleep(0.3)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
     os.chdir(ROOT)
+    # `kill` (SIGTERM) stops everything as Ctrl-C does, never leaving the children running.
+    signal.signal(signal.SIGTERM, _interrupt)
     env = {**os.environ, "DEBUG": os.environ.get("DEBUG", "true"), "PYTHONUNBUFFERED": "1"}
     # The demo logs in with a password alone unless OTP_REQUIRED=true is set.
     env.setdefault("OTP_REQUIRED", "false")
