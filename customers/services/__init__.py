@@ -73,8 +73,10 @@ from .status import customer_apply_bvnk_status, customer_change_status
 from .wallets import (
     WALLET_STATUSES,
     WalletNotAllowed,
+    WalletOptions,
     wallet_blocker,
     wallet_counts_refresh,
+    wallet_options,
     wallet_request,
 )
 
@@ -93,6 +95,7 @@ __all__ = [
     "OnboardingIncomplete",
     "OperationNotRetryable",
     "WalletNotAllowed",
+    "WalletOptions",
     "agreement_session_apply_bvnk_status",
     "agreement_session_confirm",
     "agreement_session_start",
@@ -125,6 +128,7 @@ __all__ = [
     "submission_idempotency_key",
     "wallet_blocker",
     "wallet_counts_refresh",
+    "wallet_options",
     "wallet_request",
     "webhook_signature_advice",
 ]

@@ -8,14 +8,18 @@ transaction under the customer's lock; the outbox sends it with its own idempote
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 
 from .. import audit
+from ..bvnk import wire
 from ..bvnk.client import idempotency_key
+from ..bvnk.errors import BvnkError
 from ..bvnk.types import WalletCreate
+from ..bvnk_calls import bvnk_client
 from ..models import AuditEvent, BvnkOperation, Customer, Wallet
 from ..outbox import publishing
 from .status import customer_write
@@ -128,3 +132,83 @@ def wallet_counts_refresh(customer: Customer) -> None:
     )
     customer.wallets_total = counts["total"]
     customer.wallets_active = counts["active"]
+
+
+# What the create form says when BVNK's profiles cannot be read.
+OPTIONS_UNAVAILABLE = (
+    "BVNK could not be reached to list the wallets this customer can have. Nothing was "
+    "lost; reload the page in a minute or two."
+)
+
+
+@dataclass(frozen=True)
+class ProfileChoice:
+    """One fiat profile offering a currency: its id (sent to BVNK) and its methods."""
+
+    id: str
+    methods: tuple[str, ...]  # BVNK's codes, stored on the wallet
+
+    @property
+    def method_labels(self) -> list[str]:
+        return [
+            wire.PAYMENT_METHODS.get(code, code.replace("_", " ").title()) for code in self.methods
+        ]
+
+    @property
+    def label(self) -> str:
+        return ", ".join(self.method_labels)
+
+
+@dataclass(frozen=True)
+class FiatChoice:
+    currency: str
+    profiles: tuple[ProfileChoice, ...]
+
+
+@dataclass(frozen=True)
+class WalletOptions:
+    """The create form's choices as BVNK offers them to this customer, or why there are none."""
+
+    crypto: tuple[str, ...] = ()
+    # The crypto profile BVNK names for each crypto currency (sent with the create).
+    crypto_profiles: dict[str, str] = field(default_factory=dict)
+    fiat: tuple[FiatChoice, ...] = ()
+    unavailable: str = ""
+
+    def profile(self, currency: str, profile_id: str) -> ProfileChoice | None:
+        """The fiat profile chosen on the form, if BVNK offers it for that currency."""
+        for choice in self.fiat:
+            if choice.currency == currency:
+                return next((p for p in choice.profiles if p.id == profile_id), None)
+        return None
+
+
+def wallet_options(customer: Customer, *, actor: Any) -> WalletOptions:
+    """Read from BVNK which wallets the customer can have: crypto currencies, and fiat
+    currencies each with the profiles (payment methods) offering it.
+
+    A customer that cannot have wallets gets its blocker sentence; BVNK unreachable or
+    refusing gets a sentence too, never an exception.
+    """
+    blocker = wallet_blocker(customer)
+    if blocker:
+        return WalletOptions(unavailable=blocker)
+    try:
+        with bvnk_client(triggered_by="Wallet options", customer=customer, actor=actor) as client:
+            profiles = client.wallet_profiles(str(customer.bvnk_reference))
+    except BvnkError as error:
+        logger.warning("Customer %s: wallet profiles not read: %s", customer.pk, error)
+        return WalletOptions(unavailable=OPTIONS_UNAVAILABLE)
+    crypto: dict[str, str] = {}
+    fiat: dict[str, list[ProfileChoice]] = {}
+    for profile in profiles:
+        for currency in profile.currencies:
+            if profile.is_crypto:
+                crypto.setdefault(currency, profile.id)
+            else:
+                fiat.setdefault(currency, []).append(ProfileChoice(profile.id, profile.methods))
+    return WalletOptions(
+        crypto=tuple(sorted(crypto)),
+        crypto_profiles=crypto,
+        fiat=tuple(FiatChoice(c, tuple(p)) for c, p in sorted(fiat.items())),
+    )
