@@ -74,10 +74,13 @@ from .wallets import (
     WALLET_STATUSES,
     WalletNotAllowed,
     WalletOptions,
+    detail_rows,
     wallet_blocker,
     wallet_counts_refresh,
+    wallet_details_show,
     wallet_options,
     wallet_request,
+    wallet_request_offered,
 )
 
 __all__ = [
@@ -115,6 +118,7 @@ __all__ = [
     "customer_submit",
     "customer_update_details",
     "customer_watch",
+    "detail_rows",
     "document_apply_bvnk_status",
     "document_delete",
     "document_record_upload",
@@ -128,7 +132,9 @@ __all__ = [
     "submission_idempotency_key",
     "wallet_blocker",
     "wallet_counts_refresh",
+    "wallet_details_show",
     "wallet_options",
     "wallet_request",
+    "wallet_request_offered",
     "webhook_signature_advice",
 ]

@@ -212,3 +212,96 @@ def wallet_options(customer: Customer, *, actor: Any) -> WalletOptions:
         crypto_profiles=crypto,
         fiat=tuple(FiatChoice(c, tuple(p)) for c, p in sorted(fiat.items())),
     )
+
+
+def wallet_request_offered(
+    customer: Customer, *, kind: str, currency: str, profile_id: str = "", actor: Any
+) -> Wallet:
+    """Ask BVNK for a wallet chosen on a form, after checking BVNK still offers it.
+
+    Crypto takes the crypto profile BVNK names for the currency; fiat takes the chosen
+    profile and its methods. Raises WalletNotAllowed with a sentence for staff otherwise.
+    """
+    options = wallet_options(customer, actor=actor)
+    if options.unavailable:
+        raise WalletNotAllowed(options.unavailable)
+    currency = currency.strip().upper()
+    if kind == Wallet.Kind.CRYPTO:
+        if currency not in options.crypto_profiles:
+            raise WalletNotAllowed(f"BVNK offers this customer no {currency} crypto wallet.")
+        return wallet_request(
+            customer=customer,
+            currency=currency,
+            kind=kind,
+            profile_id=options.crypto_profiles[currency],
+            actor=actor,
+        )
+    profile = options.profile(currency, profile_id)
+    if kind != Wallet.Kind.FIAT or profile is None:
+        raise WalletNotAllowed(
+            f"BVNK offers this customer no {currency} wallet with those payment methods."
+        )
+    return wallet_request(
+        customer=customer,
+        currency=currency,
+        kind=kind,
+        profile_id=profile.id,
+        methods=profile.methods,
+        actor=actor,
+    )
+
+
+def wallet_details_show(wallet: Wallet, *, actor: Any, request: Any = None) -> list[DetailRow]:
+    """The account details of an ACTIVE wallet, as labelled rows; each showing is audited.
+
+    Raises WalletNotAllowed when the wallet has none to show (not active, or BVNK sent
+    none yet).
+    """
+    rows = detail_rows(wallet.details)
+    if wallet.status != Wallet.Status.ACTIVE or not rows:
+        raise WalletNotAllowed(
+            "This wallet has no account details yet: BVNK gives them once it is active."
+        )
+    audit.record(
+        actor=actor,
+        action=AuditEvent.Action.VIEW,
+        summary=f"Showed the account details of the {wallet.currency} wallet",
+        customer=wallet.customer,
+        details={"wallet": wallet.pk},
+        request=request,
+    )
+    return rows
+
+
+@dataclass(frozen=True)
+class DetailRow:
+    label: str
+    value: str
+
+
+# The nid types BVNK documents for bank details, in staff words.
+NID_LABELS = {"ROUTING_NUMBER": "Routing number", "SORT_CODE": "Sort code"}
+
+
+def detail_rows(details: Any) -> list[DetailRow]:
+    """BVNK's paymentInstruments as label/value rows: a fiat account (number, holder, bank,
+    BIC, sort code or routing number) or a crypto address and its network."""
+    instruments = details if isinstance(details, list) else [details] if details else []
+    rows: list[DetailRow] = []
+    for item in instruments:
+        if not isinstance(item, dict):
+            continue
+        bank = item.get("bankDetails") or {}
+        nid = bank.get("nid") or {}
+        number = str(item.get("accountNumber") or "")
+        candidates = [
+            ("Address", item.get("address")),
+            ("Network", str(item.get("network") or "").replace("_", " ").title()),
+            ("IBAN" if number[:2].isalpha() else "Account number", number),
+            ("Account holder", item.get("accountHolderName")),
+            ("Bank", bank.get("name")),
+            ("BIC", bank.get("bic")),
+            (NID_LABELS.get(str(nid.get("type")), "Bank code"), nid.get("value")),
+        ]
+        rows += [DetailRow(label, str(value)) for label, value in candidates if value]
+    return rows

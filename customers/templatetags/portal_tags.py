@@ -11,6 +11,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
+from customers.bvnk import wire
+
 register = template.Library()
 
 
@@ -122,3 +124,11 @@ def assignment_controls(context: Any, customer: Any) -> dict[str, Any]:
         "is_mine": customer.assignee_id == user.pk,
         "watching": customer.watchers.filter(pk=user.pk).exists(),
     }
+
+
+@register.filter
+def payment_methods(codes: Iterable[str]) -> str:
+    """A wallet's payment methods in staff words ("SEPA transfer, SEPA Instant")."""
+    return ", ".join(
+        wire.PAYMENT_METHODS.get(code, code.replace("_", " ").title()) for code in codes
+    )
