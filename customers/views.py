@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from portal.security import is_live_refresh
 
 from . import audit, case_view, documents, payloads, requirements, services, timeline
+from .bvnk import wire
 from .dashboard import listing as dashboard
 from .models import Customer, Wallet, customers_for
 from .onboarding import slots
@@ -45,7 +46,9 @@ def customer_list(request: HttpRequest) -> HttpResponse:
                 can_edit=request.user.has_perm("customers.change_customer"),
                 reasons=reasons,
                 user_pk=request.user.pk,
+                can_create_wallets=request.user.has_perm("customers.create_wallet"),
             ),
+            "crypto_currencies": wire.CRYPTO_CURRENCIES,
             "reasons": reasons,
             "form": listing.form,
             "saved_views": dashboard.saved_views_for(request.user),

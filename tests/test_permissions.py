@@ -86,6 +86,7 @@ RULES: dict[str, tuple[str, ...]] = {
     # Wallets of verified customers (the customer page's Wallets tab).
     "customers:wallet-create": (VIEW, "customers.create_wallet"),
     "customers:wallet-details": (VIEW, "customers.view_wallet_details"),
+    "customers:wallets-bulk": (VIEW, "customers.create_wallet"),
     # The work queue (customers/dashboard/queue_views.py).
     "customers:assign": (EDIT,),
     "customers:unassign": (EDIT,),

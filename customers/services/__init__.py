@@ -72,6 +72,7 @@ from .recording import (
 from .status import customer_apply_bvnk_status, customer_change_status
 from .wallets import (
     WALLET_STATUSES,
+    BulkResult,
     WalletNotAllowed,
     WalletOptions,
     detail_rows,
@@ -81,6 +82,7 @@ from .wallets import (
     wallet_options,
     wallet_request,
     wallet_request_offered,
+    wallets_request_bulk,
 )
 
 __all__ = [
@@ -89,6 +91,7 @@ __all__ = [
     "UPDATABLE_STATUSES",
     "WALLET_STATUSES",
     "Answers",
+    "BulkResult",
     "CheckResult",
     "Keep",
     "NotAsking",
@@ -136,5 +139,6 @@ __all__ = [
     "wallet_options",
     "wallet_request",
     "wallet_request_offered",
+    "wallets_request_bulk",
     "webhook_signature_advice",
 ]

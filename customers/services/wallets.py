@@ -251,6 +251,30 @@ def wallet_request_offered(
     )
 
 
+@dataclass
+class BulkResult:
+    """What a bulk request created, and what it skipped with the reason, by customer name."""
+
+    created: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def wallets_request_bulk(customers: Any, *, currency: str, actor: Any) -> BulkResult:
+    """Ask BVNK for a crypto wallet of one currency for each customer (fiat needs a profile
+    chosen per customer, so bulk is crypto only); one customer's refusal skips only it."""
+    result = BulkResult()
+    for customer in customers:
+        try:
+            wallet_request_offered(
+                customer, kind=Wallet.Kind.CRYPTO, currency=currency, actor=actor
+            )
+        except WalletNotAllowed as refused:
+            result.skipped.append((str(customer), str(refused)))
+        else:
+            result.created.append(str(customer))
+    return result
+
+
 def wallet_details_show(wallet: Wallet, *, actor: Any, request: Any = None) -> list[DetailRow]:
     """The account details of an ACTIVE wallet, as labelled rows; each showing is audited.
 

@@ -249,3 +249,82 @@ def test_detail_rows_name_each_kind_of_account_in_staff_words() -> None:
     assert rows([usd]) == [("Account number", "000123456789"), ("Routing number", "021000021")]
     assert rows([crypto]) == [("Address", "0xabc"), ("Network", "Ethereum")]
     assert rows({}) == []
+
+
+# -- My customers ----------------------------------------------------------------------------
+
+
+def test_my_customers_shows_wallet_counts_and_filters_verified_without_a_wallet(
+    client: Client, lead: Any
+) -> None:
+    bare = make_individual(status=Customer.Status.VERIFIED, last_name="Bare")
+    Customer.objects.filter(pk=bare.pk).update(wallets_total=0)
+    walleted = make_individual(status=Customer.Status.VERIFIED, last_name="Walleted")
+    Customer.objects.filter(pk=walleted.pk).update(wallets_total=2, wallets_active=1)
+    make_individual(status=Customer.Status.PENDING, last_name="Pending")
+    client.force_login(lead)
+    everyone = client.get(reverse("customers:list")).content.decode()
+    assert "Wallets" in everyone and '<td class="nowrap">1 / 2</td>' in everyone
+    filtered = client.get(reverse("customers:list"), {"no_wallet": "1"}).content.decode()
+    assert "Jane Bare" in filtered
+    assert "Jane Walleted" not in filtered and "Jane Pending" not in filtered
+    assert 'name="no_wallet" value="1" checked' in filtered
+    export = client.get(reverse("customers:export"), {"no_wallet": "1"})
+    lines = b"".join(export.streaming_content).decode().splitlines()
+    assert "Wallets" in lines[0].split(",")
+    assert len(lines) == 2 and ",0 / 0," in lines[1]
+    full = b"".join(client.get(reverse("customers:export")).streaming_content).decode()
+    assert ",1 / 2," in full
+
+
+def test_only_verified_rows_can_be_selected_by_those_who_may_create(
+    client: Client, agent: Any, viewer: Any
+) -> None:
+    verified = make_individual(status=Customer.Status.VERIFIED)
+    pending = make_individual(status=Customer.Status.PENDING)
+    client.force_login(agent)
+    html = client.get(reverse("customers:list")).content.decode()
+    assert f'name="customer" value="{verified.pk}" form="bulk-wallets"' in html
+    assert f'name="customer" value="{pending.pk}"' not in html
+    assert "crypto wallets only" in html
+    client.force_login(viewer)
+    html = client.get(reverse("customers:list")).content.decode()
+    assert 'form="bulk-wallets"' not in html and 'id="bulk-wallets"' not in html
+
+
+def test_bulk_creates_crypto_wallets_and_names_what_it_skipped_and_why(
+    client: Client, bvnk_emulator: EmulatorProcess, agent: Any
+) -> None:
+    first = verified_at_bvnk(bvnk_emulator, last_name="First")
+    second = verified_at_bvnk(bvnk_emulator, last_name="Second")
+    pending = make_individual(status=Customer.Status.PENDING, last_name="Waiting")
+    client.force_login(agent)
+    response = client.post(
+        reverse("customers:wallets-bulk"),
+        {
+            "customer": [first.pk, second.pk, pending.pk],
+            "currency": "USDC",
+            "next": "/customers/?no_wallet=1",
+        },
+        follow=True,
+    )
+    assert response.redirect_chain[0][0] == "/customers/?no_wallet=1"
+    html = response.content.decode().replace("&#x27;", "'")
+    assert "USDC wallet requested for 2 customers: Jane First, Jane Second." in html
+    assert "Skipped Jane Waiting: Wallets are for verified customers" in html
+    for customer in (first, second):
+        (made,) = customer.wallets.all()
+        assert (made.currency, made.kind, made.status) == ("USDC", "CRYPTO", "CREATING")
+    assert not pending.wallets.exists()
+
+
+def test_bulk_without_a_currency_or_customers_creates_nothing(client: Client, agent: Any) -> None:
+    verified = make_individual(status=Customer.Status.VERIFIED)
+    client.force_login(agent)
+    bulk = reverse("customers:wallets-bulk")
+    for data in ({"customer": [verified.pk], "currency": "DOGE"}, {"currency": "USDC"}):
+        response = client.post(bulk, data, follow=True)
+        assert "Choose a crypto currency" in response.content.decode()
+    response = client.post(bulk, {"currency": "USDC", "next": "https://evil.example/"})
+    assert response["Location"] == reverse("customers:list")
+    assert not Wallet.objects.exists()
