@@ -328,3 +328,19 @@ def test_bulk_without_a_currency_or_customers_creates_nothing(client: Client, ag
     response = client.post(bulk, {"currency": "USDC", "next": "https://evil.example/"})
     assert response["Location"] == reverse("customers:list")
     assert not Wallet.objects.exists()
+
+
+def test_the_new_wallet_section_follows_the_customer_until_its_form_is_shown(
+    client: Client, bvnk_emulator: EmulatorProcess, lead: Any
+) -> None:
+    customer = verified_at_bvnk(bvnk_emulator)
+    client.force_login(lead)
+    Customer.objects.filter(pk=customer.pk).update(status=Customer.Status.PENDING)
+    waiting = tab(client, customer)
+    assert 'id="new-wallet" data-live' in waiting and "Wallets are for verified" in waiting
+    Customer.objects.filter(pk=customer.pk).update(status=Customer.Status.VERIFIED)
+    refreshed = tab(client, customer, **{"X-Portal-Live": "1"})
+    assert 'id="new-wallet" data-live' in refreshed and "Create a wallet</a>" in refreshed
+    # With the form on the page the section is left alone: what staff chose stays.
+    form = tab(client, customer)
+    assert "Create crypto wallet" in form and 'id="new-wallet" data-live' not in form
