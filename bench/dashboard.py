@@ -281,6 +281,9 @@ def seed_sql(first: int, last: int, owner_id: int) -> str:
         "THEN 'BVNK asks for: Company proof of address' ELSE '' END",
         "associate_names": "CASE WHEN s.type = 'COMPANY' THEN s.associate ELSE '' END",
         "assignee_id": f"CASE WHEN i % 50 = 0 THEN {owner_id} END",
+        # Two verified customers in three have a wallet or two, one of them active.
+        "wallets_total": "CASE WHEN s.status = 'VERIFIED' AND i % 3 <> 0 THEN 1 + i % 2 ELSE 0 END",
+        "wallets_active": "CASE WHEN s.status = 'VERIFIED' AND i % 3 <> 0 THEN 1 ELSE 0 END",
     }
     columns, expressions = [], []
     for field in Customer._meta.concrete_fields:
@@ -411,6 +414,7 @@ def run(args: argparse.Namespace) -> int:
         "  reference prefix": (f"/customers/?q={prefix}", None),
         "  waiting on us": ("/customers/?tab=waiting", None),
         "  mine": ("/customers/?tab=mine", None),
+        "  verified without a wallet": ("/customers/?no_wallet=1", None),
         "admin changelist": ("/admin/customers/customer/", counts_on),
         "  admin search": (f"/admin/customers/customer/?q={SEARCH.replace(' ', '+')}", counts_on),
         "admin, counts off": ("/admin/customers/customer/", counts_off),

@@ -24,6 +24,7 @@ TABS: tuple[Tab, ...] = (
     Tab("requests", "Requests", "customers/case/_requests.html"),
     Tab("documents", "Documents", "customers/case/_documents.html"),
     Tab("people", "People", "customers/case/_people.html", companies_only=True),
+    Tab("wallets", "Wallets", "customers/case/_wallets.html"),
     Tab("activity", "Activity", "customers/case/_activity.html"),
     Tab("details", "Details", "customers/case/_details.html"),
 )

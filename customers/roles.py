@@ -31,6 +31,10 @@ _ONBOARD = [
     "customers.change_agreementsession",
     # A draft never sent to BVNK, with its files (customers/services/queue.py).
     "customers.discard_draft",
+    # Wallets of verified customers, and the account details a customer pays in to (each
+    # showing audited).
+    "customers.create_wallet",
+    "customers.view_wallet_details",
 ]
 _OPERATE = [
     "customers.delete_customer",

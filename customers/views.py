@@ -11,9 +11,12 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
+from portal.security import is_live_refresh
+
 from . import audit, case_view, documents, payloads, requirements, services, timeline
+from .bvnk import wire
 from .dashboard import listing as dashboard
-from .models import Customer, customers_for
+from .models import Customer, Wallet, customers_for
 from .onboarding import slots
 from .onboarding import steps as onboarding
 from .onboarding import views as onboarding_views
@@ -43,7 +46,9 @@ def customer_list(request: HttpRequest) -> HttpResponse:
                 can_edit=request.user.has_perm("customers.change_customer"),
                 reasons=reasons,
                 user_pk=request.user.pk,
+                can_create_wallets=request.user.has_perm("customers.create_wallet"),
             ),
+            "crypto_currencies": wire.CRYPTO_CURRENCIES,
             "reasons": reasons,
             "form": listing.form,
             "saved_views": dashboard.saved_views_for(request.user),
@@ -89,13 +94,32 @@ def _case_view(
     if answer_form is None and requested and request.user.has_perms(ANSWER_PERMISSIONS):
         answer_form = DocumentsForm(groups=[_requested_group(requested)])
     tabs = case_view.tabs_for(customer)
+    selected = case_view.selected_tab(tabs, tab)
+    wallets = list(
+        customer.wallets.select_related("created_by").prefetch_related("status_changes__actor")
+    )
+    wallets_changing = any(wallet.status in WALLETS_CHANGING for wallet in wallets)
+    wallet_blocker = services.wallet_blocker(customer)
+    # BVNK's offer is read only when someone opens the Wallets tab to create one, not on
+    # every view of the page nor on its live refresh.
+    wallet_options = (
+        services.wallet_options(customer, actor=request.user)
+        if selected.slug == "wallets"
+        and not wallet_blocker
+        and not is_live_refresh(request)
+        and request.user.has_perm("customers.create_wallet")
+        else None
+    )
     return render(
         request,
         "customers/customer_detail.html",
         {
             "customer": customer,
             "tabs": tabs,
-            "tab": case_view.selected_tab(tabs, tab),
+            "tab": selected,
+            "wallets": wallets,
+            "wallet_blocker": wallet_blocker,
+            "wallet_options": wallet_options,
             "checklist": checklist,
             "next_step": checklist[0] if checklist else None,
             "bvnk_requests": [item for item in checklist if item.source == "BVNK"],
@@ -112,9 +136,58 @@ def _case_view(
             "audit_events": customer.audit_events.all()[:20] if can_audit else None,
             "details_form": onboarding_views.details_form(request, customer),
             "details_drift": payloads.details_drift_rows(customer),
-            "live_seconds": settings.LIVE_REFRESH_SECONDS if still_changing else 0,
+            "live_seconds": settings.LIVE_REFRESH_SECONDS
+            if still_changing or wallets_changing
+            else 0,
         },
         status=status,
+    )
+
+
+# A wallet BVNK is still creating or activating: its tab keeps itself current.
+WALLETS_CHANGING = frozenset({Wallet.Status.CREATING, Wallet.Status.INACTIVE})
+
+
+@login_required
+@permission_required(("customers.view_customer", "customers.create_wallet"), raise_exception=True)
+@require_POST
+def wallet_create(request: HttpRequest, pk: int) -> HttpResponse:
+    """Ask BVNK for the wallet chosen on the Wallets tab: crypto, or fiat with a profile."""
+    customer = get_object_or_404(customers_for(request.user), pk=pk)
+    kind = request.POST.get("kind", "")
+    if kind == Wallet.Kind.FIAT:
+        currency, _, profile_id = request.POST.get("fiat", "").partition("|")
+    else:
+        currency, profile_id = request.POST.get("crypto", ""), ""
+    try:
+        wallet = services.wallet_request_offered(
+            customer, kind=kind, currency=currency, profile_id=profile_id, actor=request.user
+        )
+    except services.WalletNotAllowed as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, f"{wallet.currency} wallet requested; BVNK is creating it.")
+    return redirect(reverse("customers:detail", args=[pk]) + "?tab=wallets")
+
+
+@login_required
+@permission_required(
+    ("customers.view_customer", "customers.view_wallet_details"), raise_exception=True
+)
+@require_POST
+def wallet_details(request: HttpRequest, pk: int, wallet_pk: int) -> HttpResponse:
+    """Show an active wallet's account details, on purpose: every showing is audited."""
+    customer = get_object_or_404(customers_for(request.user), pk=pk)
+    wallet = get_object_or_404(Wallet, pk=wallet_pk, customer=customer)
+    try:
+        rows = services.wallet_details_show(wallet, actor=request.user, request=request)
+    except services.WalletNotAllowed as refused:
+        messages.error(request, str(refused))
+        return redirect(reverse("customers:detail", args=[pk]) + "?tab=wallets")
+    return render(
+        request,
+        "customers/wallet_details.html",
+        {"customer": customer, "wallet": wallet, "rows": rows},
     )
 
 

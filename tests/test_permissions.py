@@ -17,7 +17,13 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from customers.models import AgreementSession, BvnkOperation, SavedView, StaffNotification
+from customers.models import (
+    AgreementSession,
+    BvnkOperation,
+    SavedView,
+    StaffNotification,
+    Wallet,
+)
 from tests.conftest import make_associate, make_company
 from tests.customers.conftest import add_document, company_draft
 
@@ -77,6 +83,10 @@ RULES: dict[str, tuple[str, ...]] = {
     "customers:operation-retry": ("customers.submit_customer",),
     "customers:resync": (OPERATE,),
     "customers:agreement-restart": (EDIT, "customers.add_agreementsession"),
+    # Wallets of verified customers (the customer page's Wallets tab).
+    "customers:wallet-create": (VIEW, "customers.create_wallet"),
+    "customers:wallet-details": (VIEW, "customers.view_wallet_details"),
+    "customers:wallets-bulk": (VIEW, "customers.create_wallet"),
     # The work queue (customers/dashboard/queue_views.py).
     "customers:assign": (EDIT,),
     "customers:unassign": (EDIT,),
@@ -144,6 +154,7 @@ def world(settings: Any, lead: Any) -> dict[str, str]:
         idempotency_key=str(uuid.uuid4()),
     )
     view = SavedView.objects.create(user=lead, name="Mine", query="tab=DRAFT")
+    wallet = Wallet.objects.create(customer=customer, name="W", currency="USDC", kind="CRYPTO")
     note = StaffNotification.objects.create(
         user=lead, customer=customer, kind="STATUS", key="k", message="A change"
     )
@@ -155,6 +166,7 @@ def world(settings: Any, lead: Any) -> dict[str, str]:
         "operation_pk": str(operation.pk),
         "view_pk": str(view.pk),
         "note_pk": str(note.pk),
+        "wallet_pk": str(wallet.pk),
         "step": "company",
         "object_id": str(customer.pk),
         "app_label": "customers",

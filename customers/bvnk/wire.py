@@ -288,6 +288,10 @@ WALLET_STATUSES = {
     "BLOCKED": "Blocked",
     "TERMINATED": "Terminated",
 }
+# Crypto currencies BVNK documents for wallets (its currency list; US accounts get only
+# these six). Offered by the bulk create on My customers; each customer's own profiles are
+# still read before its wallet is asked for.
+CRYPTO_CURRENCIES = ("USDC", "USDT", "BTC", "ETH", "SOL", "TRX")
 # Payment methods of fiat profiles (docs: create-wallet, set-up-wallets, payment-methods).
 PAYMENT_METHODS = {
     "ACH": "ACH",

@@ -149,6 +149,7 @@ class CustomerFilterForm(forms.Form):
     )
     type = forms.ChoiceField(required=False, choices=[("", "Any type"), *Customer.Type.choices])
     attention = forms.BooleanField(required=False, label="Needs attention only")
+    no_wallet = forms.BooleanField(required=False, label="Verified without a wallet")
     created_from = forms.DateField(required=False, widget=DateInput, label="Created from")
     created_to = forms.DateField(required=False, widget=DateInput, label="Created to")
     changed_from = forms.DateField(required=False, widget=DateInput, label="Status changed from")
@@ -172,6 +173,7 @@ class CustomerFilterForm(forms.Form):
         "status",
         "type",
         "attention",
+        "no_wallet",
         "created_from",
         "created_to",
         "changed_from",
@@ -231,7 +233,14 @@ class CustomerFilterForm(forms.Form):
     @property
     def more_filters(self) -> bool:
         """Whether a filter beyond search, tab, status and type is set (opens the panel)."""
-        extra = ("attention", "created_from", "created_to", "changed_from", "changed_to")
+        extra = (
+            "attention",
+            "no_wallet",
+            "created_from",
+            "created_to",
+            "changed_from",
+            "changed_to",
+        )
         return any(self.values.get(name) for name in (*extra, "created_by")) or bool(
             self.date_errors
         )
@@ -315,6 +324,8 @@ def filter_condition(values: dict[str, Any], *, user: Any, now: dt.datetime | No
         condition &= Q(type=values["type"])
     if values.get("attention"):
         condition &= Q(needs_attention=True)
+    if values.get("no_wallet"):
+        condition &= Q(status=S.VERIFIED, wallets_total=0)
     if values.get("created_from"):
         condition &= Q(created_at__gte=_start_of(values["created_from"]))
     if values.get("created_to"):
@@ -469,6 +480,8 @@ class ListRow:
     created_at: str
     created_day: str
     owner: str
+    wallets: str = ""  # "active / total", once the customer has any
+    selectable: bool = False  # a checkbox for the bulk wallet request
     assignee: str = ""
     assign_url: str = ""  # "Assign to me" (POST), for those who may and when it is not theirs
 
@@ -497,6 +510,7 @@ def list_rows(
     can_edit: bool,
     reasons: bool = False,
     user_pk: int | None = None,
+    can_create_wallets: bool = False,
 ) -> list[ListRow]:
     """Turn a page of values() rows into printable rows; three reverse() calls a page.
 
@@ -529,6 +543,10 @@ def list_rows(
             created_at=row["created_at"].isoformat(),
             created_day=day(row["created_at"]),
             owner=row["created_by__username"] or "",
+            wallets=f"{row['wallets_active']} / {row['wallets_total']}"
+            if row["wallets_total"]
+            else "",
+            selectable=can_create_wallets and row["status"] == S.VERIFIED,
             assignee=row["assignee__username"] or "",
             assign_url=assign.replace(marker, str(row["pk"]))
             if can_edit and row["assignee"] != user_pk
@@ -571,6 +589,8 @@ LIST_VALUES = (
     "waiting_reason",
     "assignee",
     "assignee__username",
+    "wallets_total",
+    "wallets_active",
 )
 # An estimate this far past the cap is trusted without counting; nearer, rows are counted.
 TRUST_ESTIMATE = 10

@@ -21,9 +21,11 @@ from django.http import (
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .. import audit, documents, questionnaires, services
+from ..bvnk import wire
 from ..bvnk.errors import BvnkError
 from ..models import BvnkOperation, ComplianceDocument, Customer, SavedView, customers_for
 from ..onboarding.views import BVNK_DOWN, start_signing
@@ -199,7 +201,39 @@ def agreement_restart(request: HttpRequest, pk: int) -> HttpResponseBase:
     return start_signing(request, customer) or redirect("customers:detail", pk=customer.pk)
 
 
+# Each selected customer costs a read of its profiles and a request: a page's worth at most.
+BULK_LIMIT = 100
+
+
+@login_required
+@permission_required(("customers.view_customer", "customers.create_wallet"), raise_exception=True)
+@require_POST
+def wallets_bulk(request: HttpRequest) -> HttpResponse:
+    """A crypto wallet of one currency for each verified customer selected on My customers."""
+    # Back to the list with its filters, never to another site.
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("customers:list")
+    ids = [int(pk) for pk in request.POST.getlist("customer") if pk.isdigit()][:BULK_LIMIT]
+    currency = request.POST.get("currency", "")
+    if not ids or currency not in wire.CRYPTO_CURRENCIES:
+        messages.error(request, "Choose a crypto currency and at least one verified customer.")
+        return redirect(target)
+    chosen = customers_for(request.user).filter(pk__in=ids).order_by("pk")
+    result = services.wallets_request_bulk(chosen, currency=currency, actor=request.user)
+    if result.created:
+        messages.success(
+            request,
+            f"{currency} wallet requested for {len(result.created)} customer"
+            f"{'' if len(result.created) == 1 else 's'}: {', '.join(result.created)}.",
+        )
+    for name, reason in result.skipped:
+        messages.warning(request, f"Skipped {name}: {reason}")
+    return redirect(target)
+
+
 urlpatterns = [
+    path("wallets/bulk/", wallets_bulk, name="wallets-bulk"),
     path("export.csv", customer_export, name="export"),
     path("views/", saved_view_save, name="saved-view-save"),
     path("views/<int:view_pk>/delete/", saved_view_delete, name="saved-view-delete"),

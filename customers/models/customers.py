@@ -267,6 +267,8 @@ class Customer(PostalAddress, PersonIdentity):
             ("operate_customer", "Can run operations actions (resync, retry, reprocess)"),
             ("export_customers", "Can export customer lists"),
             ("discard_draft", "Can discard drafts never sent to BVNK"),
+            ("create_wallet", "Can ask BVNK for wallets of verified customers"),
+            ("view_wallet_details", "Can show wallets' account details"),
         ]
 
     def __str__(self) -> str:

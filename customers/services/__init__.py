@@ -72,10 +72,17 @@ from .recording import (
 from .status import customer_apply_bvnk_status, customer_change_status
 from .wallets import (
     WALLET_STATUSES,
+    BulkResult,
     WalletNotAllowed,
+    WalletOptions,
+    detail_rows,
     wallet_blocker,
     wallet_counts_refresh,
+    wallet_details_show,
+    wallet_options,
     wallet_request,
+    wallet_request_offered,
+    wallets_request_bulk,
 )
 
 __all__ = [
@@ -84,6 +91,7 @@ __all__ = [
     "UPDATABLE_STATUSES",
     "WALLET_STATUSES",
     "Answers",
+    "BulkResult",
     "CheckResult",
     "Keep",
     "NotAsking",
@@ -93,6 +101,7 @@ __all__ = [
     "OnboardingIncomplete",
     "OperationNotRetryable",
     "WalletNotAllowed",
+    "WalletOptions",
     "agreement_session_apply_bvnk_status",
     "agreement_session_confirm",
     "agreement_session_start",
@@ -112,6 +121,7 @@ __all__ = [
     "customer_submit",
     "customer_update_details",
     "customer_watch",
+    "detail_rows",
     "document_apply_bvnk_status",
     "document_delete",
     "document_record_upload",
@@ -125,6 +135,10 @@ __all__ = [
     "submission_idempotency_key",
     "wallet_blocker",
     "wallet_counts_refresh",
+    "wallet_details_show",
+    "wallet_options",
     "wallet_request",
+    "wallet_request_offered",
+    "wallets_request_bulk",
     "webhook_signature_advice",
 ]

@@ -8,14 +8,18 @@ transaction under the customer's lock; the outbox sends it with its own idempote
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 
 from .. import audit
+from ..bvnk import wire
 from ..bvnk.client import idempotency_key
+from ..bvnk.errors import BvnkError
 from ..bvnk.types import WalletCreate
+from ..bvnk_calls import bvnk_client
 from ..models import AuditEvent, BvnkOperation, Customer, Wallet
 from ..outbox import publishing
 from .status import customer_write
@@ -128,3 +132,200 @@ def wallet_counts_refresh(customer: Customer) -> None:
     )
     customer.wallets_total = counts["total"]
     customer.wallets_active = counts["active"]
+
+
+# What the create form says when BVNK's profiles cannot be read.
+OPTIONS_UNAVAILABLE = (
+    "BVNK could not be reached to list the wallets this customer can have. Nothing was "
+    "lost; reload the page in a minute or two."
+)
+
+
+@dataclass(frozen=True)
+class ProfileChoice:
+    """One fiat profile offering a currency: its id (sent to BVNK) and its methods."""
+
+    id: str
+    methods: tuple[str, ...]  # BVNK's codes, stored on the wallet
+
+    @property
+    def method_labels(self) -> list[str]:
+        return [
+            wire.PAYMENT_METHODS.get(code, code.replace("_", " ").title()) for code in self.methods
+        ]
+
+    @property
+    def label(self) -> str:
+        return ", ".join(self.method_labels)
+
+
+@dataclass(frozen=True)
+class FiatChoice:
+    currency: str
+    profiles: tuple[ProfileChoice, ...]
+
+
+@dataclass(frozen=True)
+class WalletOptions:
+    """The create form's choices as BVNK offers them to this customer, or why there are none."""
+
+    crypto: tuple[str, ...] = ()
+    # The crypto profile BVNK names for each crypto currency (sent with the create).
+    crypto_profiles: dict[str, str] = field(default_factory=dict)
+    fiat: tuple[FiatChoice, ...] = ()
+    unavailable: str = ""
+
+    def profile(self, currency: str, profile_id: str) -> ProfileChoice | None:
+        """The fiat profile chosen on the form, if BVNK offers it for that currency."""
+        for choice in self.fiat:
+            if choice.currency == currency:
+                return next((p for p in choice.profiles if p.id == profile_id), None)
+        return None
+
+
+def wallet_options(customer: Customer, *, actor: Any) -> WalletOptions:
+    """Read from BVNK which wallets the customer can have: crypto currencies, and fiat
+    currencies each with the profiles (payment methods) offering it.
+
+    A customer that cannot have wallets gets its blocker sentence; BVNK unreachable or
+    refusing gets a sentence too, never an exception.
+    """
+    blocker = wallet_blocker(customer)
+    if blocker:
+        return WalletOptions(unavailable=blocker)
+    try:
+        with bvnk_client(triggered_by="Wallet options", customer=customer, actor=actor) as client:
+            profiles = client.wallet_profiles(str(customer.bvnk_reference))
+    except BvnkError as error:
+        logger.warning("Customer %s: wallet profiles not read: %s", customer.pk, error)
+        return WalletOptions(unavailable=OPTIONS_UNAVAILABLE)
+    crypto: dict[str, str] = {}
+    fiat: dict[str, list[ProfileChoice]] = {}
+    for profile in profiles:
+        for currency in profile.currencies:
+            if profile.is_crypto:
+                crypto.setdefault(currency, profile.id)
+            else:
+                fiat.setdefault(currency, []).append(ProfileChoice(profile.id, profile.methods))
+    return WalletOptions(
+        crypto=tuple(sorted(crypto)),
+        crypto_profiles=crypto,
+        fiat=tuple(FiatChoice(c, tuple(p)) for c, p in sorted(fiat.items())),
+    )
+
+
+def wallet_request_offered(
+    customer: Customer, *, kind: str, currency: str, profile_id: str = "", actor: Any
+) -> Wallet:
+    """Ask BVNK for a wallet chosen on a form, after checking BVNK still offers it.
+
+    Crypto takes the crypto profile BVNK names for the currency; fiat takes the chosen
+    profile and its methods. Raises WalletNotAllowed with a sentence for staff otherwise.
+    """
+    options = wallet_options(customer, actor=actor)
+    if options.unavailable:
+        raise WalletNotAllowed(options.unavailable)
+    currency = currency.strip().upper()
+    if kind == Wallet.Kind.CRYPTO:
+        if currency not in options.crypto_profiles:
+            raise WalletNotAllowed(f"BVNK offers this customer no {currency} crypto wallet.")
+        return wallet_request(
+            customer=customer,
+            currency=currency,
+            kind=kind,
+            profile_id=options.crypto_profiles[currency],
+            actor=actor,
+        )
+    profile = options.profile(currency, profile_id)
+    if kind != Wallet.Kind.FIAT or profile is None:
+        raise WalletNotAllowed(
+            f"BVNK offers this customer no {currency} wallet with those payment methods."
+        )
+    return wallet_request(
+        customer=customer,
+        currency=currency,
+        kind=kind,
+        profile_id=profile.id,
+        methods=profile.methods,
+        actor=actor,
+    )
+
+
+@dataclass
+class BulkResult:
+    """What a bulk request created, and what it skipped with the reason, by customer name."""
+
+    created: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def wallets_request_bulk(customers: Any, *, currency: str, actor: Any) -> BulkResult:
+    """Ask BVNK for a crypto wallet of one currency for each customer (fiat needs a profile
+    chosen per customer, so bulk is crypto only); one customer's refusal skips only it."""
+    result = BulkResult()
+    for customer in customers:
+        try:
+            wallet_request_offered(
+                customer, kind=Wallet.Kind.CRYPTO, currency=currency, actor=actor
+            )
+        except WalletNotAllowed as refused:
+            result.skipped.append((str(customer), str(refused)))
+        else:
+            result.created.append(str(customer))
+    return result
+
+
+def wallet_details_show(wallet: Wallet, *, actor: Any, request: Any = None) -> list[DetailRow]:
+    """The account details of an ACTIVE wallet, as labelled rows; each showing is audited.
+
+    Raises WalletNotAllowed when the wallet has none to show (not active, or BVNK sent
+    none yet).
+    """
+    rows = detail_rows(wallet.details)
+    if wallet.status != Wallet.Status.ACTIVE or not rows:
+        raise WalletNotAllowed(
+            "This wallet has no account details yet: BVNK gives them once it is active."
+        )
+    audit.record(
+        actor=actor,
+        action=AuditEvent.Action.VIEW,
+        summary=f"Showed the account details of the {wallet.currency} wallet",
+        customer=wallet.customer,
+        details={"wallet": wallet.pk},
+        request=request,
+    )
+    return rows
+
+
+@dataclass(frozen=True)
+class DetailRow:
+    label: str
+    value: str
+
+
+# The nid types BVNK documents for bank details, in staff words.
+NID_LABELS = {"ROUTING_NUMBER": "Routing number", "SORT_CODE": "Sort code"}
+
+
+def detail_rows(details: Any) -> list[DetailRow]:
+    """BVNK's paymentInstruments as label/value rows: a fiat account (number, holder, bank,
+    BIC, sort code or routing number) or a crypto address and its network."""
+    instruments = details if isinstance(details, list) else [details] if details else []
+    rows: list[DetailRow] = []
+    for item in instruments:
+        if not isinstance(item, dict):
+            continue
+        bank = item.get("bankDetails") or {}
+        nid = bank.get("nid") or {}
+        number = str(item.get("accountNumber") or "")
+        candidates = [
+            ("Address", item.get("address")),
+            ("Network", str(item.get("network") or "").replace("_", " ").title()),
+            ("IBAN" if number[:2].isalpha() else "Account number", number),
+            ("Account holder", item.get("accountHolderName")),
+            ("Bank", bank.get("name")),
+            ("BIC", bank.get("bic")),
+            (NID_LABELS.get(str(nid.get("type")), "Bank code"), nid.get("value")),
+        ]
+        rows += [DetailRow(label, str(value)) for label, value in candidates if value]
+    return rows

@@ -11,6 +11,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
+from customers.bvnk import wire
+
 register = template.Library()
 
 
@@ -40,14 +42,21 @@ def day(value: dt.datetime | None) -> str:
 
 
 ROW = (
-    '<tr{}><td><a href="{}">{}</a><div class="sub">{}{}{}</div></td>'
+    '<tr{}><td>{}<a href="{}">{}</a><div class="sub">{}{}{}</div></td>'
     '<td><span class="status status-{}">{}</span>'
     '<div class="sub"><time datetime="{}">for {}</time></div></td>'
+    '<td class="nowrap">{}</td>'
     "<td>{}{}{}</td>"
     '<td class="mono ref" title="{}">{}</td>'
     '<td class="nowrap"><time datetime="{}">{}</time>{}</td></tr>'
 )
 
+
+# A verified customer's checkbox, in the bulk wallet form (outside the table's forms).
+SELECT = (
+    '<label class="select"><input type="checkbox" name="customer" value="{}" form="bulk-wallets">'
+    '<span class="visually-hidden">Select {}</span></label> '
+)
 
 ASSIGN = (
     '<form method="post" action="{}" class="inline-form">'
@@ -80,6 +89,7 @@ def customer_rows(rows: Iterable[Any], csrf_token: str = "", back: str = "") -> 
         (
             (
                 mark_safe(' class="attention"') if row.needs_attention else "",
+                format_html(SELECT, row.pk, row.name) if row.selectable else "",
                 row.url,
                 row.name,
                 row.type_label,
@@ -95,6 +105,7 @@ def customer_rows(rows: Iterable[Any], csrf_token: str = "", back: str = "") -> 
                 row.status_label,
                 row.changed_at,
                 row.age,
+                row.wallets or "—",
                 attention if row.needs_attention else "",
                 row.summary or "—",
                 format_html(' <span class="muted">for {}</span>', row.age)
@@ -122,3 +133,11 @@ def assignment_controls(context: Any, customer: Any) -> dict[str, Any]:
         "is_mine": customer.assignee_id == user.pk,
         "watching": customer.watchers.filter(pk=user.pk).exists(),
     }
+
+
+@register.filter
+def payment_methods(codes: Iterable[str]) -> str:
+    """A wallet's payment methods in staff words ("SEPA transfer, SEPA Instant")."""
+    return ", ".join(
+        wire.PAYMENT_METHODS.get(code, code.replace("_", " ").title()) for code in codes
+    )

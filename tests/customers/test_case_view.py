@@ -52,6 +52,7 @@ def test_an_individual_has_no_people_tab(client, viewer) -> None:
         "overview",
         "requests",
         "documents",
+        "wallets",
         "activity",
         "details",
     ]
