@@ -152,6 +152,17 @@ def bvnk_request_queue(customer: Customer, reason: str) -> None:
     )
 
 
+def wallet_active_queue(customer: Customer, currency: str, wallet_pk: int) -> None:
+    """Tell the customer's handlers and watchers in the portal that a wallet can be used."""
+    _tell(
+        customer,
+        audience(customer).users,
+        kind=StaffNotification.Kind.STATUS,
+        key=f"wallet-active:{wallet_pk}",
+        message=f"The {currency} wallet of {customer} is active: it can pay and be paid.",
+    )
+
+
 def waiting_on_partner() -> Any:
     return Customer.objects.filter(waiting_on=Customer.WaitingOn.PARTNER)
 

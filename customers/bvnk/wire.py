@@ -292,6 +292,25 @@ WALLET_STATUSES = {
 # these six). Offered by the bulk create on My customers; each customer's own profiles are
 # still read before its wallet is asked for.
 CRYPTO_CURRENCIES = ("USDC", "USDT", "BTC", "ETH", "SOL", "TRX")
+# A replayed wallet create. BVNK docs, "Idempotency": a reused key gets 400 saying the
+# request already exists (failures are not cached); its error list names
+# BVNK:LEDGER:4004 "a creation request with the same idempotency key ... already exists".
+# The first answer was lost, so the wallet exists: the portal adopts it (DECISION: the
+# customer's one wallet at BVNK, in that currency and with the portal's name, that no
+# other wallet row holds; anything else needs staff). The emulator's
+# BVNK_EMULATOR_WALLET_REPLAY switch plays the refusal (`conflict`) or a replay (`replay`).
+WALLET_DUPLICATE_CODE = "BVNK:LEDGER:4004"
+# BVNK's error list: 4003 "Forbidden: missing capability, or the customer was rejected".
+WALLET_FORBIDDEN_CODE = "BVNK:LEDGER:4003"
+
+
+def is_duplicate_wallet(status: int | None, code: str, texts: list[str]) -> bool:
+    """Return whether a refused wallet create says the request exists already."""
+    if status != 400:
+        return False
+    return code == WALLET_DUPLICATE_CODE or any(DUPLICATE_MARKER in t.lower() for t in texts)
+
+
 # Payment methods of fiat profiles (docs: create-wallet, set-up-wallets, payment-methods).
 PAYMENT_METHODS = {
     "ACH": "ACH",

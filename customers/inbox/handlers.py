@@ -8,17 +8,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from .. import services
 from ..bvnk import wire
 from ..bvnk.client import BvnkClient
+from ..bvnk.types import Wallet as BvnkWallet
 from ..models import (
     AgreementSession,
     ComplianceDocument,
     Customer,
     InvalidTransition,
     StatusChange,
+    Wallet,
     WebhookEvent,
 )
 from ..payloads import DOCUMENT_STATUSES
@@ -103,6 +105,13 @@ SUBJECTS: dict[str, Subject] = {
         stored=lambda: ComplianceDocument.objects.filter(bvnk_reference__isnull=False),
         customer_of=lambda reference: None,
         read=None,
+    ),
+    "wallet": Subject(
+        stored=lambda: Wallet.objects.filter(bvnk_id__isnull=False).annotate(
+            bvnk_reference=F("bvnk_id")
+        ),
+        customer_of=lambda reference: Customer.objects.filter(wallets__bvnk_id=reference).first(),
+        read=lambda api, reference: api.get_wallet(reference),
     ),
 }
 
@@ -303,9 +312,31 @@ def _newer_document_event(event: WebhookEvent, reference: str) -> bool:
     ).exists()
 
 
+def wallet_status_changed(
+    event: WebhookEvent, data: dict[str, Any], snapshot: Snapshot | None
+) -> Applied:
+    """Apply BVNK's wallet status (ledger:v2:wallet:status-change, whose data is the wallet)."""
+    reference = subject_reference(event.event_type, data)
+    if not reference or not first_text(data, "status"):
+        raise Reject("A wallet status change needs data.id and data.status.")
+    wallet = Wallet.objects.select_related("customer").filter(bvnk_id=reference).first()
+    if wallet is None:
+        # The create's answer may still be on its way; reconciliation also finds it.
+        raise Hold(f"No wallet {reference} yet.")
+    outcome = services.wallet_record_bvnk(
+        wallet,
+        BvnkWallet.from_wire(data),
+        source=StatusChange.Source.WEBHOOK,
+        source_reference=event.event_id,
+        event_at=event.event_at,
+    )
+    return Applied(outcome, wallet.customer)
+
+
 HANDLERS: dict[str, Handler] = {
     **{name: customer_status_changed for name in wire.EVENT_STATUS_CHANGE_ALIASES},
     wire.EVENT_CUSTOMER_UPDATE: customer_updated,
     wire.EVENT_AGREEMENT_SESSION: agreement_session_status_changed,
     wire.EVENT_DOCUMENT_STATUS: document_status_changed,
+    wire.EVENT_WALLET_STATUS: wallet_status_changed,
 }

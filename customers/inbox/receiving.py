@@ -88,9 +88,12 @@ def read_envelope(body: bytes) -> Envelope:
 
 
 def subject_reference(event_type: str, data: dict[str, Any]) -> str:
-    """Return the BVNK reference of what an event is about (customer, session, document)."""
+    """Return the BVNK reference of what an event is about (customer, session, document,
+    wallet)."""
     if event_type == wire.EVENT_DOCUMENT_STATUS:
         return first_text(data, "documentReference", "documentId", "reference")
+    if event_type == wire.EVENT_WALLET_STATUS:
+        return first_text(data, "id")
     return first_text(data, "reference", "customerId")
 
 

@@ -18,10 +18,11 @@ from typing import Any
 from django.utils import timezone
 
 from .. import services
+from ..bvnk import wire
 from ..bvnk.client import BvnkClient, idempotency_key
 from ..bvnk.errors import BvnkError
-from ..bvnk.types import DocumentUpload, QuestionnaireAnswers, StoredBody
-from ..models import Associate, BvnkOperation, ComplianceDocument, Customer
+from ..bvnk.types import DocumentUpload, QuestionnaireAnswers, StoredBody, WalletCreate
+from ..models import Associate, BvnkOperation, ComplianceDocument, Customer, StatusChange, Wallet
 from .publishing import new_operation
 
 logger = logging.getLogger(__name__)
@@ -310,6 +311,96 @@ def _send_update(operation: BvnkOperation, client: BvnkClient) -> Outcome:
     )
 
 
+def _wallet_waits(operation: BvnkOperation) -> str:
+    """A wallet goes once the customer is verified; a customer closed meanwhile gets none."""
+    customer = operation.customer
+    if operation.wallet is None:
+        raise Cancel("The wallet was deleted.")
+    if customer.status in (S.REJECTED, S.TERMINATED):
+        reason = f"Not sent: BVNK {customer.get_status_display().lower()} the customer first."
+        services.wallet_refused(operation.wallet, reason=reason)
+        raise Cancel(reason)
+    if customer.status != S.VERIFIED or not customer.bvnk_reference:
+        return f"Waiting: wallets are for verified customers ({customer.get_status_display()})."
+    return ""
+
+
+def _send_wallet(operation: BvnkOperation, client: BvnkClient) -> Outcome:
+    """POST the wallet with its key; a replayed key whose answer was lost adopts BVNK's."""
+    wallet = operation.wallet
+    if wallet is None:
+        raise Cancel("The wallet was deleted.")
+    if wallet.bvnk_id:
+        remote = client.get_wallet(wallet.bvnk_id)
+        note, adopted = f"BVNK has this wallet already ({wallet.bvnk_id}).", False
+    else:
+        body = operation.payload["body"]
+        try:
+            remote = client.create_wallet(
+                WalletCreate(
+                    currency=body["currency"],
+                    name=body["name"],
+                    customer_id=body["customerId"],
+                    profile_id=body.get("profileId", ""),
+                ),
+                idempotency_key=operation.idempotency_key,
+            )
+            note, adopted = f"Created at BVNK as {remote.id}.", False
+        except BvnkError as error:
+            if error.code == wire.WALLET_FORBIDDEN_CODE:
+                # A 403 that is BVNK's answer about this customer, not about the
+                # credentials: a refusal, which repeating cannot change.
+                return Outcome(
+                    State.FAILED, note=services.wallet_refusal_reason(error), error=error
+                )
+            texts = [error.message, *(t for ts in error.field_errors.values() for t in ts)]
+            if not wire.is_duplicate_wallet(error.status, error.code, texts):
+                raise
+            found = _existing_wallet(wallet, client)
+            if found is None:
+                return Outcome(
+                    State.NEEDS_ATTENTION,
+                    note="BVNK says this wallet was requested already, but no single wallet "
+                    "of the customer matches it at BVNK. Look it up in BVNK's portal.",
+                    error=error,
+                )
+            remote, note, adopted = found, f"Found at BVNK as {found.id}.", True
+    return Outcome(
+        State.DONE,
+        note=note,
+        result={"wallet": remote.id, "status": remote.status, "adopted": adopted},
+        then=partial(
+            services.wallet_record_bvnk,
+            wallet,
+            remote,
+            source=StatusChange.Source.SYSTEM,
+            source_reference=f"operation {operation.pk}",
+        ),
+    )
+
+
+def _existing_wallet(wallet: Wallet, client: BvnkClient) -> Any:
+    """The customer's wallet at BVNK an earlier attempt created (wire.WALLET_DUPLICATE_CODE)."""
+    held = set(Wallet.objects.filter(bvnk_id__isnull=False).values_list("bvnk_id", flat=True))
+    listed = client.customer_wallets(str(wallet.customer.bvnk_reference))
+    candidates = [
+        remote
+        for remote in listed
+        if remote.id not in held
+        and remote.currency.upper() == wallet.currency
+        and remote.name == wallet.name
+    ]
+    if len(candidates) != 1:
+        return None
+    # The list carries no account details; read the wallet itself.
+    return client.get_wallet(candidates[0].id)
+
+
+def _wallet_refused(operation: BvnkOperation, error: BvnkError | None) -> None:
+    if operation.wallet is not None:
+        services.wallet_refused(operation.wallet, reason=services.wallet_refusal_reason(error))
+
+
 @dataclass(frozen=True)
 class KindPolicy:
     """Everything the sending engine needs to know about one kind of operation."""
@@ -342,5 +433,8 @@ POLICIES: dict[str, KindPolicy] = {
         send=_send_questionnaire,
         waits=partial(_collecting_waits, "questionnaire answers"),
         superseded_by=_answers_same_questionnaires,
+    ),
+    Kind.CREATE_WALLET: KindPolicy(
+        send=_send_wallet, waits=_wallet_waits, on_refused=_wallet_refused
     ),
 }

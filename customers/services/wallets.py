@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
+from django.utils import timezone
 
-from .. import audit
+from .. import audit, notifications
+from ..bvnk import types as bvnk_types
 from ..bvnk import wire
 from ..bvnk.client import idempotency_key
 from ..bvnk.errors import BvnkError
@@ -139,6 +142,81 @@ OPTIONS_UNAVAILABLE = (
     "BVNK could not be reached to list the wallets this customer can have. Nothing was "
     "lost; reload the page in a minute or two."
 )
+
+
+def wallet_record_bvnk(
+    wallet: Wallet,
+    remote: bvnk_types.Wallet,
+    *,
+    source: str,
+    source_reference: str = "",
+    event_at: datetime | None = None,
+) -> str:
+    """Record what BVNK says of a wallet (its answer to the create, a webhook, a read).
+
+    The one place a wallet's status changes after its create: BVNK's id, its status (an
+    event older than the newest applied changes nothing), its account details (encrypted)
+    and when it was last heard of; the customer's wallet counts follow. Returns a line for
+    the event or call that brought it.
+    """
+    with transaction.atomic():
+        locked = Wallet.objects.select_for_update().select_related("customer").get(pk=wallet.pk)
+        if event_at is not None and locked.last_event_at and event_at < locked.last_event_at:
+            return f"Skipped {remote.status}: a newer event about this wallet was applied."
+        locked.last_heard_at = timezone.now()
+        fields = ["last_heard_at", "updated_at"]
+        if not locked.bvnk_id:
+            locked.bvnk_id = remote.id
+            fields.append("bvnk_id")
+        if remote.payment_instruments and list(remote.payment_instruments) != locked.details:
+            locked.details = list(remote.payment_instruments)
+            fields.append("details")
+        if event_at is not None:
+            locked.last_event_at = event_at
+            fields.append("last_event_at")
+        locked.save(update_fields=fields)
+        outcome = _apply_wallet_status(locked, remote.status, source, source_reference)
+        wallet_counts_refresh(locked.customer)
+    wallet.refresh_from_db()
+    return outcome
+
+
+def _apply_wallet_status(locked: Wallet, status: str, source: str, reference: str) -> str:
+    if status not in wire.WALLET_STATUSES:
+        # A status BVNK's documentation does not name: kept on the event, never a 500.
+        logger.warning("Wallet %s: BVNK reports unknown status %r", locked.pk, status)
+        return f"BVNK reports the status {status!r}, which the portal does not know."
+    if status == locked.status:
+        return f"Wallet already {locked.get_status_display().lower()}."
+    if not locked.can_transition_to(status):
+        return f"Skipped {status}: the wallet is {locked.get_status_display().lower()}."
+    old = locked.get_status_display().lower()
+    locked.transition_to(status, source=source, source_reference=reference[:100])
+    if status == Wallet.Status.ACTIVE:
+        notifications.wallet_active_queue(locked.customer, locked.currency, locked.pk)
+    return f"Wallet {old} -> {locked.get_status_display().lower()}."
+
+
+def wallet_refused(wallet: Wallet, *, reason: str, source: str = "SYSTEM") -> None:
+    """BVNK will hold no such wallet (the create was refused or no longer applies)."""
+    with transaction.atomic():
+        locked = Wallet.objects.select_for_update().select_related("customer").get(pk=wallet.pk)
+        if not locked.can_transition_to(Wallet.Status.REFUSED):
+            return
+        locked.status_reason = reason[:1000]
+        locked.save(update_fields=["status_reason", "updated_at"])
+        locked.transition_to(Wallet.Status.REFUSED, source=source, reason=reason[:1000])
+        wallet_counts_refresh(locked.customer)
+
+
+def wallet_refusal_reason(error: BvnkError | None) -> str:
+    """BVNK's refusal of a wallet create in staff words."""
+    if error is not None and error.code == wire.WALLET_FORBIDDEN_CODE:
+        return "BVNK does not allow this customer wallets (rejected, or not yet allowed)."
+    if error is not None and error.field_errors:
+        fields = ", ".join(sorted(error.field_errors))
+        return f"BVNK refused the wallet: it found a problem with {fields}."
+    return "BVNK refused the wallet."
 
 
 @dataclass(frozen=True)

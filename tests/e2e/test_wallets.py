@@ -7,8 +7,6 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from customers.models import BvnkOperation
-from customers.outbox import senders
 from tests.e2e.conftest import check_accessibility, login
 from tests.e2e.stack import Stack
 from tests.e2e.test_case_view import readme_screenshot
@@ -20,14 +18,7 @@ from tests.e2e.test_journeys import (
     wait_for_status,
 )
 
-pytestmark = [
-    pytest.mark.e2e,
-    # Until the outbox sends CREATE_WALLET, a requested wallet stays "Creating…".
-    pytest.mark.skipif(
-        BvnkOperation.Kind.CREATE_WALLET not in senders.POLICIES,
-        reason="the outbox has no CREATE_WALLET sender yet: no wallet could become active",
-    ),
-]
+pytestmark = pytest.mark.e2e
 
 
 def test_a_verified_customer_gets_a_crypto_and_a_sepa_wallet(page: Page, stack: Stack) -> None:
