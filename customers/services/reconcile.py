@@ -39,7 +39,7 @@ from .. import audit, bvnk_calls, services
 from ..bvnk import types as bvnk_types
 from ..bvnk import wire
 from ..bvnk.errors import BvnkError
-from ..models import Customer, InvalidTransition, StatusChange
+from ..models import Customer, InvalidTransition, StatusChange, Wallet
 
 logger = logging.getLogger(__name__)
 
@@ -218,11 +218,39 @@ def customers_reconcile(*, stale_after: float | None = None, budget: float | Non
                 reason=f"Reconciliation: BVNK says {remote.status}.",
                 report=report,
             )
+        _read_unsettled_wallets(client, cutoff, deadline, report)
     log = logger.warning if report.problems else logger.info
     log("Reconciliation: %s", report.summary())
     for change in report.changes:
         logger.info("Reconciliation changed %s", change)
     return report
+
+
+def _read_unsettled_wallets(client: Any, cutoff: datetime, deadline: float, report: Report) -> None:
+    """Read wallets BVNK holds that are not settled and not heard of since `cutoff`: a
+    lost status-change webhook delays an activation, never loses it."""
+    unsettled = (
+        Wallet.objects.filter(bvnk_id__isnull=False)
+        .exclude(status__in=(Wallet.Status.ACTIVE, Wallet.Status.TERMINATED))
+        .filter(Q(last_heard_at__isnull=True) | Q(last_heard_at__lt=cutoff))
+        .order_by(F("last_heard_at").asc(nulls_first=True), "pk")
+    )
+    for wallet in unsettled.iterator():
+        if time.monotonic() > deadline:
+            report.problems.append("Stopped reading wallets: out of time for this run.")
+            return
+        try:
+            remote = client.get_wallet(str(wallet.bvnk_id))
+        except BvnkError as error:
+            report.problems.append(f"Wallet {wallet.pk}: {error}")
+            if error.transient:
+                return
+            continue
+        report.read += 1
+        before = wallet.status
+        services.wallet_record_bvnk(wallet, remote, source=StatusChange.Source.SYNC)
+        if wallet.status != before:
+            report.changes.append(f"{wallet}: {before} -> {wallet.status}")
 
 
 def _apply_listed(

@@ -213,3 +213,21 @@ def test_wallet_webhooks_in_order_unknown_and_malformed(bvnk_emulator, agent) ->
     assert "does not know" in strange.outcome
     wallet.refresh_from_db()
     assert wallet.status == W.ACTIVE
+
+
+def test_reconciliation_activates_a_wallet_whose_webhook_was_lost(bvnk_emulator, agent) -> None:
+    from customers.services import reconcile
+
+    customer = verified(bvnk_emulator, agent)
+    wallet = services.wallet_request(
+        customer=customer, currency="USDC", kind=Wallet.Kind.CRYPTO, actor=agent
+    )
+    sending.operations_run_due(customer=customer)
+    wallet.refresh_from_db()
+    active_at_bvnk(wallet)  # BVNK activated it; its webhook never arrived
+    assert wallet.status == W.INACTIVE
+    report = reconcile.customers_reconcile(stale_after=0)
+    wallet.refresh_from_db()
+    assert wallet.status == W.ACTIVE and services.detail_rows(wallet.details)
+    assert any("USDC wallet" in change for change in report.changes)
+    assert wallet.status_changes.filter(new_status=W.ACTIVE, source="SYNC").exists()
