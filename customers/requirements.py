@@ -334,10 +334,21 @@ def waiting_reason(
     if customer.verification_url:
         asked.append("identity verification on BVNK's page")
     if asked:
-        return "BVNK asks for: " + ", ".join(asked)
+        return ASKS_FOR + ", ".join(asked)
     if customer.status == S.INFO_REQUIRED:
         return "BVNK needs more information"
     return "BVNK asks for an action"
+
+
+ASKS_FOR = "BVNK asks for: "
+
+
+def asks_for_more(before: str, after: str) -> bool:
+    """Whether the waiting reason `after` names something `before` did not: a reason that
+    only shrinks (staff answered part of it) is no new request."""
+    if not (before.startswith(ASKS_FOR) and after.startswith(ASKS_FOR)):
+        return before != after
+    return not set(after[len(ASKS_FOR) :].split(", ")) <= set(before[len(ASKS_FOR) :].split(", "))
 
 
 def is_bvnk_request(customer: Customer) -> bool:

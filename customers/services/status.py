@@ -61,7 +61,9 @@ def customer_write(customer: Customer | int) -> Iterator[Customer]:
         reason = locked.waiting_reason
         yield locked
         summary = requirements.summary_store(locked)
-        if summary.reason != reason and requirements.is_bvnk_request(locked):
+        if requirements.asks_for_more(reason, summary.reason) and requirements.is_bvnk_request(
+            locked
+        ):
             notifications.bvnk_request_queue(locked, summary.reason)
 
 

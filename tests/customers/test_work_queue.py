@@ -498,3 +498,13 @@ def test_a_draft_is_named_as_soon_as_its_name_is_typed(client, agent, reference_
     # A name that is refused is not kept.
     client.post(url, {"legal_name": "<b>Bold</b>", "action": "continue"})
     assert str(Customer.objects.get(pk=draft.pk)) == "Typed Early Ltd"
+
+
+def test_only_a_new_request_from_bvnk_is_a_new_notification() -> None:
+    asks = requirements.ASKS_FOR
+    assert requirements.asks_for_more("", asks + "Passport")
+    assert requirements.asks_for_more(asks + "Passport", asks + "Passport, Proof of address")
+    # Staff answered part of it: what is left was asked for already.
+    assert not requirements.asks_for_more(asks + "Passport, Proof of address", asks + "Passport")
+    assert not requirements.asks_for_more(asks + "Passport", asks + "Passport")
+    assert requirements.asks_for_more("Sending to BVNK failed (upload document)", asks + "Passport")
