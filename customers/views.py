@@ -166,7 +166,11 @@ def wallet_create(request: HttpRequest, pk: int) -> HttpResponse:
     except services.WalletNotAllowed as refused:
         messages.error(request, str(refused))
     else:
-        messages.success(request, f"{wallet.currency} wallet requested; BVNK is creating it.")
+        messages.success(
+            request,
+            f"{wallet.currency} wallet requested; BVNK is creating it.",
+            extra_tags="state wallets",
+        )
     return redirect(reverse("customers:detail", args=[pk]) + "?tab=wallets")
 
 

@@ -5,7 +5,7 @@
 // what changed. A region whose link or button has the focus is replaced all the same (a
 // page must not show an old state because someone clicked in it), and the focus goes to
 // the same link or button in the new content, or to the region itself. A message that
-// described the customer's state (marked data-describes-state) goes once the state moves. The fetches say so in
+// described a region's state (data-describes-state names the region) goes once it moves. The fetches say so in
 // a header, so they do not count as activity for the idle logout; once the session has
 // ended, the page reloads (to the login page) instead of going on showing customers.
 (function () {
@@ -53,12 +53,11 @@
         var key = holds ? focusKey(active) : null;
         region.innerHTML = update.innerHTML;
         if (key !== null) refocus(region, key);
-        // A message that described the state ("Submitted") is out of date once it moved.
-        if (region.id === "customer-state") {
-          document.querySelectorAll("[data-describes-state]").forEach(function (message) {
-            message.remove();
-          });
-        }
+        // A message that described this region's state ("Submitted", "USDC wallet
+        // requested") is out of date once it moved.
+        document.querySelectorAll("[data-describes-state]").forEach(function (message) {
+          if (message.getAttribute("data-describes-state") === region.id) message.remove();
+        });
       }
       if (!update.hasAttribute("data-live")) region.removeAttribute("data-live");
     });

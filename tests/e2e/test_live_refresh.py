@@ -15,7 +15,8 @@ pytestmark = pytest.mark.e2e
 
 LIVE_JS = Path(__file__).resolve().parents[2] / "static" / "js" / "live.js"
 PAGE = """<!doctype html><html><body>
-<ul><li data-describes-state>Submitted.</li><li class="other">Saved.</li></ul>
+<ul><li data-describes-state="customer-state">Submitted.</li><li class="other">Saved.</li>
+<li data-describes-state="wallets">USDC wallet requested.</li></ul>
 <section id="customer-state" data-live="1"><p>{state}</p></section>
 <section id="status" data-live="1"><p class="state">{state}</p>
 <a id="open" href="#details">Open details</a><a href="#other">Other</a></section>
@@ -81,3 +82,5 @@ def test_a_message_describing_the_state_goes_when_the_state_moves(tab: Page, ser
     expect(tab.locator("#customer-state")).to_have_text("Verified", timeout=5000)
     expect(tab.get_by_text("Submitted.")).to_have_count(0)
     expect(tab.get_by_text("Saved.")).to_be_visible()  # other messages stay
+    # A message about a region that did not move (no wallets region here) stays too.
+    expect(tab.get_by_text("USDC wallet requested.")).to_be_visible()

@@ -51,6 +51,8 @@ def test_a_verified_customer_gets_a_crypto_and_a_sepa_wallet(page: Page, stack: 
         card = page.locator("#wallets .wallet", has_text=f"{currency} ")
         expect(card.locator(".status").first).to_have_text("Active", timeout=90_000)
     assert page.evaluate("window.notReloaded === true"), "the tab changed without a reload"
+    # "EUR wallet requested; BVNK is creating it" no longer describes the page.
+    expect(page.locator(".messages")).not_to_contain_text("wallet requested")
     check_accessibility(page)
     # Tall enough for both wallets under the page's head (which stays in sight).
     page.set_viewport_size({"width": 1280, "height": 1150})
