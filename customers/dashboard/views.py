@@ -214,10 +214,18 @@ def wallets_bulk(request: HttpRequest) -> HttpResponse:
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = reverse("customers:list")
-    ids = [int(pk) for pk in request.POST.getlist("customer") if pk.isdigit()][:BULK_LIMIT]
+    ids = [int(pk) for pk in request.POST.getlist("customer") if pk.isdigit()]
     currency = request.POST.get("currency", "")
     if not ids or currency not in wire.CRYPTO_CURRENCIES:
         messages.error(request, "Choose a crypto currency and at least one verified customer.")
+        return redirect(target)
+    if len(ids) > BULK_LIMIT:
+        # Nothing is requested rather than some: staff would not know which were left.
+        messages.error(
+            request,
+            f"{len(ids)} customers are selected; wallets can be requested for at most "
+            f"{BULK_LIMIT} at a time. Select fewer and try again.",
+        )
         return redirect(target)
     chosen = customers_for(request.user).filter(pk__in=ids).order_by("pk")
     result = services.wallets_request_bulk(chosen, currency=currency, actor=request.user)

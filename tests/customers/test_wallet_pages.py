@@ -328,6 +328,11 @@ def test_bulk_without_a_currency_or_customers_creates_nothing(client: Client, ag
     response = client.post(bulk, {"currency": "USDC", "next": "https://evil.example/"})
     assert response["Location"] == reverse("customers:list")
     assert not Wallet.objects.exists()
+    # Too many at once: refused whole, with how many, never a silent cut.
+    too_many = list(range(1, 102))
+    response = client.post(bulk, {"customer": too_many, "currency": "USDC"}, follow=True)
+    assert "101 customers are selected" in response.content.decode()
+    assert not Wallet.objects.exists()
 
 
 def test_the_new_wallet_section_follows_the_customer_until_its_form_is_shown(
