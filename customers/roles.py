@@ -15,6 +15,9 @@ _READ = [
     "customers.view_agreementsession",
     "customers.view_statuschange",
     "customers.view_bvnkcall",
+    # The wallet itself (status, currency, history); its account details need the
+    # permission below.
+    "customers.view_wallet",
 ]
 _ONBOARD = [
     "customers.add_customer",

@@ -23,6 +23,10 @@ class Variant:
     def replays_creates(self) -> bool:
         return self.emulator.get("BVNK_EMULATOR_REPLAY", "replay") == "replay"
 
+    @property
+    def replays_wallets(self) -> bool:
+        return self.emulator.get("BVNK_EMULATOR_WALLET_REPLAY", "conflict") == "replay"
+
 
 _SIGNATURE = {"BVNK_WEBHOOK_SIGNATURE": "B", "BVNK_WEBHOOK_SIGNATURE_URL": "path"}
 
@@ -37,6 +41,7 @@ ALTERNATE = Variant(
         "BVNK_EMULATOR_UPDATE_METHOD": "PATCH",
         "BVNK_EMULATOR_INDUSTRIES": "flat",
         "BVNK_EMULATOR_DOCUMENT_REASON_KEY": "reason",
+        "BVNK_EMULATOR_WALLET_REPLAY": "replay",
         **_SIGNATURE,
     },
     portal={"BVNK_UPDATE_METHOD": "PATCH", **_SIGNATURE},

@@ -5,7 +5,8 @@ while the portal is down. So:
 
 - `customer_resync` reads one customer (`GET /customers/{reference}`) and applies its
   status through `customer_apply_bvnk_status` (source SYNC) and its details through
-  `customer_record_bvnk_details`: the "Resync from BVNK" button, the admin action and
+  `customer_record_bvnk_details`, then compares its wallets with BVNK's list: the
+  "Resync from BVNK" button, the admin action and
   `manage.py resync_customers`;
 - `customers_reconcile` (Celery beat, every BVNK_RECONCILE_SECONDS) pages through
   `GET /customers` and applies every status that differs, then reads one by one the
@@ -123,17 +124,19 @@ def customer_resync(customer: Customer, *, actor: Any = None) -> Report:
     if not customer.bvnk_reference:
         raise NotAtBvnk(f"{customer} has not been created at BVNK yet.")
     started = timezone.now()
-    with bvnk_calls.bvnk_client(triggered_by="resync", customer=customer, actor=actor) as client:
-        remote = client.get_customer(customer.bvnk_reference)
     report = Report()
     who = f" by {actor}" if getattr(actor, "pk", None) else ""
-    apply_customer(
-        customer,
-        remote,
-        observed_at=started,
-        reason=f"Resync from BVNK{who}: BVNK says {remote.status}.",
-        report=report,
-    )
+    with bvnk_calls.bvnk_client(triggered_by="resync", customer=customer, actor=actor) as client:
+        remote = client.get_customer(customer.bvnk_reference)
+        apply_customer(
+            customer,
+            remote,
+            observed_at=started,
+            reason=f"Resync from BVNK{who}: BVNK says {remote.status}.",
+            report=report,
+        )
+        if customer.status == S.VERIFIED or customer.wallets_total:
+            _sync_customer_wallets(client, customer, report)
     logger.info("Resync of customer %s%s: %s", customer.pk, who, report.summary())
     if actor is not None:
         changes = f": {'; '.join(report.changes)}" if report.changes else ""
@@ -142,6 +145,87 @@ def customer_resync(customer: Customer, *, actor: Any = None) -> Report:
             action=audit.Action.ACTION,
             summary=f"Resynced from BVNK{changes}",
             customer=customer,
+        )
+    return report
+
+
+def _sync_customer_wallets(client: Any, customer: Customer, report: Report) -> None:
+    """Compare the customer's wallets at BVNK with the portal's: apply each one's status,
+    adopt a wallet whose create answer was lost, mirror one made elsewhere."""
+    try:
+        listed = client.customer_wallets(str(customer.bvnk_reference))
+    except BvnkError as error:
+        report.problems.append(f"Wallets of {customer} ({customer.pk}): {error}")
+        return
+    local = list(Wallet.objects.filter(customer=customer))
+    by_id = {wallet.bvnk_id: wallet for wallet in local if wallet.bvnk_id}
+    pending = [wallet for wallet in local if not wallet.bvnk_id]
+    unknown = []
+    for remote in listed:
+        wallet = by_id.get(remote.id)
+        if wallet is None:
+            unknown.append(remote)
+            continue
+        _record_wallet(wallet, remote, report)
+    for wallet in pending:
+        # The same rule as the outbox's adoption (customers/outbox/senders.py): one wallet
+        # of this currency and name, or none is taken.
+        matches = [
+            r for r in unknown if r.currency.upper() == wallet.currency and r.name == wallet.name
+        ]
+        if len(matches) == 1 and wallet.status == Wallet.Status.CREATING:
+            unknown.remove(matches[0])
+            _record_wallet(wallet, matches[0], report)
+    creating = {wallet.currency for wallet in pending if wallet.status == Wallet.Status.CREATING}
+    held = set(
+        Wallet.objects.filter(bvnk_id__in=[r.id for r in unknown]).values_list("bvnk_id", flat=True)
+    )
+    for remote in unknown:
+        if remote.currency.upper() in creating:
+            # It may be the answer to a create on its way: the outbox adopts or asks staff.
+            report.problems.append(
+                f"{customer} ({customer.pk}): BVNK lists a {remote.currency} wallet while "
+                "one is being created; left to the create."
+            )
+        elif remote.id in held or remote.status not in wire.WALLET_STATUSES:
+            report.problems.append(
+                f"{customer} ({customer.pk}): BVNK lists wallet {remote.id} "
+                f"({remote.status}), which the portal cannot take."
+            )
+        else:
+            wallet = services.wallet_found_at_bvnk(
+                customer, remote, source=StatusChange.Source.SYNC
+            )
+            report.changes.append(f"{wallet}: found at BVNK")
+
+
+def _record_wallet(wallet: Wallet, remote: bvnk_types.Wallet, report: Report) -> None:
+    before = wallet.status
+    services.wallet_record_bvnk(wallet, remote, source=StatusChange.Source.SYNC)
+    if wallet.status != before:
+        report.changes.append(f"{wallet}: {before} -> {wallet.status}")
+
+
+def wallet_resync(wallet: Wallet, *, actor: Any = None) -> Report:
+    """Read one wallet from BVNK now and apply what differs (source SYNC). Raises
+    BvnkError, NotAtBvnk; a resync a person asked for (`actor`) is audited."""
+    if not wallet.bvnk_id:
+        raise NotAtBvnk(
+            f"BVNK has not confirmed the {wallet.currency} wallet yet: its creation is on its way."
+        )
+    customer = wallet.customer
+    with bvnk_calls.bvnk_client(triggered_by="resync", customer=customer, actor=actor) as client:
+        remote = client.get_wallet(wallet.bvnk_id)
+    report = Report(read=1)
+    _record_wallet(wallet, remote, report)
+    if actor is not None:
+        changes = f": {'; '.join(report.changes)}" if report.changes else ""
+        audit.record(
+            actor=actor,
+            action=audit.Action.ACTION,
+            summary=f"Resynced the {wallet.currency} wallet from BVNK{changes}",
+            customer=customer,
+            details={"wallet": wallet.pk},
         )
     return report
 
@@ -247,10 +331,7 @@ def _read_unsettled_wallets(client: Any, cutoff: datetime, deadline: float, repo
                 return
             continue
         report.read += 1
-        before = wallet.status
-        services.wallet_record_bvnk(wallet, remote, source=StatusChange.Source.SYNC)
-        if wallet.status != before:
-            report.changes.append(f"{wallet}: {before} -> {wallet.status}")
+        _record_wallet(wallet, remote, report)
 
 
 def _apply_listed(

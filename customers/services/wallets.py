@@ -151,6 +151,7 @@ def wallet_record_bvnk(
     source: str,
     source_reference: str = "",
     event_at: datetime | None = None,
+    reason: str = "",
 ) -> str:
     """Record what BVNK says of a wallet (its answer to the create, a webhook, a read).
 
@@ -175,13 +176,40 @@ def wallet_record_bvnk(
             locked.last_event_at = event_at
             fields.append("last_event_at")
         locked.save(update_fields=fields)
-        outcome = _apply_wallet_status(locked, remote.status, source, source_reference)
+        outcome = _apply_wallet_status(locked, remote.status, source, source_reference, reason)
         wallet_counts_refresh(locked.customer)
     wallet.refresh_from_db()
     return outcome
 
 
-def _apply_wallet_status(locked: Wallet, status: str, source: str, reference: str) -> str:
+def wallet_found_at_bvnk(customer: Customer, remote: bvnk_types.Wallet, *, source: str) -> Wallet:
+    """Mirror a wallet BVNK holds for the customer that the portal never asked for (made
+    in BVNK's own portal, say), so the customer page shows every wallet BVNK reports."""
+    kind = (
+        Wallet.Kind.CRYPTO
+        if remote.currency.upper() in wire.CRYPTO_CURRENCIES
+        else Wallet.Kind.FIAT
+    )
+    with transaction.atomic():
+        wallet = Wallet.objects.create(
+            customer=customer,
+            name=remote.name[:NAME_LENGTH] or f"{customer.name} {remote.currency}"[:NAME_LENGTH],
+            currency=remote.currency.upper(),
+            kind=kind,
+        )
+        wallet_record_bvnk(
+            wallet,
+            remote,
+            source=source,
+            reason="Found at BVNK: this wallet was not asked for in the portal.",
+        )
+    logger.info("Customer %s: wallet %s found at BVNK as %s", customer.pk, remote.id, wallet.pk)
+    return wallet
+
+
+def _apply_wallet_status(
+    locked: Wallet, status: str, source: str, reference: str, reason: str
+) -> str:
     if status not in wire.WALLET_STATUSES:
         # A status BVNK's documentation does not name: kept on the event, never a 500.
         logger.warning("Wallet %s: BVNK reports unknown status %r", locked.pk, status)
@@ -191,7 +219,7 @@ def _apply_wallet_status(locked: Wallet, status: str, source: str, reference: st
     if not locked.can_transition_to(status):
         return f"Skipped {status}: the wallet is {locked.get_status_display().lower()}."
     old = locked.get_status_display().lower()
-    locked.transition_to(status, source=source, source_reference=reference[:100])
+    locked.transition_to(status, source=source, source_reference=reference[:100], reason=reason)
     if status == Wallet.Status.ACTIVE:
         notifications.wallet_active_queue(locked.customer, locked.currency, locked.pk)
     return f"Wallet {old} -> {locked.get_status_display().lower()}."

@@ -27,7 +27,9 @@ from django.db import InterfaceError, OperationalError, close_old_connections, c
 from django.urls import reverse
 
 from customers import dispatch, services
-from customers.models import BvnkOperation, Customer
+from customers.bvnk import wire
+from customers.bvnk_calls import bvnk_client
+from customers.models import BvnkOperation, Customer, Wallet
 from tests.customers.outbox_support import (
     create_calls,
     create_requests,
@@ -449,3 +451,48 @@ def test_11_a_killed_workers_sends_are_done_within_30_s_of_the_restart(pipeline:
         operation = fresh(operation)
         assert operation.lost_claims == 1
         exactly_once(pipeline.emulator, customer, operation)
+
+
+# -- 12: a wallet's create, killed mid-send -----------------------------------------------------
+
+
+def test_12_worker_killed_mid_wallet_create_leaves_one_wallet_at_bvnk(
+    pipeline: Any, bvnk_variant: Any, lead: Any
+) -> None:
+    """The wallet's POST is at BVNK when the worker dies; the next worker repeats it with
+    the same key and BVNK either refuses it as existing (the wallet is adopted) or
+    replays its first answer: one wallet at BVNK, under both readings."""
+    emulator, variant = bvnk_variant.emulator, bvnk_variant.variant
+    customer = ready_to_submit(emulator, documents=False)
+    first = pipeline.start(emulator=emulator, **variant.portal)
+    settles(submit(customer), State.DONE, workers=pipeline.workers)
+    customer.refresh_from_db()
+    emulator.control(
+        f"customers/{customer.bvnk_reference}/status", json={"status": "VERIFIED"}
+    ).raise_for_status()
+    Customer.objects.filter(pk=customer.pk).update(status=Customer.Status.VERIFIED)
+    customer.refresh_from_db()
+
+    fault(emulator, "slow", delay=1.5, path=wire.PATH_WALLETS)
+    wallet = services.wallet_request(
+        customer=customer, currency="USDC", kind=Wallet.Kind.CRYPTO, actor=lead
+    )
+    operation = wallet.operations.get()
+    wait_until(lambda: fresh(operation).state == State.IN_FLIGHT, timeout=15)
+    reaches_bvnk(emulator)  # the POST is at the emulator, held there 1.5 s
+    first.kill()
+    pipeline.start(emulator=emulator, **variant.portal)
+    operation = settles(operation, State.DONE, workers=pipeline.workers)
+
+    # The kill hit real work: the first claim was lost with its POST at BVNK.
+    assert operation.lost_claims == 1 and operation.attempts == 2
+    sent = emulator.requests_log(method="POST", path=wire.PATH_WALLETS)
+    assert len(sent) == 2 and {entry["idempotencyKey"] for entry in sent} == {
+        operation.idempotency_key
+    }
+    assert operation.result["adopted"] is not variant.replays_wallets
+    with bvnk_client(triggered_by="test") as client:
+        at_bvnk = client.customer_wallets(str(customer.bvnk_reference))
+    wallet.refresh_from_db()
+    assert [remote.id for remote in at_bvnk] == [wallet.bvnk_id]
+    assert wallet.status in (Wallet.Status.INACTIVE, Wallet.Status.ACTIVE)

@@ -12,9 +12,11 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from customers import services
+from customers.bvnk.types import WalletCreate
 from customers.bvnk_calls import bvnk_client
 from customers.inbox import processing, receiving
 from customers.models import (
@@ -26,6 +28,7 @@ from customers.models import (
     WebhookEvent,
 )
 from customers.outbox import publishing, sending
+from customers.services import reconcile
 from tests.customers.outbox_support import ready_to_submit, submit
 
 pytestmark = [
@@ -126,10 +129,11 @@ def test_a_wallet_is_created_once_and_its_webhook_makes_it_active(
     assert AuditEvent.objects.filter(customer=customer, summary__contains="USDC").count() == 1
 
 
-def test_a_lost_answer_is_adopted_not_created_again(bvnk_emulator, agent) -> None:
+def test_a_lost_answer_is_adopted_not_created_again(bvnk_variant, agent) -> None:
     """The create reached BVNK but its answer was lost: the repeat (same key) is refused
-    as existing (BVNK:LEDGER:4004) and the wallet BVNK holds is adopted."""
-    customer = verified(bvnk_emulator, agent)
+    as existing (BVNK:LEDGER:4004) and the wallet BVNK holds is adopted, or (the other
+    reading) BVNK replays its first answer; either way one wallet at BVNK."""
+    customer = verified(bvnk_variant.emulator, agent)
     wallet = services.wallet_request(
         customer=customer, currency="USDC", kind=Wallet.Kind.CRYPTO, actor=agent
     )
@@ -145,7 +149,8 @@ def test_a_lost_answer_is_adopted_not_created_again(bvnk_emulator, agent) -> Non
     sending.operations_run_due(customer=customer)
     wallet.refresh_from_db()
     operation.refresh_from_db()
-    assert operation.state == State.DONE and operation.result["adopted"] is True
+    replays = bvnk_variant.variant.replays_wallets
+    assert operation.state == State.DONE and operation.result["adopted"] is not replays
     assert wallet.bvnk_id == first_id
     assert len(wallets_at_bvnk(customer)) == 1, "exactly one wallet at BVNK"
 
@@ -216,8 +221,6 @@ def test_wallet_webhooks_in_order_unknown_and_malformed(bvnk_emulator, agent) ->
 
 
 def test_reconciliation_activates_a_wallet_whose_webhook_was_lost(bvnk_emulator, agent) -> None:
-    from customers.services import reconcile
-
     customer = verified(bvnk_emulator, agent)
     wallet = services.wallet_request(
         customer=customer, currency="USDC", kind=Wallet.Kind.CRYPTO, actor=agent
@@ -231,3 +234,79 @@ def test_reconciliation_activates_a_wallet_whose_webhook_was_lost(bvnk_emulator,
     assert wallet.status == W.ACTIVE and services.detail_rows(wallet.details)
     assert any("USDC wallet" in change for change in report.changes)
     assert wallet.status_changes.filter(new_status=W.ACTIVE, source="SYNC").exists()
+
+
+def test_a_resync_adopts_a_lost_wallet_and_mirrors_one_made_at_bvnk(
+    bvnk_emulator, agent, lead
+) -> None:
+    """A create whose answer was lost and whose operation gave up, and a wallet made in
+    BVNK's own portal: a resync of the customer shows both as BVNK holds them, once."""
+    customer = verified(bvnk_emulator, agent)
+    wallet = services.wallet_request(
+        customer=customer, currency="USDC", kind=Wallet.Kind.CRYPTO, actor=agent
+    )
+    sending.operations_run_due(customer=customer)
+    wallet.refresh_from_db()
+    first_id = wallet.bvnk_id
+    Wallet.objects.filter(pk=wallet.pk).update(bvnk_id=None, status=W.CREATING)
+    wallet.operations.update(state=State.FAILED)
+    with bvnk_client(triggered_by="test") as client:
+        elsewhere = client.create_wallet(
+            WalletCreate(
+                currency="USDT",
+                name="Made at BVNK",
+                customer_id=str(customer.bvnk_reference),
+                profile_id="",
+            ),
+            idempotency_key=str(uuid.uuid4()),
+        )
+
+    report = reconcile.customer_resync(customer, actor=lead)
+    wallet.refresh_from_db()
+    assert (wallet.bvnk_id, wallet.status) == (first_id, W.INACTIVE)
+    mirrored = Wallet.objects.get(bvnk_id=elsewhere.id)
+    assert (mirrored.customer, mirrored.currency, mirrored.kind) == (customer, "USDT", "CRYPTO")
+    assert mirrored.status == W.INACTIVE and mirrored.name == "Made at BVNK"
+    assert "not asked for in the portal" in mirrored.status_changes.get().reason
+    assert any("found at BVNK" in change for change in report.changes)
+    customer.refresh_from_db()
+    assert customer.wallets_total == 2
+
+    reconcile.customer_resync(customer, actor=lead)
+    assert Wallet.objects.filter(customer=customer).count() == 2, "a second resync adds none"
+    assert len(wallets_at_bvnk(customer)) == 2
+
+
+def test_a_wallet_is_resynced_from_the_admin(client, bvnk_emulator, agent, lead) -> None:
+    customer = verified(bvnk_emulator, agent)
+    wallet = services.wallet_request(
+        customer=customer, currency="USDC", kind=Wallet.Kind.CRYPTO, actor=agent
+    )
+    sending.operations_run_due(customer=customer)
+    wallet.refresh_from_db()
+    address = active_at_bvnk(wallet)["paymentInstruments"][0]
+    changelist = reverse("admin:customers_wallet_changelist")
+
+    client.force_login(agent)  # no operations permission: no action, nothing changes
+    response = client.post(changelist, {"action": "resync", "_selected_action": [wallet.pk]})
+    wallet.refresh_from_db()
+    assert wallet.status == W.INACTIVE
+
+    client.force_login(lead)
+    response = client.post(
+        changelist, {"action": "resync", "_selected_action": [wallet.pk]}, follow=True
+    )
+    assert "Resynced 1 wallet(s) from BVNK; 0 could not be read." in response.content.decode()
+    wallet.refresh_from_db()
+    assert wallet.status == W.ACTIVE
+    assert wallet.status_changes.filter(new_status=W.ACTIVE, source="SYNC").exists()
+    assert AuditEvent.objects.filter(
+        customer=customer, actor=lead, summary__startswith="Resynced the USDC wallet"
+    ).exists()
+    # The admin shows the wallet and its history, never its account details.
+    page = client.get(reverse("admin:customers_wallet_change", args=[wallet.pk]))
+    html = page.content.decode()
+    assert page.status_code == 200 and "Active" in html
+    for value in address.values():
+        if isinstance(value, str) and len(value) > 8:
+            assert value not in html
