@@ -9,9 +9,12 @@ import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import psycopg
 
+ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 
 
@@ -133,3 +136,134 @@ def private_redis() -> Iterator[str]:
         finally:
             server.terminate()
             server.wait(timeout=10)
+
+
+# -- where the time goes: CPU per process group, and Python profiles ------------------------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat_fields(pid: int | str) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            text = stat.read()
+    except OSError:
+        return None  # the process ended meanwhile
+    # The command name is in parentheses and may hold spaces: split after it.
+    return text[text.rindex(")") + 2 :].split()
+
+
+def cpu_of(pids: Iterator[int] | list[int]) -> dict[int, float]:
+    """CPU seconds (user + system, every thread) each live process has used so far."""
+    used = {}
+    for pid in pids:
+        fields = _stat_fields(pid)
+        if fields is not None:  # fields[11], [12]: utime, stime (stat(5), from field 3 on)
+            used[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return used
+
+
+def process_group(pgid: int) -> list[int]:
+    """Every process in the group (a worker started in its own session and its children)."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _stat_fields(entry)
+            if fields is not None and int(fields[2]) == pgid:
+                members.append(int(entry))
+    return members
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
+    with open("/proc/stat") as stat:
+        values = [int(v) for v in stat.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values) - idle) / CLOCK_TICKS, sum(values) / CLOCK_TICKS
+
+
+class CpuMeter:
+    """CPU used by named groups of processes between `start()` and `stop()`, and the
+    share of the whole machine's CPU that was busy meanwhile (`busy_share`).
+
+    `groups` maps a name to a callable listing the group's pids; a process that appears
+    meanwhile counts from zero, one that ends meanwhile loses what it used since start.
+    """
+
+    def __init__(self, groups: dict[str, Any]) -> None:
+        self.groups = groups
+
+    def start(self) -> None:
+        self.before = {name: cpu_of(list_pids()) for name, list_pids in self.groups.items()}
+        self.machine_before = machine_busy()
+
+    def stop(self) -> dict[str, float]:
+        used = {}
+        for name, list_pids in self.groups.items():
+            now = cpu_of(list_pids())
+            used[name] = sum(t - self.before[name].get(pid, 0.0) for pid, t in now.items())
+        busy, total = machine_busy()
+        busy_before, total_before = self.machine_before
+        self.busy_share = (busy - busy_before) / max(total - total_before, 1e-9)
+        return used
+
+
+# Functions whose own time is waiting for another process (BVNK, PostgreSQL), not CPU:
+# socket reads, and psycopg's wait for the server's answer.
+WAITING = ("recv_into", "'connect' of", "poll' of", "select' of", "sendall", "psycopg/waiting.py")
+
+
+def _waits(name: str) -> bool:
+    return any(mark in name for mark in WAITING) or (
+        name.startswith("psycopg/connection.py") and name.endswith("(wait)")
+    )
+
+
+def print_profile(
+    profiler: Any, *, per: int, label: str, lines: int = 14, ours: str = "customers/"
+) -> dict[str, Any]:
+    """Print a cProfile's functions by own time per unit of work (waiting apart), then the
+    project's own functions (paths under `ours`) by cumulative time; return the rows."""
+    import pstats
+
+    stats = pstats.Stats(profiler)
+    rows, waiting = [], 0.0
+    for (path, line, function), (_, calls, own, cumulative, _) in stats.stats.items():  # type: ignore[attr-defined]
+        where = path.split("site-packages/")[-1].split(str(ROOT) + "/")[-1]
+        name = f"{where}:{line}({function})"
+        if _waits(name):
+            waiting += own
+        else:
+            rows.append((own, cumulative, calls, name))
+    rows.sort(reverse=True)
+    working = sum(row[0] for row in rows)
+    calls = sum(row[2] for row in rows)
+    print(
+        f"\n  {label}: {waiting / per * 1000:.1f} ms waiting on BVNK or PostgreSQL, "
+        f"{working / per * 1000:.1f} ms in {calls / per:,.0f} Python calls (profiler overhead "
+        "included); by own time:"
+    )
+    for own, cumulative, count, name in rows[:lines]:
+        print(
+            f"    {own / per * 1000:7.2f} ms own {cumulative / per * 1000:8.2f} ms cum "
+            f"{count / per:8.1f} calls  {name}"
+        )
+    own_code = sorted(
+        ((cum, own, count, name) for own, cum, count, name in rows if name.startswith(ours)),
+        reverse=True,
+    )
+    print(f"  {ours} functions by cumulative time (waiting included):")
+    for cumulative, own, count, name in own_code[:lines]:
+        print(
+            f"    {cumulative / per * 1000:8.2f} ms cum {own / per * 1000:7.2f} ms own "
+            f"{count / per:8.1f} calls  {name}"
+        )
+    return {
+        "waiting_ms": waiting / per * 1000,
+        "working_ms": working / per * 1000,
+        "calls": calls / per,
+        "top": [
+            {"own_ms": own / per * 1000, "cum_ms": cum / per * 1000, "function": name}
+            for own, cum, _, name in rows[:lines]
+        ],
+    }

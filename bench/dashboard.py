@@ -33,7 +33,13 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from _support import MIDDLEWARE_GOAL, add_database_argument, fresh_database, middleware_cost
+from _support import (
+    MIDDLEWARE_GOAL,
+    add_database_argument,
+    fresh_database,
+    middleware_cost,
+    print_profile,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "bench_dashboard"
@@ -351,6 +357,14 @@ def main() -> int:
     parser.add_argument(
         "--database-name", default=DATABASE, help="the database it creates, then drops"
     )
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also request the trivial page, My customers and the searches N times each "
+        "under cProfile and print where the time goes (SQL statements with their plans)",
+    )
     args = parser.parse_args()
 
     with fresh_database(args.database_url, args.database_name) as database_url:
@@ -529,6 +543,11 @@ def run(args: argparse.Namespace) -> int:
         f"{'queries at 10 rows = at ' + format(rows, ','):<34}{'yes' if same else 'no':>9}  yes"
         + ("" if same else "  MISSED")
     )
+    profiles = {}
+    if args.profile:
+        print(f"\nProfile: {args.profile} requests of each page, per request")
+        for name in ("trivial page", "My customers", "  associate search", "  name search"):
+            profiles[name.strip()] = profile_page(client, pages[name][0], args.profile)
     if args.json:
         args.json.write_text(
             json.dumps(
@@ -538,11 +557,62 @@ def run(args: argparse.Namespace) -> int:
                     "queries_small": small,
                     "queries_large": large,
                     "middleware": middleware,
+                    "profiles": profiles,
                 },
                 indent=2,
             )
         )
     return 1 if failed else 0
+
+
+def profile_page(client: Any, path: str, rounds: int) -> dict[str, Any]:
+    """Request `path` `rounds` times: print its SQL statements by time (unprofiled, with
+    the slowest one's plan), then where a profiled round of requests spent its time."""
+    import cProfile
+
+    from django.db import connection
+
+    statements: dict[str, list[float]] = {}
+    slowest: tuple[float, str, Any] = (0.0, "", None)
+
+    def timed_statement(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        nonlocal slowest
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            elapsed = (time.perf_counter() - started) * 1000
+            statements.setdefault(sql, []).append(elapsed)
+            if elapsed > slowest[0]:
+                slowest = (elapsed, sql, params)
+
+    total = 0.0
+    with connection.execute_wrapper(timed_statement):
+        for _ in range(rounds):
+            total += timed(client, path)
+    sql_ms = sum(sum(times) for times in statements.values()) / rounds
+    print(
+        f"\n{path}: {total / rounds:.1f} ms a request, of which {sql_ms:.1f} ms in "
+        f"{sum(len(t) for t in statements.values()) / rounds:.0f} SQL statements:"
+    )
+    by_time = sorted(statements.items(), key=lambda item: -sum(item[1]))
+    for sql, times in by_time[:6]:
+        print(f"  {sum(times) / rounds:6.2f} ms  {' '.join(sql.split())[:110]}")
+    plan: list[str] = []
+    if slowest[1].lstrip().upper().startswith("SELECT"):
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + slowest[1], slowest[2])
+            plan = [row[0] for row in cursor.fetchall()]
+        print(f"  plan of the slowest ({slowest[0]:.1f} ms):")
+        for line in plan[:12]:
+            print(f"    {line}")
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(rounds):
+        timed(client, path)
+    profiler.disable()
+    profile = print_profile(profiler, per=rounds, label="profiled, per request", lines=10)
+    return {"ms": total / rounds, "sql_ms": sql_ms, "plan": plan, "profile": profile}
 
 
 if __name__ == "__main__":

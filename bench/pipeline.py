@@ -49,12 +49,15 @@ from typing import Any
 import requests
 from _support import (
     MIDDLEWARE_GOAL,
+    CpuMeter,
     add_database_argument,
     free_port,
     fresh_database,
     middleware_cost,
     print_goals,
+    print_profile,
     private_redis,
+    process_group,
 )
 from cryptography.fernet import Fernet
 
@@ -184,11 +187,13 @@ def submitted_customer(n: int, session_reference: str, tag: str) -> int:
 
 def run_phase(name: str, args: argparse.Namespace, env: dict[str, str], emulator: str,
               pool: str, concurrency: int, customers: int, workdir: Path,
-              processes: int = 1, reference: bool = False) -> dict[str, Any]:  # fmt: skip
+              processes: int = 1, reference: bool = False,
+              cpu_groups: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
     """Queue `customers` submissions, then let `processes` workers send them; measure.
 
     `concurrency` is the total: each worker process gets concurrency / processes slots.
     With `reference`, the workers run the minimal sender instead of the portal's outbox.
+    The CPU the workers and `cpu_groups` use while they send is measured from /proc.
     """
     from django.db.models import Max, Min
 
@@ -211,6 +216,7 @@ def run_phase(name: str, args: argparse.Namespace, env: dict[str, str], emulator
         for pk in operations.values_list("pk", flat=True):
             celery_app.send_task("bench.reference_send", args=[pk], queue=QUEUE)
     with ExitStack() as workers:
+        started: list[subprocess.Popen[bytes]] = []
         for n in range(processes):
             command = [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", queue]
             command += ["--pool", pool, "--concurrency", str(concurrency // processes)]
@@ -219,7 +225,14 @@ def run_phase(name: str, args: argparse.Namespace, env: dict[str, str], emulator
             if reference:
                 command += ["--include", "bench._reference_tasks"]
             log = workdir / f"worker-{name}-{n}.log"
-            workers.enter_context(process(command, env, log, ready=f"{name}-{n}@"))
+            started.append(workers.enter_context(process(command, env, log, ready=f"{name}-{n}@")))
+        meter = CpuMeter(
+            {
+                "workers": lambda: [pid for p in started for pid in process_group(p.pid)],
+                **(cpu_groups or {}),
+            }
+        )
+        meter.start()
         deadline = time.monotonic() + args.timeout
 
         def finished() -> bool:
@@ -235,6 +248,7 @@ def run_phase(name: str, args: argparse.Namespace, env: dict[str, str], emulator
             if time.monotonic() > deadline:
                 break
             time.sleep(0.2)
+        cpu = meter.stop()
     window = operations.aggregate(start=Min("claimed_at"), end=Max("completed_at"))
     if reference:
         window["end"] = documents.aggregate(end=Max("updated_at"))["end"]
@@ -262,8 +276,78 @@ def run_phase(name: str, args: argparse.Namespace, env: dict[str, str], emulator
         "calls_per_second": calls / seconds,
         "customers_per_second": customers / seconds,
         "not_done": total - done,
+        # CPU milliseconds per customer, by process group, and the machine's busy share.
+        "cpu_ms_per_customer": {group: used * 1000 / customers for group, used in cpu.items()},
+        "machine_busy_share": meter.busy_share,
         **duplicates_at_emulator(emulator, externals, started_at),
     }
+
+
+def database_backends() -> list[int]:
+    """The PostgreSQL backends serving the benchmark's database (the workers' connections)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def profile_in_process(count: int, emulator: str) -> dict[str, Any]:
+    """Send `count` customers here, one after another, the portal's way (the outbox's
+    claims, calls recorded, outcomes) and then the reference's; print for each the CPU
+    and SQL statements per customer (one batch unprofiled), then where a profiled batch
+    spent its time. Waiting on BVNK (100 ms a call) shows as socket reads."""
+    import cProfile
+
+    from django.db import connection
+
+    from bench._reference_tasks import reference_send
+    from customers.models import BvnkOperation, Customer
+    from customers.outbox import sending
+
+    def batch(tag: str) -> list[int]:
+        sessions = [signed_session(emulator) for _ in range(count)]
+        return [submitted_customer(n, sessions[n], tag) for n in range(count)]
+
+    def send(way: str, ids: list[int]) -> None:
+        if way == "portal":
+            for customer in Customer.objects.filter(pk__in=ids):
+                sending.operations_run_due(customer=customer)
+        else:
+            operations = BvnkOperation.objects.filter(customer_id__in=ids)
+            for pk in operations.values_list("pk", flat=True):
+                reference_send(pk)
+
+    results: dict[str, Any] = {}
+    print(f"\nProfile: {count} customers sent in this process, each way")
+    for way in ("portal", "reference"):
+        ids = batch(f"cpu-{way}-")
+        statements = 0
+
+        def count_statement(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+            nonlocal statements
+            statements += 1
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(count_statement):
+            cpu, wall = time.process_time(), time.perf_counter()
+            send(way, ids)
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        print(
+            f"  {way:<10} CPU {cpu * 1000 / count:6.1f} ms, wall {wall * 1000 / count:6.0f} ms, "
+            f"{statements / count:5.1f} SQL statements per customer (unprofiled)"
+        )
+        ids = batch(f"profile-{way}-")
+        profiler = cProfile.Profile()
+        profiler.enable()
+        send(way, ids)
+        profiler.disable()
+        results[way] = {
+            "cpu_ms_per_customer": cpu * 1000 / count,
+            "statements_per_customer": statements / count,
+            "profile": print_profile(profiler, per=count, label=f"{way}, profiled, per customer"),
+        }
+    return results
 
 
 def duplicates_at_emulator(emulator: str, externals: set[str], since: str) -> dict[str, int]:
@@ -298,6 +382,14 @@ def main() -> int:
     add_database_argument(parser, "--admin-url")
     parser.add_argument("--timeout", type=float, default=300, help="seconds per run, at most")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also send N more customers in this process under cProfile, the portal's way "
+        "and the reference's, and print where the time goes",
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
@@ -351,19 +443,25 @@ def measure(args: argparse.Namespace, workdir: Path) -> int:
             "BVNK_EMULATOR_REQUEST_LOG_SIZE": "100000",
         }
         command = [sys.executable, "-m", "bvnk_emulator", "--port", str(emulator_port), "--quiet"]
-        with process(command, emulator_env, workdir / "emulator.log", ready="listening"):
+        figures_profile: dict[str, Any] = {}
+        with process(command, emulator_env, workdir / "emulator.log", ready="listening") as bvnk:
+            groups = {"emulator": lambda: process_group(bvnk.pid), "PostgreSQL": database_backends}
             prefork = run_phase(
-                "prefork-2", args, env, emulator, "prefork", 2, args.prefork_customers, workdir
-            )
+                "prefork-2", args, env, emulator, "prefork", 2, args.prefork_customers, workdir,
+                cpu_groups=groups,
+            )  # fmt: skip
             threads = run_phase(
                 f"threads-{args.concurrency}", args, env, emulator, "threads", args.concurrency,
-                args.customers, workdir, processes=args.processes,
+                args.customers, workdir, processes=args.processes, cpu_groups=groups,
             )  # fmt: skip
             # Last: the portal's own messages for these customers stay unconsumed.
             reference = run_phase(
                 "reference", args, env, emulator, "threads", args.concurrency,
                 args.customers, workdir, processes=args.processes, reference=True,
+                cpu_groups=groups,
             )  # fmt: skip
+            if args.profile:
+                figures_profile = profile_in_process(args.profile, emulator)
     runs = (prefork, threads, reference)
     figures = {
         "pipeline_over_reference": threads["calls_per_second"] / reference["calls_per_second"],
@@ -381,6 +479,10 @@ def measure(args: argparse.Namespace, workdir: Path) -> int:
             f"in {run['seconds']:6.2f} s: {run['calls_per_second']:6.1f} calls/s, "
             f"{run['customers_per_second']:5.1f} customers/s"
         )
+    print("  CPU ms per customer while sending (from /proc), and the machine's busy share:")
+    for run in runs:
+        cpu = ", ".join(f"{group} {ms:.1f}" for group, ms in run["cpu_ms_per_customer"].items())
+        print(f"  {run['name']:<12} {cpu}; busy {run['machine_busy_share']:.0%} of both cores")
     print(
         f"  threads-{args.concurrency} / prefork-2: {figures['threads_over_prefork2']:.2f}; "
         f"trivial view in process: portal middleware {middleware['portal_ms']:.3f} ms, "
@@ -397,6 +499,8 @@ def measure(args: argparse.Namespace, workdir: Path) -> int:
         ("portal middleware / Django default (time)", middleware["ratio"], "<=",
          MIDDLEWARE_GOAL),
     ])  # fmt: skip
+    if args.profile:
+        figures["profile"] = figures_profile
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2, default=str))
     return 1 if missed else 0

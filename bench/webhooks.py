@@ -30,6 +30,7 @@ import hmac
 import json
 import os
 import re
+import resource
 import signal
 import statistics
 import subprocess
@@ -46,10 +47,13 @@ from urllib.request import urlopen
 import psycopg
 from _support import (
     MIDDLEWARE_GOAL,
+    CpuMeter,
     add_database_argument,
     free_port,
     fresh_database,
     print_goals,
+    print_profile,
+    process_group,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,7 +143,7 @@ def gunicorn(env: dict[str, str], port: int, workers: int) -> Any:
         "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--worker-class", "sync",
         "--access-logfile", os.devnull, "--log-level", "warning",
     ]  # fmt: skip
-    server = subprocess.Popen(command, cwd=ROOT, env=env)
+    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -151,7 +155,7 @@ def gunicorn(env: dict[str, str], port: int, workers: int) -> Any:
                 time.sleep(0.2)
         else:
             raise RuntimeError("gunicorn did not start")
-        yield
+        yield server
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
@@ -269,6 +273,14 @@ def main() -> int:
     )
     add_database_argument(parser)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also deliver N events in this process under cProfile, to the portal's webhook "
+        "and to the reference, and print where the time goes",
+    )
     args = parser.parse_args()
 
     with (
@@ -308,12 +320,31 @@ def main() -> int:
         base = f"http://127.0.0.1:{port}"
         run = dict(duration=args.duration, connections=args.connections, threads=wrk_threads)
 
-        def deliveries(path: str, name: str, expected: int) -> dict[str, float]:
-            return wrk(base + path, script=script,
-                       script_args=(str(files[name]), str(wrk_threads), str(expected)),
-                       **run)  # fmt: skip
+        cpu: dict[str, dict[str, float]] = {}
 
-        with gunicorn(env, port, args.workers):
+        def deliveries(path: str, name: str, expected: int) -> dict[str, float]:
+            meter.start()
+            children = resource.getrusage(resource.RUSAGE_CHILDREN)
+            answered = wrk(base + path, script=script,
+                           script_args=(str(files[name]), str(wrk_threads), str(expected)),
+                           **run)  # fmt: skip
+            used = meter.stop()
+            # wrk has ended by now: its CPU is what this process's children used meanwhile.
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            used["wrk"] = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+            # CPU milliseconds per request answered, by process group.
+            per = max(answered["requests"], 1)
+            cpu[name] = {group: t * 1000 / per for group, t in used.items()}
+            cpu[name]["machine busy share"] = meter.busy_share
+            return answered
+
+        with gunicorn(env, port, args.workers) as server:
+            meter = CpuMeter(
+                {
+                    "gunicorn": lambda: process_group(server.pid),
+                    "PostgreSQL": lambda: database_backends(database_url),
+                }
+            )
             wrk(base + TRIVIAL_PATH, **{**run, "duration": 3})  # warm up every worker
             trivial = wrk(base + TRIVIAL_PATH, **run)
             portal_trivial = wrk(base + PORTAL_TRIVIAL_PATH, **run)
@@ -340,6 +371,7 @@ def main() -> int:
 
         with psycopg.connect(database_url) as conn:
             events = conn.execute("SELECT count(*) FROM customers_webhookevent").fetchone()[0]
+        profile = profile_in_process(args.profile, env) if args.profile else {}
 
     expected_events = (
         min(unique["requests"], len(unique_bodies)) + sent if not unique["wrapped"] else None
@@ -377,6 +409,11 @@ def main() -> int:
     print(f"  latency run at {rate:.0f} req/s: webhook p99 {figures['webhook_p99_ms']:.1f} ms, "
           f"trivial p99 {figures['trivial_p99_ms']:.1f} ms")  # fmt: skip
     print("  wrong answers: " + ", ".join(f"{name} {n:.0f}" for name, n in wrong.items()))
+    print("  CPU ms per request (from /proc) and the machine's busy share, per wrk run:")
+    for name, used in cpu.items():
+        groups = ", ".join(f"{g} {ms:.2f}" for g, ms in used.items() if g != "machine busy share")
+        print(f"    {name:<10} {groups}; busy {used['machine busy share']:.0%} of all cores")
+    figures["cpu_ms_per_request"] = cpu
     missed = print_goals([
         ("signed ingest / minimal reference", figures["ingest_vs_reference"], ">=", 0.9),
         ("signed ingest / trivial", figures["ingest_vs_trivial"], ">=", 0.35),
@@ -395,9 +432,54 @@ def main() -> int:
     if expected_events is not None and events < expected_events:
         print("  MISSED: fewer events stored than deliveries acknowledged")
         missed = True
+    if profile:
+        figures["profile"] = profile
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
     return 1 if missed else 0
+
+
+def database_backends(database_url: str) -> list[int]:
+    """The PostgreSQL backends serving the benchmark's database (the workers' connections)."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def profile_in_process(count: int, env: dict[str, str]) -> dict[str, Any]:
+    """Deliver `count` unique signed events in this process (Django's test client, the
+    same settings and URLs as the server) to the portal's webhook and to the reference;
+    print each one's profile per delivery. The database is dropped afterwards."""
+    import cProfile
+
+    os.environ.update({**env, "DJANGO_SETTINGS_MODULE": "bench._settings"})
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.test import Client
+
+    client = Client(HTTP_HOST="127.0.0.1")  # one of the server's ALLOWED_HOSTS
+    results = {}
+    print(f"\nProfile: {count} deliveries in this process, each way")
+    for name, path in (("portal", WEBHOOK_PATH), ("reference", REFERENCE_PATH)):
+        bodies = [event_body(str(uuid.uuid4())) for _ in range(count + 20)]
+        for body in bodies[:20]:  # warm up
+            client.post(path, body, content_type="application/json", HTTP_X_SIGNATURE=sign(body))
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for body in bodies[20:]:
+            answer = client.post(
+                path, body, content_type="application/json", HTTP_X_SIGNATURE=sign(body)
+            )
+            if answer.status_code != 200:
+                raise SystemExit(f"{path} answered {answer.status_code}")
+        profiler.disable()
+        results[name] = print_profile(profiler, per=count, label=f"{name}, per delivery")
+    return results
 
 
 if __name__ == "__main__":
