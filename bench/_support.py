@@ -174,6 +174,21 @@ def process_group(pgid: int) -> list[int]:
     return members
 
 
+def processes_named(name: str) -> list[int]:
+    """Every process whose command name is `name` (all of a server's processes: its
+    backends and its background writers)."""
+    named = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as comm:
+                    if comm.read().strip() == name:
+                        named.append(int(entry))
+            except OSError:
+                continue
+    return named
+
+
 def machine_busy() -> tuple[float, float]:
     """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
     with open("/proc/stat") as stat:

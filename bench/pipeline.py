@@ -58,6 +58,7 @@ from _support import (
     print_profile,
     private_redis,
     process_group,
+    processes_named,
 )
 from cryptography.fernet import Fernet
 
@@ -283,15 +284,6 @@ def run_phase(name: str, args: argparse.Namespace, env: dict[str, str], emulator
     }
 
 
-def database_backends() -> list[int]:
-    """The PostgreSQL backends serving the benchmark's database (the workers' connections)."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
-        return [row[0] for row in cursor.fetchall()]
-
-
 def profile_in_process(count: int, emulator: str) -> dict[str, Any]:
     """Send `count` customers here, one after another, the portal's way (the outbox's
     claims, calls recorded, outcomes) and then the reference's; print for each the CPU
@@ -445,7 +437,13 @@ def measure(args: argparse.Namespace, workdir: Path) -> int:
         command = [sys.executable, "-m", "bvnk_emulator", "--port", str(emulator_port), "--quiet"]
         figures_profile: dict[str, Any] = {}
         with process(command, emulator_env, workdir / "emulator.log", ready="listening") as bvnk:
-            groups = {"emulator": lambda: process_group(bvnk.pid), "PostgreSQL": database_backends}
+            # The whole PostgreSQL server (its writers too) and every redis-server: the
+            # benchmark runs on an otherwise idle machine.
+            groups = {
+                "emulator": lambda: process_group(bvnk.pid),
+                "PostgreSQL": lambda: processes_named("postgres"),
+                "Redis": lambda: processes_named("redis-server"),
+            }
             prefork = run_phase(
                 "prefork-2", args, env, emulator, "prefork", 2, args.prefork_customers, workdir,
                 cpu_groups=groups,

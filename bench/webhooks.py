@@ -54,6 +54,7 @@ from _support import (
     print_goals,
     print_profile,
     process_group,
+    processes_named,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -342,7 +343,8 @@ def main() -> int:
             meter = CpuMeter(
                 {
                     "gunicorn": lambda: process_group(server.pid),
-                    "PostgreSQL": lambda: database_backends(database_url),
+                    # The whole server (its writers too): the machine is otherwise idle.
+                    "PostgreSQL": lambda: processes_named("postgres"),
                 }
             )
             wrk(base + TRIVIAL_PATH, **{**run, "duration": 3})  # warm up every worker
@@ -437,16 +439,6 @@ def main() -> int:
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
     return 1 if missed else 0
-
-
-def database_backends(database_url: str) -> list[int]:
-    """The PostgreSQL backends serving the benchmark's database (the workers' connections)."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid()"
-        ).fetchall()
-    return [row[0] for row in rows]
 
 
 def profile_in_process(count: int, env: dict[str, str]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import QuerySet
@@ -23,6 +24,9 @@ from ..models import Customer
 
 # Counts up to this are exact; above it the page says "about N" from statistics.
 COUNT_CAP = 1000
+# pg_stats only changes when the table is analysed (autovacuum does, minutes apart), so
+# its estimates are kept this long instead of being read for every page.
+ESTIMATES_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -92,11 +96,20 @@ def _pg_array(text: str | None) -> list[str]:
 def column_estimates() -> dict[tuple[str, str], int]:
     """Estimated rows per (column, value) for `status` and `needs_attention`, from pg_stats.
 
-    One catalogue query, fresh after each (auto)ANALYZE; {} on other databases or before
+    One catalogue query, cached for ESTIMATES_SECONDS; {} on other databases or before
     the table was analysed.
     """
     if connection.vendor != "postgresql":
         return {}
+    key = f"customers:column-estimates:{connection.settings_dict['NAME']}"
+    estimates: dict[tuple[str, str], int] | None = cache.get(key)
+    if estimates is None:
+        estimates = _read_column_estimates()
+        cache.set(key, estimates, ESTIMATES_SECONDS)
+    return estimates
+
+
+def _read_column_estimates() -> dict[tuple[str, str], int]:
     table = Customer._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(

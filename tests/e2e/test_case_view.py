@@ -41,6 +41,16 @@ def shown_panel(page: Page) -> str:
     )
 
 
+def tab_to(page: Page, text: str, *, backwards: bool = False, presses: int = 60) -> None:
+    """Press Tab (or Shift+Tab) until the focused element reads `text`, as a person would."""
+    key = "Shift+Tab" if backwards else "Tab"
+    for _ in range(presses):
+        page.keyboard.press(key)
+        if page.evaluate("document.activeElement.textContent.trim()") == text:
+            return
+    raise AssertionError(f"{key} never reached {text!r}")
+
+
 def readme_screenshot(page: Page, name: str) -> None:
     """With E2E_README_SCREENSHOTS=1, refresh the README's pictures of the case view."""
     if os.environ.get("E2E_README_SCREENSHOTS") == "1":
@@ -91,8 +101,9 @@ def test_the_case_view_with_the_keyboard_only(page: Page, stack: Stack) -> None:
     assert shown_panel(page) == "panel-activity", "a reload shows the same section"
     check_accessibility(page)
 
-    # "Edit details" leads to the form, focused, whichever section was shown.
-    page.get_by_role("link", name="Edit details").focus()
+    # "Edit details" (in the header, above the tabs) leads to the form, focused, whichever
+    # section was shown.
+    tab_to(page, "Edit details", backwards=True)
     page.keyboard.press("Enter")
     assert shown_panel(page) == "panel-details"
     assert page.evaluate("document.activeElement.tagName") in ("INPUT", "SELECT", "TEXTAREA")
