@@ -6,9 +6,10 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 
-from .models import StaffNotification
+from .notifications import unread_count
 from .outbox.sending import auth_alert as latest
 
 
@@ -28,14 +29,12 @@ def bvnk_alerts(request: HttpRequest) -> dict[str, Callable[[], Any]]:
     return {"bvnk_auth_alert": auth_alert}
 
 
-def staff_notifications(request: HttpRequest) -> dict[str, Callable[[], int]]:
-    """`unread_notifications`: the bell's count, queried only when a page shows the bell."""
+def staff_notifications(request: HttpRequest) -> dict[str, Any]:
+    """`unread_notifications`: the bell's count, queried only when a page shows the bell;
+    `bell_seconds`: how often the page asks for it again (static/js/bell.js)."""
 
     @cache
     def unread() -> int:
-        user = getattr(request, "user", None)
-        if user is None or not user.is_authenticated:
-            return 0
-        return StaffNotification.objects.filter(user=user, read_at__isnull=True).count()
+        return unread_count(getattr(request, "user", None))
 
-    return {"unread_notifications": unread}
+    return {"unread_notifications": unread, "bell_seconds": settings.LIVE_REFRESH_SECONDS}

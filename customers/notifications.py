@@ -137,19 +137,38 @@ def status_change_queue(change: StatusChange) -> Notification | None:
     return notification
 
 
-def bvnk_request_queue(customer: Customer, reason: str) -> None:
+def bvnk_request_queue(
+    customer: Customer, reason: str, *, change: StatusChange | None = None
+) -> None:
     """Tell the customer's handlers and watchers in the portal what BVNK now asks for.
 
-    `reason` is the waiting reason (requirements.waiting_reason); each is told once.
+    `reason` is the waiting reason (requirements.waiting_reason); each is told once. When
+    the same write changed the status (`change`), those told of the change read the
+    request on that line instead of on a second one.
     """
+    users = audience(customer).users
+    if change is not None:
+        told = StaffNotification.objects.filter(customer=customer, key=f"status-change:{change.pk}")
+        line = told.values_list("message", flat=True).first()
+        if line is not None:
+            told.update(message=f"{line} {reason}."[:300], kind=StaffNotification.Kind.REQUEST)
+            told_ids = set(told.values_list("user_id", flat=True))
+            users = [user for user in users if user.pk not in told_ids]
     digest = hashlib.sha256(reason.encode()).hexdigest()[:16]
     _tell(
         customer,
-        audience(customer).users,
+        users,
         kind=StaffNotification.Kind.REQUEST,
         key=f"request:{customer.pk}:{digest}",
         message=f"{customer}: {reason}",
     )
+
+
+def unread_count(user: Any) -> int:
+    """How many of the user's notifications are unread (the bell's count)."""
+    if not getattr(user, "is_authenticated", False):
+        return 0
+    return StaffNotification.objects.filter(user=user, read_at__isnull=True).count()
 
 
 def wallet_active_queue(customer: Customer, currency: str, wallet_pk: int) -> None:

@@ -93,6 +93,7 @@ RULES: dict[str, tuple[str, ...]] = {
     "customers:watch": (VIEW,),
     "customers:discard": ("customers.discard_draft",),
     "customers:notifications": (VIEW,),
+    "customers:notifications-unread": (VIEW,),
     "customers:notification-read": (VIEW,),
     "customers:notifications-read-all": (VIEW,),
     # The second factor's pages: any logged-in user (tests/security/test_otp.py).

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from .. import services
+from .. import notifications, services
 from ..models import Customer, StaffNotification, customers_for
 
 VIEW = "customers.view_customer"
@@ -115,6 +115,16 @@ def notification_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @permission_required(VIEW, raise_exception=True)
+@require_GET
+def notifications_unread(request: HttpRequest) -> HttpResponse:
+    """The bell's count, asked for every few seconds by every page (static/js/bell.js)."""
+    response = JsonResponse({"unread": notifications.unread_count(request.user)})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
 @require_POST
 def notification_read(request: HttpRequest, note_pk: int) -> HttpResponse:
     note = get_object_or_404(StaffNotification, pk=note_pk, user_id=request.user.pk)
@@ -139,6 +149,7 @@ urlpatterns = [
     path("<int:pk>/watch/", customer_watch, name="watch"),
     path("<int:pk>/discard/", customer_discard, name="discard"),
     path("notifications/", notification_list, name="notifications"),
+    path("notifications/unread/", notifications_unread, name="notifications-unread"),
     path("notifications/<int:note_pk>/read/", notification_read, name="notification-read"),
     path("notifications/read-all/", notifications_read_all, name="notifications-read-all"),
 ]

@@ -59,12 +59,17 @@ def customer_write(customer: Customer | int) -> Iterator[Customer]:
     with transaction.atomic():
         locked = Customer.objects.select_for_update().get(pk=pk)
         reason = locked.waiting_reason
+        locked._status_change = None  # type: ignore[attr-defined]  # set by change_status
         yield locked
         summary = requirements.summary_store(locked)
         if requirements.asks_for_more(reason, summary.reason) and requirements.is_bvnk_request(
             locked
         ):
-            notifications.bvnk_request_queue(locked, summary.reason)
+            notifications.bvnk_request_queue(
+                locked,
+                summary.reason,
+                change=locked._status_change,  # type: ignore[attr-defined]
+            )
 
 
 def change_status(
@@ -83,6 +88,8 @@ def change_status(
         new_status, source=source, actor=actor, source_reference=source_reference, reason=reason
     )
     notifications.status_change_queue(change)
+    # The write's request notification joins this change's (one line per cause).
+    locked._status_change = change  # type: ignore[attr-defined]
     return change
 
 

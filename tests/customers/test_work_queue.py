@@ -358,27 +358,31 @@ def test_status_changes_reach_the_assignee_and_watchers(client, agent, lead, vie
     services.customer_apply_bvnk_status(
         customer, S.INFO_REQUIRED, observed_at=timezone.now(), source="WEBHOOK"
     )
-    told = StaffNotification.objects.filter(kind="STATUS")
+    # One line per cause: the status change says what BVNK asks for with it.
+    told = StaffNotification.objects.all()
     assert sorted(note.user.username for note in told) == sorted([agent.username, viewer.username])
-    assert told.first().message == "Contoso Ltd is now info required (was pending review)."
+    assert {note.message for note in told} == {
+        "Contoso Ltd is now info required (was pending review). BVNK needs more information."
+    }
     email = StatusChange.objects.get(customer=customer).notification_set.get()
     assert {"agent@partner.example", "viewer@partner.example"} <= set(email.recipients)
-    # BVNK's request came with it: "needs more information", as the list says.
-    asked = StaffNotification.objects.get(user=viewer, kind="REQUEST")
-    assert asked.message == "Contoso Ltd: BVNK needs more information"
-    # The bell counts them; the page lists them, each opening its customer.
+    # The bell counts it; the page lists it, opening its customer.
     page = client.get(reverse("customers:list")).content.decode()
     bell = page.split('id="notifications-bell"')[1].split("</a>")[0]
-    assert '<span class="count">2</span>' in bell
+    assert '<span class="count">1</span>' in bell
+    assert client.get(reverse("customers:notifications-unread")).json() == {"unread": 1}
     notes = client.get(reverse("customers:notifications")).content.decode()
     assert "Contoso Ltd is now info required" in notes and "Open Contoso Ltd" in notes
-    note = StaffNotification.objects.get(user=viewer, kind="STATUS")
+    note = StaffNotification.objects.get(user=viewer)
     opened = client.post(reverse("customers:notification-read", args=[note.pk]), {"open": "1"})
     assert opened["Location"] == reverse("customers:detail", args=[customer.pk])
     page = client.get(reverse("customers:list")).content.decode()
-    assert (
-        '<span class="count">1</span>' in page.split('id="notifications-bell"')[1].split("</a>")[0]
-    )
+    assert '<span class="count">' not in page.split('id="notifications-bell"')[1].split("</a>")[0]
+    assert client.get(reverse("customers:notifications-unread")).json() == {"unread": 0}
+    # BVNK then asks for something new without a status change: a line of its own.
+    services.customer_record_bvnk_details(customer, observed_at=timezone.now(), info_required=PROOF)
+    later = StaffNotification.objects.get(user=viewer, read_at__isnull=True)
+    assert later.kind == "REQUEST" and later.message.startswith("Contoso Ltd: BVNK asks for:")
     # Unwatching stops them.
     client.post(reverse("customers:watch", args=[customer.pk]), {"watch": "0"})
     assert not customer.watchers.exists()
@@ -403,6 +407,28 @@ def test_nobody_is_told_of_their_own_change(agent):
     draft = company_draft(assignee=agent)
     services.customer_change_status(draft, S.SUBMITTING, source="STAFF", actor=agent)
     assert not StaffNotification.objects.exists()
+
+
+def test_the_bells_count_is_the_users_own_and_never_cached(client, agent, lead, viewer):
+    customer = make_company()
+    for user, count in ((agent, 2), (lead, 1)):
+        for i in range(count):
+            StaffNotification.objects.create(
+                user=user, customer=customer, kind="STATUS", key=f"{user.pk}-{i}", message="x"
+            )
+    url = reverse("customers:notifications-unread")
+    assert client.get(url)["Location"].startswith(reverse("login"))
+    client.force_login(agent)
+    answer = client.get(url, HTTP_X_PORTAL_LIVE="1")
+    assert answer.json() == {"unread": 2} and answer["Cache-Control"] == "no-store"
+    assert client.post(url).status_code == 405
+    StaffNotification.objects.filter(user=agent).update(read_at=timezone.now())
+    assert client.get(url).json() == {"unread": 0}
+    client.force_login(viewer)
+    assert client.get(url).json() == {"unread": 0}
+    # Every page carries the script that asks, and where to ask.
+    page = client.get(reverse("customers:list")).content.decode()
+    assert f'data-unread-url="{url}"' in page and "js/bell.js" in page
 
 
 def test_mark_one_and_all_read(client, agent, lead):
