@@ -7,7 +7,7 @@ import socket
 
 from celery import Task, shared_task
 
-from . import dispatch, documents, inbox, notifications, retention
+from . import dispatch, inbox, notifications, retention, services
 from .outbox import publishing, sending
 from .services import reconcile as sync
 
@@ -86,5 +86,6 @@ def apply_retention() -> None:
 
 @shared_task(ignore_result=True)
 def rescan_quarantined_documents() -> None:
-    """Scan quarantined documents again: release the clean ones (beat)."""
-    documents.documents_rescan()
+    """Scan quarantined documents again: release the clean ones, send those answering BVNK
+    (beat)."""
+    services.documents_rescan()

@@ -241,10 +241,11 @@ def _requests_upload(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect(requests_page)
         for slot, _upload, checked in form.accepted:
             if checked.scan_status == documents.PENDING:
-                # documents_answer sends no quarantined file, and no rescan sends it later.
+                # Held back from BVNK; services.documents_rescan sends it once released.
                 text = (
-                    f"{slot.label}: {checked.name} is held by the malware scan and was not "
-                    "sent to BVNK; once the scan clears it, upload it again here."
+                    f"{slot.label}: {checked.name} is held by the malware scan, which could "
+                    "not check it yet. It goes to BVNK by itself once the scan clears it, "
+                    "usually within minutes."
                 )
                 messages.warning(request, text)
             else:

@@ -13,7 +13,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from .. import audit, payloads
+from .. import audit, documents, payloads
 from ..bvnk import types as bvnk_types
 from ..bvnk.client import idempotency_key
 from ..bvnk_calls import bvnk_client
@@ -244,21 +244,57 @@ def documents_answer(
                 document.file.storage.delete(document.file.name)
             raise
         operations = [
-            publishing.operation_add(
-                customer=locked,
-                kind=BvnkOperation.Kind.UPLOAD_DOCUMENT,
-                key=idempotency_key(
-                    "document.upload", str(locked.external_reference), str(document.pk)
-                ),
-                payload={"document": document.pk, "sha256": document.sha256},
-                actor=actor,
-                document=document,
-            )
+            _answer_upload_add(locked, document, actor)
             for document in stored
             if not document.is_quarantined
         ]
         publishing.enqueue_after_commit(operations)
     return stored
+
+
+def _answer_upload_add(locked: Customer, document: ComplianceDocument, actor: Any) -> Any:
+    """Queue the upload of a document answering BVNK, with the key every upload uses."""
+    return publishing.operation_add(
+        customer=locked,
+        kind=BvnkOperation.Kind.UPLOAD_DOCUMENT,
+        key=idempotency_key("document.upload", str(locked.external_reference), str(document.pk)),
+        payload={"document": document.pk, "sha256": document.sha256},
+        actor=actor,
+        document=document,
+    )
+
+
+def documents_rescan(*, limit: int = 200) -> dict[str, int]:
+    """Scan the quarantined documents again (`documents.documents_rescan`); a released
+    answer to BVNK's request then goes to BVNK as it would have had the scan cleared it at
+    once. Returns the counts by outcome, with "sent" for those queued to BVNK."""
+    Scan = ComplianceDocument.ScanStatus
+    held = list(
+        ComplianceDocument.objects.filter(scan_status=Scan.PENDING)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    counts = documents.documents_rescan(limit=limit)
+    counts["sent"] = 0
+    released = ComplianceDocument.objects.filter(pk__in=held, scan_status=Scan.CLEAN)
+    for document in released.order_by("pk"):
+        if _released_answer_send(document):
+            counts["sent"] += 1
+    return counts
+
+
+def _released_answer_send(document: ComplianceDocument) -> bool:
+    """Queue a released document's upload if it answers what BVNK asks now; once."""
+    with customer_write(document.customer_id) as locked:
+        if locked.status not in ANSWERING_STATUSES or not locked.bvnk_reference:
+            # BVNK no longer asks (or never did: drafts are sent on submission).
+            return False
+        if document.operations.filter(kind=BvnkOperation.Kind.UPLOAD_DOCUMENT).exists():
+            return False
+        operation = _answer_upload_add(locked, document, actor=None)
+        publishing.enqueue_after_commit([operation])
+    logger.info("Document %s released by the malware scan: sending to BVNK", document.pk)
+    return True
 
 
 def documents_store(

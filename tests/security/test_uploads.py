@@ -305,9 +305,12 @@ def test_the_names_kept_are_sanitised() -> None:
     assert checked.name == "évil__.pdf"
 
 
-def test_a_requested_document_the_scan_holds_is_stored_but_not_sent(
-    client, agent, settings
+def test_a_requested_document_the_scan_holds_goes_to_bvnk_once_released(
+    client, agent, clamd, settings, django_capture_on_commit_callbacks
 ) -> None:
+    """A document BVNK asked for after the submission, uploaded while the scanner was
+    down: stored and held back, then queued to BVNK by the rescan that clears it, once."""
+    from customers import services
     from customers.models import BvnkOperation
     from customers.onboarding import slots
     from tests.conftest import make_individual
@@ -327,6 +330,19 @@ def test_a_requested_document_the_scan_holds_is_stored_but_not_sent(
     document = ComplianceDocument.objects.get(customer=customer)
     assert document.is_quarantined
     assert not BvnkOperation.objects.filter(customer=customer).exists()
-    assert "is held by the malware scan and was not sent to BVNK" in response.content.decode()
+    assert "goes to BVNK by itself once the scan clears it" in response.content.decode()
     (slot,) = slots.requested_slots(customer, [document])
     assert slot.document is None, "a held file answers nothing: the request stays open"
+
+    assert services.documents_rescan()["unavailable"] == 1  # still down: still held
+    assert not BvnkOperation.objects.filter(customer=customer).exists()
+    settings.CLAMAV_URL = clamd.unix_url
+    with django_capture_on_commit_callbacks(execute=False):
+        counts = services.documents_rescan()
+    assert counts == {"clean": 1, "infected": 0, "unavailable": 0, "sent": 1}
+    operation = BvnkOperation.objects.get(customer=customer)
+    assert operation.kind == BvnkOperation.Kind.UPLOAD_DOCUMENT
+    assert operation.document_id == document.pk and operation.state == "PENDING"
+    # A second rescan queues nothing more.
+    assert services.documents_rescan()["sent"] == 0
+    assert BvnkOperation.objects.filter(customer=customer).count() == 1

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from customers import documents, scanning
+from customers import scanning, services
 
 
 class Command(BaseCommand):
@@ -15,8 +15,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if not scanning.configured():
             raise CommandError("CLAMAV_URL is not set: there is no scanner to ask.")
-        counts = documents.documents_rescan()
+        counts = services.documents_rescan()
         self.stdout.write(
-            f"Released {counts['clean']}, refused {counts['infected']} (malware), "
-            f"still quarantined {counts['unavailable']}."
+            f"Released {counts['clean']} ({counts['sent']} sent to BVNK as answers), refused "
+            f"{counts['infected']} (malware), still quarantined {counts['unavailable']}."
         )
