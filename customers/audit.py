@@ -93,6 +93,10 @@ def _client_ip(request: HttpRequest | None) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+# `details["kind"]` of the rows that record what BVNK asked of the partner (no actor).
+BVNK_REQUEST = "bvnk-request"
+
+
 def record(
     *,
     actor: Any,

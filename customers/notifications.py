@@ -100,6 +100,10 @@ def _tell(customer: Customer, users: list[Any], *, kind: str, key: str, message:
     )
 
 
+def _change_key(change: StatusChange) -> str:
+    return f"status-change:{change.pk}"
+
+
 def status_change_queue(change: StatusChange) -> Notification | None:
     """Tell the customer's audience of a status change: in the portal (everyone but the
     user who made it), and by email when the status needs staff (sent by a worker after
@@ -108,21 +112,26 @@ def status_change_queue(change: StatusChange) -> Notification | None:
     customer = change.customer
     told = audience(customer)
     in_app = [user for user in told.users if user.pk != change.actor_id]
+    message = (
+        f"{customer} is now {change.get_new_status_display().lower()} "
+        f"(was {change.get_old_status_display().lower()})."
+    )
     _tell(
         customer,
         in_app,
         kind=StaffNotification.Kind.STATUS,
-        key=f"status-change:{change.pk}",
-        message=f"{customer} is now {change.get_new_status_display().lower()} "
-        f"(was {change.get_old_status_display().lower()}).",
+        key=_change_key(change),
+        message=message,
     )
+    # Whom this told, and how: a request from BVNK in the same write joins the line.
+    change._told_in_app = ({user.pk for user in in_app}, message)  # type: ignore[attr-defined]
     if change.new_status not in NOTIFY_STATUSES:
         return None
     recipients = told.emails
     if not recipients:
         return None
     notification, created = Notification.objects.get_or_create(
-        key=f"status-change:{change.pk}",
+        key=_change_key(change),
         defaults={
             "kind": Notification.Kind.STATUS,
             "customer": customer,
@@ -147,13 +156,12 @@ def bvnk_request_queue(
     request on that line instead of on a second one.
     """
     users = audience(customer).users
-    if change is not None:
-        told = StaffNotification.objects.filter(customer=customer, key=f"status-change:{change.pk}")
-        line = told.values_list("message", flat=True).first()
-        if line is not None:
-            told.update(message=f"{line} {reason}."[:300], kind=StaffNotification.Kind.REQUEST)
-            told_ids = set(told.values_list("user_id", flat=True))
-            users = [user for user in users if user.pk not in told_ids]
+    told_ids, line = getattr(change, "_told_in_app", (set(), ""))
+    if told_ids and change is not None:
+        StaffNotification.objects.filter(customer=customer, key=_change_key(change)).update(
+            message=f"{line} {reason}."[:300], kind=StaffNotification.Kind.REQUEST
+        )
+        users = [user for user in users if user.pk not in told_ids]
     digest = hashlib.sha256(reason.encode()).hexdigest()[:16]
     _tell(
         customer,

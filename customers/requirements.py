@@ -345,9 +345,12 @@ ASKS_FOR = "BVNK asks for: "
 
 def asks_for_more(before: str, after: str) -> bool:
     """Whether the waiting reason `after` names something `before` did not: a reason that
-    only shrinks (staff answered part of it) is no new request."""
-    if not (before.startswith(ASKS_FOR) and after.startswith(ASKS_FOR)):
-        return before != after
+    only shrinks (staff answered part of it) is no new request, nor is the general reason
+    ("BVNK needs more information") left once staff answered all that BVNK named."""
+    if not after.startswith(ASKS_FOR):
+        return before != after and not before.startswith(ASKS_FOR)
+    if not before.startswith(ASKS_FOR):
+        return True
     return not set(after[len(ASKS_FOR) :].split(", ")) <= set(before[len(ASKS_FOR) :].split(", "))
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import FieldDoesNotExist
 
+from .audit import BVNK_REQUEST
 from .models import AuditEvent, BvnkOperation, ComplianceDocument, Customer, StatusChange
 from .requirements import ATTENTION_STATES
 
@@ -25,7 +26,7 @@ LIMIT = 50
 @dataclass(frozen=True)
 class Entry:
     at: dt.datetime
-    kind: str  # status, call, operation, event, staff, document
+    kind: str  # status, call, operation, event, staff, document, request
     title: str
     who: str
     highlight: str = ""  # shown in bold after the title (a status change's new status)
@@ -47,6 +48,7 @@ KIND_LABELS = {
     "event": "Event from BVNK",
     "staff": "Staff",
     "document": "Document",
+    "request": "Request from BVNK",
 }
 
 
@@ -119,13 +121,15 @@ def _events(customer: Customer, limit: int) -> list[Entry]:
 
 
 def _staff_actions(customer: Customer, limit: int) -> list[Entry]:
+    """Staff actions from the audit log, and what BVNK asked for (recorded there too)."""
     rows = customer.audit_events.exclude(action=AuditEvent.Action.VIEW)[:limit]
     return [
         Entry(
             at=event.at,
-            kind="staff",
+            kind="request" if event.details.get("kind") == BVNK_REQUEST else "staff",
             title=event.summary,
-            who=event.actor_username or "System",
+            who=event.actor_username
+            or ("BVNK" if event.details.get("kind") == BVNK_REQUEST else "System"),
             detail=", ".join(_field_label(name) for name in event.changes),
             reference=", ".join(
                 f"{name}: {old or '—'} → {new or '—'}" for name, (old, new) in event.changes.items()

@@ -169,8 +169,10 @@ def _document_save(
     actor: Any,
     *,
     replaces: Sequence[ComplianceDocument] = (),
+    answering: bool = False,
 ) -> ComplianceDocument:
-    """Write a checked file for a slot in the caller's `customer_write`, and audit it."""
+    """Write a checked file for a slot in the caller's `customer_write`, and audit it
+    (`answering`: as the answer to what BVNK asked for after the submission)."""
     document = ComplianceDocument(
         customer=locked,
         associate=slot.associate,
@@ -197,12 +199,12 @@ def _document_save(
         document.file.storage.delete(document.file.name)
         raise
     delete_files_on_commit([old.file.name for old in replaces])
+    owner = f" of {document.associate}" if document.associate_id and "—" not in slot.label else ""
     audit.record(
         actor=actor,
         action=audit.Action.ACTION,
-        summary=f"Uploaded {slot.label}"
-        + (f" of {document.associate}" if document.associate_id and "—" not in slot.label else "")
-        + f" ({document.original_name})",
+        summary=("Answered BVNK's request with " if answering else "Uploaded ")
+        + f"{slot.label}{owner} ({document.original_name})",
         customer=locked,
         details={"document": document.pk, "replaced": [old.pk for old in replaces]},
     )
@@ -238,7 +240,7 @@ def documents_answer(
         stored: list[ComplianceDocument] = []
         try:
             for slot, upload, checked in files:
-                stored.append(_document_save(locked, slot, upload, checked, actor))
+                stored.append(_document_save(locked, slot, upload, checked, actor, answering=True))
         except Exception:
             for document in stored:
                 document.file.storage.delete(document.file.name)

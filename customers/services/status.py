@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db import transaction
 
-from .. import notifications, requirements
+from .. import audit, notifications, requirements
 from ..models import Customer, StatusChange
 
 
@@ -69,6 +69,14 @@ def customer_write(customer: Customer | int) -> Iterator[Customer]:
                 locked,
                 summary.reason,
                 change=locked._status_change,  # type: ignore[attr-defined]
+            )
+            # The customer's Activity lists what BVNK asked for, and when.
+            audit.record(
+                actor=None,
+                action=audit.Action.ACTION,
+                summary=summary.reason,
+                customer=locked,
+                details={"kind": audit.BVNK_REQUEST},
             )
 
 

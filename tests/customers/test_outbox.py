@@ -621,12 +621,13 @@ def test_a_task_goes_on_with_the_customers_next_operations(bvnk_emulator) -> Non
 # -- cost: statements per operation (deterministic, unlike timings) ------------------------
 
 # A worker's path for one customer, as the pipeline benchmark sends it (bench/README.md):
-# 21 + 2 x 7 + 1 statements in a worker. Inside a test's transaction the claim's UPDATE
+# 22 + 2 x 7 + 1 statements in a worker. Inside a test's transaction the claim's UPDATE
 # runs in a savepoint (two more statements a claim). Raise these only for a reason.
 # claim, POST, reference, GET, then recording BVNK's answer (and who is told of it: the
 # customer's assignee and watchers, one query, customers/notifications.py; and, as BVNK
-# answers INFO_REQUIRED, the documents and people the summary's requested list reads).
-CREATE_STATEMENTS = 25
+# answers INFO_REQUIRED, the documents and people the summary's requested list reads, and
+# the audit row that puts what BVNK asks for in the customer's Activity).
+CREATE_STATEMENTS = 26
 FOLLOW_ON_STATEMENTS = 9  # loading the next operation, claiming it, a document's upload
 
 

@@ -132,3 +132,37 @@ def test_bvnk_verdicts_on_documents_name_the_document_its_owner_and_the_reason()
     rejected = entries["BVNK rejected Passport — Alice Owner"]
     assert rejected.detail == "p.pdf: Expired." and rejected.failed and not rejected.technical
     assert "BVNK approved Certificate of incorporation — Verdict Ltd" in entries
+
+
+def test_what_bvnk_asked_for_and_the_answer_are_in_the_activity(agent) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from customers.documents import CheckedFile
+    from customers.onboarding import slots
+    from tests.conftest import make_individual
+    from tests.customers.conftest import PDF
+
+    customer = make_individual(
+        first_name="Jane", last_name="Smith", status="INFO_REQUIRED", bvnk_reference="ref-tl"
+    )
+    asked = {"documents": [{"type": "PROOF_OF_RESIDENCE", "subType": None}]}
+    for _ in range(2):  # BVNK says it twice: asked once
+        services.customer_record_bvnk_details(
+            customer, observed_at=timezone.now(), info_required=asked
+        )
+    (slot,) = slots.requested_slots(customer, [])
+    checked = CheckedFile(
+        name="bill.pdf", size=len(PDF), content_type="application/pdf", sha256="0" * 64
+    )
+    services.documents_answer(
+        customer=customer,
+        files=[(slot, SimpleUploadedFile("bill.pdf", PDF), checked)],
+        actor=agent,
+    )
+    entries = timeline.customer_timeline(customer)
+    (request,) = [e for e in entries if e.kind == "request"]
+    assert request.title == "BVNK asks for: Proof of address — Jane Smith"
+    assert request.who == "BVNK" and request.kind_label == "Request from BVNK"
+    answer = next(e for e in entries if e.title.startswith("Answered BVNK's request"))
+    assert answer.title == "Answered BVNK's request with Proof of address — Jane Smith (bill.pdf)"
+    assert answer.who == agent.username and answer.at >= request.at

@@ -742,7 +742,10 @@ def test_the_customer_page_shows_what_bvnk_needs_and_its_events(client: Any, vie
     # In review, BVNK asks nothing more of the partner, whatever it last listed.
     process(receive(client, status_event(REF, "PENDING", 2)))
     html = client.get(page).content.decode()
-    assert "Certificate of incorporation" not in html
+    now, history = html.split('id="timeline"')
+    assert "Certificate of incorporation" not in now
+    # The Activity keeps what BVNK asked for, and when.
+    assert "BVNK asks for: Certificate of incorporation" in history
     # The timeline says what happened in words; the events themselves, their names and
     # outcomes, are behind Technical details, which a Viewer is not shown.
     assert "Info required →" in html and "Pending review" in html

@@ -534,3 +534,7 @@ def test_only_a_new_request_from_bvnk_is_a_new_notification() -> None:
     assert not requirements.asks_for_more(asks + "Passport, Proof of address", asks + "Passport")
     assert not requirements.asks_for_more(asks + "Passport", asks + "Passport")
     assert requirements.asks_for_more("Sending to BVNK failed (upload document)", asks + "Passport")
+    # All of it answered, BVNK not yet moved on: the general reason that is left is no news.
+    assert not requirements.asks_for_more(asks + "Passport", "BVNK needs more information")
+    assert requirements.asks_for_more("Waiting for BVNK review", "BVNK needs more information")
+    assert requirements.asks_for_more("BVNK needs more information", asks + "Passport")
