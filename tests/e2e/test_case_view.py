@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.conftest import check_accessibility, login
 from tests.e2e.stack import Stack, wait_for
@@ -132,16 +132,37 @@ def bvnk_asks_for_proof_of_address(page: Page, stack: Stack, reference: str) -> 
     expect(page.locator(".case-head")).to_contain_text("Waiting on you")
 
 
-def answer_in_the_portal(page: Page, name: str) -> None:
-    """Open the request from the checklist and upload the file on the Requests tab."""
+def drop_file(slot: Locator, name: str, content: bytes) -> None:
+    """Drag a file from the desktop and drop it on a document's row, as a person would."""
+    transfer = slot.page.evaluate_handle(
+        """([name, bytes]) => {
+            const transfer = new DataTransfer();
+            const file = new File([new Uint8Array(bytes)], name, { type: "application/pdf" });
+            transfer.items.add(file);
+            return transfer;
+        }""",
+        [name, list(content)],
+    )
+    slot.dispatch_event("dragenter", {"dataTransfer": transfer})
+    slot.dispatch_event("dragover", {"dataTransfer": transfer})
+    expect(slot).to_have_class(re.compile("drop-target"))
+    slot.dispatch_event("drop", {"dataTransfer": transfer})
+
+
+def answer_in_the_portal(page: Page, name: str, *, drop: bool = False) -> None:
+    """Open the request from the checklist and upload the file on the Requests tab,
+    chosen in its field or dropped on its row."""
     navigate(page, page.get_by_role("link", name="Upload", exact=True))
     check_accessibility(page)
     expect(page.get_by_role("tab", name="Requests")).to_have_attribute("aria-selected", "true")
     form = page.locator("#answer-documents")
     expect(form.get_by_text("Send a bill from the last three months.")).to_be_visible()
-    form.get_by_label("Choose a file for Proof of address — Jane Doe").set_input_files(
-        files=[{"name": name, "mimeType": "application/pdf", "buffer": PDF}]
-    )
+    field = form.get_by_label("Choose a file for Proof of address — Jane Doe")
+    if drop:
+        drop_file(form.locator(".slot", has_text="Proof of address — Jane Doe"), name, PDF)
+        expect(form.locator(".drop-note")).to_have_text(f"Chosen: {name}")
+    else:
+        field.set_input_files(files=[{"name": name, "mimeType": "application/pdf", "buffer": PDF}])
     navigate(page, form.get_by_role("button", name="Upload and send to BVNK"))
     check_accessibility(page)
     expect(page.locator(".messages")).to_contain_text(f"{name} uploaded; sending to BVNK.")
@@ -159,7 +180,7 @@ def test_bvnk_asks_for_a_document_after_submission_and_staff_answer_it(
         return sum(1 for r in posted if r["path"].endswith(f"{reference}/documents"))
 
     before = uploads()
-    answer_in_the_portal(page, "bill.pdf")
+    answer_in_the_portal(page, "bill.pdf", drop=True)
     assert wait_for(lambda: uploads() > before, timeout=30), "the upload reached BVNK"
     wait_for_status(page, "Verified")
     open_tab(page, "Documents")
