@@ -168,15 +168,17 @@ def _operation_title(operation: BvnkOperation, customer: Customer) -> str:
     document = operation.document
     if document is not None:
         what = document_name(document, customer)
+    elif operation.wallet is not None:
+        what = f"the {operation.wallet.currency} wallet"
     else:
         what = OPERATION_WHAT.get(operation.kind, operation.get_kind_display().lower())
     return f"{OPERATION_STATE.get(operation.state, operation.get_state_display())}: {what}"
 
 
 def _operations(customer: Customer, limit: int) -> list[Entry]:
-    rows = customer.operations.select_related("created_by", "retried_by", "document__associate")[
-        :limit
-    ]
+    rows = customer.operations.select_related(
+        "created_by", "retried_by", "document__associate", "wallet"
+    )[:limit]
     entries = []
     for operation in rows:
         actor = operation.retried_by or operation.created_by

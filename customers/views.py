@@ -247,10 +247,13 @@ def _requests_upload(request: HttpRequest, pk: int) -> HttpResponse:
                     "not check it yet. It goes to BVNK by itself once the scan clears it, "
                     "usually within minutes."
                 )
-                messages.warning(request, text)
+                messages.warning(request, text, extra_tags="state")
             else:
+                # Describes the request's state: it goes once BVNK moves the customer on.
                 messages.success(
-                    request, f"{slot.label}: {checked.name} uploaded; sending to BVNK."
+                    request,
+                    f"{slot.label}: {checked.name} uploaded; sending to BVNK.",
+                    extra_tags="state",
                 )
     if not form.errors:
         return redirect(requests_page)

@@ -293,7 +293,8 @@ def _released_answer_send(document: ComplianceDocument) -> bool:
             return False
         if document.operations.filter(kind=BvnkOperation.Kind.UPLOAD_DOCUMENT).exists():
             return False
-        operation = _answer_upload_add(locked, document, actor=None)
+        # On behalf of whoever uploaded it, as if the scan had cleared it at once.
+        operation = _answer_upload_add(locked, document, actor=document.uploaded_by)
         publishing.enqueue_after_commit([operation])
     logger.info("Document %s released by the malware scan: sending to BVNK", document.pk)
     return True

@@ -15,7 +15,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from customers import services
+from customers import services, timeline
 from customers.bvnk.types import WalletCreate
 from customers.bvnk_calls import bvnk_client
 from customers.inbox import processing, receiving
@@ -125,6 +125,9 @@ def test_a_wallet_is_created_once_and_its_webhook_makes_it_active(
     ]
     told = StaffNotification.objects.get(customer=customer, key=f"wallet-active:{wallet.pk}")
     assert "USDC wallet" in told.message and told.user_id in (agent.pk, lead.pk)
+    # The Activity says what went to BVNK in words.
+    titles = [entry.title for entry in timeline.customer_timeline(customer)]
+    assert "Sent to BVNK: the USDC wallet" in titles
     # Staff asked once and BVNK created once; the request is audited.
     assert AuditEvent.objects.filter(customer=customer, summary__contains="USDC").count() == 1
 

@@ -183,6 +183,8 @@ def test_bvnk_asks_for_a_document_after_submission_and_staff_answer_it(
     answer_in_the_portal(page, "bill.pdf", drop=True)
     assert wait_for(lambda: uploads() > before, timeout=30), "the upload reached BVNK"
     wait_for_status(page, "Verified")
+    # "bill.pdf uploaded; sending to BVNK" described the request, which is over.
+    expect(page.locator(".messages")).not_to_contain_text("sending to BVNK")
     open_tab(page, "Documents")
     documents = page.locator("#documents")
     expect(documents.get_by_role("link", name="bill.pdf (download)", exact=True)).to_be_visible()

@@ -343,6 +343,7 @@ def test_a_requested_document_the_scan_holds_goes_to_bvnk_once_released(
     operation = BvnkOperation.objects.get(customer=customer)
     assert operation.kind == BvnkOperation.Kind.UPLOAD_DOCUMENT
     assert operation.document_id == document.pk and operation.state == "PENDING"
+    assert operation.created_by == agent  # who uploaded it
     # A second rescan queues nothing more.
     assert services.documents_rescan()["sent"] == 0
     assert BvnkOperation.objects.filter(customer=customer).count() == 1
