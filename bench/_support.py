@@ -192,9 +192,10 @@ def processes_named(name: str) -> list[int]:
 def machine_busy() -> tuple[float, float]:
     """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
     with open("/proc/stat") as stat:
-        values = [int(v) for v in stat.readline().split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return (sum(values) - idle) / CLOCK_TICKS, sum(values) / CLOCK_TICKS
+        # user nice system idle iowait irq softirq steal (guest time is within user).
+        values = [int(v) for v in stat.readline().split()[1:9]]
+    busy = values[0] + values[1] + values[2] + values[5] + values[6]
+    return busy / CLOCK_TICKS, sum(values) / CLOCK_TICKS
 
 
 class CpuMeter:
@@ -220,6 +221,9 @@ class CpuMeter:
         busy, total = machine_busy()
         busy_before, total_before = self.machine_before
         self.busy_share = (busy - busy_before) / max(total - total_before, 1e-9)
+        # What the whole machine used beyond the groups: the benchmark itself, the kernel
+        # (the network between the processes), everything else running.
+        used["rest of the machine"] = max(busy - busy_before - sum(used.values()), 0.0)
         return used
 
 

@@ -333,6 +333,7 @@ def main() -> int:
             # wrk has ended by now: its CPU is what this process's children used meanwhile.
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             used["wrk"] = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+            used["rest of the machine"] = max(used["rest of the machine"] - used["wrk"], 0.0)
             # CPU milliseconds per request answered, by process group.
             per = max(answered["requests"], 1)
             cpu[name] = {group: t * 1000 / per for group, t in used.items()}

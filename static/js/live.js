@@ -5,7 +5,8 @@
 // what changed. A region whose link or button has the focus is replaced all the same (a
 // page must not show an old state because someone clicked in it), and the focus goes to
 // the same link or button in the new content, or to the region itself. A message that
-// described a region's state (data-describes-state names the region) goes once it moves. The fetches say so in
+// described a region's state (data-describes-state names the region) goes once its state
+// (data-state) moves, and a form offered in that state gives way to its note. The fetches say so in
 // a header, so they do not count as activity for the idle logout; once the session has
 // ended, the page reloads (to the login page) instead of going on showing customers.
 (function () {
@@ -40,6 +41,22 @@
     region.focus();
   }
 
+  // What described a region's state is out of date once it moved: a message ("Submitted",
+  // "USDC wallet requested") goes; a form offered in that state (data-stale) is replaced
+  // by its note saying why.
+  function outdate(id) {
+    document.querySelectorAll("[data-describes-state]").forEach(function (element) {
+      if (element.getAttribute("data-describes-state") !== id) return;
+      var stale = element.getAttribute("data-stale");
+      if (!stale) { element.remove(); return; }
+      element.removeAttribute("data-describes-state");
+      var note = document.createElement("p");
+      note.className = "notice";
+      note.textContent = stale;
+      element.replaceChildren(note);
+    });
+  }
+
   // A region the new page no longer marks live (the customer's wait is over) gets its
   // last content and is left alone from then on; with none left, the refreshing stops.
   function swap(html) {
@@ -51,13 +68,14 @@
       if (!update || edited.has(region) || (holds && typing(active))) return;
       if (update.innerHTML !== region.innerHTML) {
         var key = holds ? focusKey(active) : null;
+        // The region's data-state names its state (a status, say); without one, any
+        // change counts. A clock in the region ("for 2 min") is no change of state.
+        var moved = update.getAttribute("data-state") !== region.getAttribute("data-state") ||
+          !region.hasAttribute("data-state");
         region.innerHTML = update.innerHTML;
+        if (update.hasAttribute("data-state")) region.setAttribute("data-state", update.getAttribute("data-state"));
         if (key !== null) refocus(region, key);
-        // A message that described this region's state ("Submitted", "USDC wallet
-        // requested") is out of date once it moved.
-        document.querySelectorAll("[data-describes-state]").forEach(function (message) {
-          if (message.getAttribute("data-describes-state") === region.id) message.remove();
-        });
+        if (moved) outdate(region.id);
       }
       if (!update.hasAttribute("data-live")) region.removeAttribute("data-live");
     });

@@ -346,6 +346,10 @@ def test_the_new_wallet_section_follows_the_customer_until_its_form_is_shown(
     Customer.objects.filter(pk=customer.pk).update(status=Customer.Status.VERIFIED)
     refreshed = tab(client, customer, **{"X-Portal-Live": "1"})
     assert 'id="new-wallet" data-live' in refreshed and "Create a wallet</a>" in refreshed
-    # With the form on the page the section is left alone: what staff chose stays.
+    # With the form on the page the section is left alone: what staff chose stays; if the
+    # customer's state moves meanwhile, the page replaces the form by a note
+    # (static/js/live.js, tests/e2e/test_live_refresh.py).
     form = tab(client, customer)
     assert "Create crypto wallet" in form and 'id="new-wallet" data-live' not in form
+    section = form.split('id="new-wallet"')[1].split(">")[0]
+    assert 'data-describes-state="customer-state"' in section and "data-stale=" in section

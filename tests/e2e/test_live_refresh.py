@@ -17,7 +17,10 @@ LIVE_JS = Path(__file__).resolve().parents[2] / "static" / "js" / "live.js"
 PAGE = """<!doctype html><html><body>
 <ul><li data-describes-state="customer-state">Submitted.</li><li class="other">Saved.</li>
 <li data-describes-state="wallets">USDC wallet requested.</li></ul>
-<section id="customer-state" data-live="1"><p>{state}</p></section>
+<section id="customer-state" data-live="1" data-state="{state}"><p>{state}</p>
+<p class="clock">{clock}</p></section>
+<form id="offer" data-describes-state="customer-state" data-stale="The status changed: reload.">
+<button type="button">Create a wallet</button></form>
 <section id="status" data-live="1"><p class="state">{state}</p>
 <a id="open" href="#details">Open details</a><a href="#other">Other</a></section>
 <section id="form" data-live="1"><p class="state">{state}</p>
@@ -27,14 +30,15 @@ PAGE = """<!doctype html><html><body>
 
 @pytest.fixture
 def server() -> Iterator[dict[str, Any]]:
-    state = {"value": "Pending review"}
+    state = {"value": "Pending review", "clock": "for 1 min"}
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path.startswith("/live.js"):
                 body, kind = LIVE_JS.read_bytes(), "text/javascript"
             else:
-                body, kind = PAGE.format(state=state["value"]).encode(), "text/html"
+                page = PAGE.format(state=state["value"], clock=state["clock"])
+                body, kind = page.encode(), "text/html"
             self.send_response(200)
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(body)))
@@ -78,9 +82,17 @@ def test_a_field_someone_typed_in_is_never_replaced(tab: Page, server) -> None:
 def test_a_message_describing_the_state_goes_when_the_state_moves(tab: Page, server) -> None:
     tab.goto(server["url"])
     expect(tab.get_by_text("Submitted.")).to_be_visible()
+    # The region's clock moves, its state does not: what describes the state stays.
+    server["state"]["clock"] = "for 2 min"
+    expect(tab.locator("#customer-state .clock")).to_have_text("for 2 min", timeout=5000)
+    expect(tab.get_by_text("Submitted.")).to_be_visible()
+    expect(tab.get_by_role("button", name="Create a wallet")).to_be_visible()
     server["state"]["value"] = "Verified"
-    expect(tab.locator("#customer-state")).to_have_text("Verified", timeout=5000)
+    expect(tab.locator("#customer-state")).to_contain_text("Verified", timeout=5000)
     expect(tab.get_by_text("Submitted.")).to_have_count(0)
+    # A form offered in the old state gives way to its note.
+    expect(tab.locator("#offer")).to_have_text("The status changed: reload.")
+    expect(tab.get_by_role("button", name="Create a wallet")).to_have_count(0)
     expect(tab.get_by_text("Saved.")).to_be_visible()  # other messages stay
     # A message about a region that did not move (no wallets region here) stays too.
     expect(tab.get_by_text("USDC wallet requested.")).to_be_visible()
