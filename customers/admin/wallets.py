@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -13,7 +11,7 @@ from django.utils.html import format_html
 from ..bvnk.errors import BvnkError
 from ..models import Wallet, WalletStatusChange
 from ..services import reconcile as sync
-from .base import BigTableAdmin, ReadOnlyInline
+from .base import AppendOnlyAdmin, BigTableAdmin, ReadOnlyInline
 
 
 class WalletStatusChangeInline(ReadOnlyInline):
@@ -22,7 +20,9 @@ class WalletStatusChangeInline(ReadOnlyInline):
 
 
 @admin.register(Wallet)
-class WalletAdmin(BigTableAdmin):
+class WalletAdmin(AppendOnlyAdmin, BigTableAdmin):
+    """Never added, edited or deleted here: BVNK is the truth about a wallet."""
+
     list_display = ["__str__", "currency", "kind", "status", "bvnk_id", "last_heard_at"]
     list_filter = ["status", "kind", "currency"]
     search_fields = ["=bvnk_id", "customer__search_name"]
@@ -51,15 +51,6 @@ class WalletAdmin(BigTableAdmin):
     def customer_link(self, wallet: Wallet) -> str:
         url = reverse("customers:detail", args=[wallet.customer_id]) + "?tab=wallets"
         return format_html('<a href="{}">{}</a> (account details there)', url, wallet.customer)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_operate_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("customers.operate_customer")

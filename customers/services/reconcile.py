@@ -138,15 +138,24 @@ def customer_resync(customer: Customer, *, actor: Any = None) -> Report:
         if customer.status == S.VERIFIED or customer.wallets_total:
             _sync_customer_wallets(client, customer, report)
     logger.info("Resync of customer %s%s: %s", customer.pk, who, report.summary())
-    if actor is not None:
-        changes = f": {'; '.join(report.changes)}" if report.changes else ""
-        audit.record(
-            actor=actor,
-            action=audit.Action.ACTION,
-            summary=f"Resynced from BVNK{changes}",
-            customer=customer,
-        )
+    _audit_resync(actor, customer, "Resynced from BVNK", report)
     return report
+
+
+def _audit_resync(
+    actor: Any, customer: Customer, summary: str, report: Report, **details: Any
+) -> None:
+    """A resync a person asked for is audited, with what it changed."""
+    if actor is None:
+        return
+    changes = f": {'; '.join(report.changes)}" if report.changes else ""
+    audit.record(
+        actor=actor,
+        action=audit.Action.ACTION,
+        summary=summary + changes,
+        customer=customer,
+        details=details,
+    )
 
 
 def _sync_customer_wallets(client: Any, customer: Customer, report: Report) -> None:
@@ -218,15 +227,8 @@ def wallet_resync(wallet: Wallet, *, actor: Any = None) -> Report:
         remote = client.get_wallet(wallet.bvnk_id)
     report = Report(read=1)
     _record_wallet(wallet, remote, report)
-    if actor is not None:
-        changes = f": {'; '.join(report.changes)}" if report.changes else ""
-        audit.record(
-            actor=actor,
-            action=audit.Action.ACTION,
-            summary=f"Resynced the {wallet.currency} wallet from BVNK{changes}",
-            customer=customer,
-            details={"wallet": wallet.pk},
-        )
+    summary = f"Resynced the {wallet.currency} wallet from BVNK"
+    _audit_resync(actor, customer, summary, report, wallet=wallet.pk)
     return report
 
 
