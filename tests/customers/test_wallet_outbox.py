@@ -97,6 +97,24 @@ def active_at_bvnk(wallet: Wallet) -> dict[str, Any]:
     raise AssertionError("the emulator never activated the wallet")
 
 
+def usdc_wallet_sent(customer: Customer, agent: Any) -> Wallet:
+    """A USDC wallet staff asked for, sent to BVNK by the outbox."""
+    wallet = services.wallet_request(
+        customer=customer, currency="USDC", kind=Wallet.Kind.CRYPTO, actor=agent
+    )
+    sending.operations_run_due(customer=customer)
+    wallet.refresh_from_db()
+    return wallet
+
+
+def forget_answer(wallet: Wallet) -> str:
+    """As if the worker died after BVNK answered the create and before the answer was
+    recorded; returns the id BVNK gave the wallet."""
+    first_id = str(wallet.bvnk_id)
+    Wallet.objects.filter(pk=wallet.pk).update(bvnk_id=None, status=W.CREATING)
+    return first_id
+
+
 def test_a_wallet_is_created_once_and_its_webhook_makes_it_active(
     bvnk_emulator, agent, lead
 ) -> None:
@@ -137,14 +155,8 @@ def test_a_lost_answer_is_adopted_not_created_again(bvnk_variant, agent) -> None
     as existing (BVNK:LEDGER:4004) and the wallet BVNK holds is adopted, or (the other
     reading) BVNK replays its first answer; either way one wallet at BVNK."""
     customer = verified(bvnk_variant.emulator, agent)
-    wallet = services.wallet_request(
-        customer=customer, currency="USDC", kind=Wallet.Kind.CRYPTO, actor=agent
-    )
-    sending.operations_run_due(customer=customer)
-    wallet.refresh_from_db()
-    first_id = wallet.bvnk_id
-    # As if the worker died after BVNK answered and before the answer was recorded.
-    Wallet.objects.filter(pk=wallet.pk).update(bvnk_id=None, status=W.CREATING)
+    wallet = usdc_wallet_sent(customer, agent)
+    first_id = forget_answer(wallet)
     operation = wallet.operations.get()
     BvnkOperation.objects.filter(pk=operation.pk).update(
         state=State.PENDING, next_attempt_at=timezone.now()
@@ -245,13 +257,8 @@ def test_a_resync_adopts_a_lost_wallet_and_mirrors_one_made_at_bvnk(
     """A create whose answer was lost and whose operation gave up, and a wallet made in
     BVNK's own portal: a resync of the customer shows both as BVNK holds them, once."""
     customer = verified(bvnk_emulator, agent)
-    wallet = services.wallet_request(
-        customer=customer, currency="USDC", kind=Wallet.Kind.CRYPTO, actor=agent
-    )
-    sending.operations_run_due(customer=customer)
-    wallet.refresh_from_db()
-    first_id = wallet.bvnk_id
-    Wallet.objects.filter(pk=wallet.pk).update(bvnk_id=None, status=W.CREATING)
+    wallet = usdc_wallet_sent(customer, agent)
+    first_id = forget_answer(wallet)
     wallet.operations.update(state=State.FAILED)
     with bvnk_client(triggered_by="test") as client:
         elsewhere = client.create_wallet(
