@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from django.utils.text import smart_split, unescape_string_literal
 
 from .. import crypto
+from ..bvnk.errors import BvnkError
 from ..dashboard.counting import EstimatedCountPaginator
 
 
@@ -105,3 +106,35 @@ class AppendOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class OperateActionsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # a mixin for several models
+    """Operations actions (permission "operate": `operate_customer`), each calling BVNK
+    inline for at most ACTION_LIMIT rows, so one request stays bounded."""
+
+    ACTION_LIMIT = 50
+
+    def has_operate_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("customers.operate_customer")
+
+    def _bounded(self, request: HttpRequest, queryset: QuerySet[Any]) -> list[Any]:
+        rows = list(queryset.order_by("pk")[: self.ACTION_LIMIT + 1])
+        if len(rows) > self.ACTION_LIMIT:
+            self.message_user(
+                request, f"Only the first {self.ACTION_LIMIT} were run.", level="warning"
+            )
+        return rows[: self.ACTION_LIMIT]
+
+    def _resync_each(
+        self, request: HttpRequest, rows: list[Any], resync: Any, noun: str = ""
+    ) -> None:
+        """Resync each row from BVNK (`resync(row, actor=...)`); say how many were read."""
+        done, failed = 0, 0
+        for row in rows:
+            try:
+                resync(row, actor=request.user)
+            except BvnkError:
+                failed += 1
+            else:
+                done += 1
+        self.message_user(request, f"Resynced {done}{noun} from BVNK; {failed} could not be read.")

@@ -15,7 +15,6 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 
 from .. import audit, inbox, payloads, services
-from ..bvnk.errors import BvnkError
 from ..models import (
     AgreementSession,
     Associate,
@@ -26,7 +25,13 @@ from ..models import (
     WebhookEvent,
 )
 from ..services import reconcile as sync
-from .base import AppendOnlyAdmin, BigTableAdmin, ReadOnlyInline, TaxNumberSearchAdmin
+from .base import (
+    AppendOnlyAdmin,
+    BigTableAdmin,
+    OperateActionsAdmin,
+    ReadOnlyInline,
+    TaxNumberSearchAdmin,
+)
 from .operations import WebhookEventAdmin
 
 
@@ -100,7 +105,7 @@ class AgreementSessionInline(ReadOnlyInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(TaxNumberSearchAdmin, BigTableAdmin):
+class CustomerAdmin(OperateActionsAdmin, TaxNumberSearchAdmin, BigTableAdmin):
     list_display = [
         "__str__",
         "status",
@@ -247,31 +252,10 @@ class CustomerAdmin(TaxNumberSearchAdmin, BigTableAdmin):
         )
         return [(None, {"fields": [], "description": note}), *fieldsets]
 
-    # Operations actions call BVNK inline: keep one request bounded.
-    ACTION_LIMIT = 50
-
-    def has_operate_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("customers.operate_customer")
-
-    def _bounded(self, request: HttpRequest, queryset: QuerySet[Customer]) -> list[Customer]:
-        customers = list(queryset.order_by("pk")[: self.ACTION_LIMIT + 1])
-        if len(customers) > self.ACTION_LIMIT:
-            self.message_user(
-                request, f"Only the first {self.ACTION_LIMIT} were run.", level="warning"
-            )
-        return customers[: self.ACTION_LIMIT]
-
     @admin.action(description="Resync from BVNK", permissions=["operate"])
     def resync(self, request: HttpRequest, queryset: QuerySet[Customer]) -> None:
-        done, failed = 0, 0
-        for customer in self._bounded(request, queryset.exclude(bvnk_reference=None)):
-            try:
-                sync.customer_resync(customer, actor=request.user)
-            except BvnkError:
-                failed += 1
-            else:
-                done += 1
-        self.message_user(request, f"Resynced {done} from BVNK; {failed} could not be read.")
+        customers = self._bounded(request, queryset.exclude(bvnk_reference=None))
+        self._resync_each(request, customers, sync.customer_resync)
 
     @admin.display(description="Status changes")
     def recent_status_changes(self, customer: Customer) -> str:

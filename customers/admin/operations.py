@@ -10,7 +10,7 @@ from django.http import HttpRequest
 
 from .. import inbox, services
 from ..models import BvnkCall, BvnkOperation, WebhookEvent, WebhookRejection
-from .base import AppendOnlyAdmin, BigTableAdmin
+from .base import AppendOnlyAdmin, BigTableAdmin, OperateActionsAdmin
 
 
 @admin.register(BvnkCall)
@@ -30,14 +30,11 @@ class BvnkCallAdmin(AppendOnlyAdmin, BigTableAdmin):
     list_select_related = ["customer"]
 
 
-class OperationsAdmin(AppendOnlyAdmin):
+class OperationsAdmin(OperateActionsAdmin, AppendOnlyAdmin):
     """Inbox rows: whoever may run operations actions may read them and reprocess events."""
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return super().has_view_permission(request, obj) or self.has_operate_permission(request)
-
-    def has_operate_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("customers.operate_customer")
 
 
 @admin.register(WebhookEvent)

@@ -8,10 +8,9 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from ..bvnk.errors import BvnkError
 from ..models import Wallet, WalletStatusChange
 from ..services import reconcile as sync
-from .base import AppendOnlyAdmin, BigTableAdmin, ReadOnlyInline
+from .base import AppendOnlyAdmin, BigTableAdmin, OperateActionsAdmin, ReadOnlyInline
 
 
 class WalletStatusChangeInline(ReadOnlyInline):
@@ -20,7 +19,7 @@ class WalletStatusChangeInline(ReadOnlyInline):
 
 
 @admin.register(Wallet)
-class WalletAdmin(AppendOnlyAdmin, BigTableAdmin):
+class WalletAdmin(OperateActionsAdmin, AppendOnlyAdmin, BigTableAdmin):
     """Never added, edited or deleted here: BVNK is the truth about a wallet."""
 
     list_display = ["__str__", "currency", "kind", "status", "bvnk_id", "last_heard_at"]
@@ -52,34 +51,11 @@ class WalletAdmin(AppendOnlyAdmin, BigTableAdmin):
         url = reverse("customers:detail", args=[wallet.customer_id]) + "?tab=wallets"
         return format_html('<a href="{}">{}</a> (account details there)', url, wallet.customer)
 
-    def has_operate_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("customers.operate_customer")
-
-    # Each resync calls BVNK inline: keep one request bounded.
-    ACTION_LIMIT = 50
-
     @admin.action(description="Resync from BVNK", permissions=["operate"])
     def resync(self, request: HttpRequest, queryset: QuerySet[Wallet]) -> None:
-        wallets = list(
-            queryset.exclude(bvnk_id=None).select_related("customer")[: self.ACTION_LIMIT + 1]
-        )
-        if len(wallets) > self.ACTION_LIMIT:
+        wallets = self._bounded(request, queryset.exclude(bvnk_id=None).select_related("customer"))
+        self._resync_each(request, wallets, sync.wallet_resync, noun=" wallet(s)")
+        if skipped := queryset.filter(bvnk_id=None).count():
             self.message_user(
-                request,
-                f"More than {self.ACTION_LIMIT} selected: nothing was resynced. Select fewer.",
-                level="error",
+                request, f"{skipped} not yet confirmed by BVNK were left to their creation."
             )
-            return
-        done, failed = 0, 0
-        for wallet in wallets:
-            try:
-                sync.wallet_resync(wallet, actor=request.user)
-            except BvnkError:
-                failed += 1
-            else:
-                done += 1
-        skipped = queryset.filter(bvnk_id=None).count()
-        message = f"Resynced {done} wallet(s) from BVNK; {failed} could not be read."
-        if skipped:
-            message += f" {skipped} not yet confirmed by BVNK were left to their creation."
-        self.message_user(request, message)
