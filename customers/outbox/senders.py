@@ -381,15 +381,8 @@ def _send_wallet(operation: BvnkOperation, client: BvnkClient) -> Outcome:
 
 def _existing_wallet(wallet: Wallet, client: BvnkClient) -> Any:
     """The customer's wallet at BVNK an earlier attempt created (wire.WALLET_DUPLICATE_CODE)."""
-    held = set(Wallet.objects.filter(bvnk_id__isnull=False).values_list("bvnk_id", flat=True))
     listed = client.customer_wallets(str(wallet.customer.bvnk_reference))
-    candidates = [
-        remote
-        for remote in listed
-        if remote.id not in held
-        and remote.currency.upper() == wallet.currency
-        and remote.name == wallet.name
-    ]
+    candidates = services.wallet_adoption_candidates(wallet, listed)
     if len(candidates) != 1:
         return None
     # The list carries no account details; read the wallet itself.

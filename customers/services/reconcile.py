@@ -177,11 +177,8 @@ def _sync_customer_wallets(client: Any, customer: Customer, report: Report) -> N
             continue
         _record_wallet(wallet, remote, report)
     for wallet in pending:
-        # The same rule as the outbox's adoption (customers/outbox/senders.py): one wallet
-        # of this currency and name, or none is taken.
-        matches = [
-            r for r in unknown if r.currency.upper() == wallet.currency and r.name == wallet.name
-        ]
+        # The outbox's rule for a lost answer: exactly one candidate, or none is taken.
+        matches = services.wallet_adoption_candidates(wallet, unknown)
         if len(matches) == 1 and wallet.status == Wallet.Status.CREATING:
             unknown.remove(matches[0])
             _record_wallet(wallet, matches[0], report)

@@ -182,6 +182,26 @@ def wallet_record_bvnk(
     return outcome
 
 
+def wallet_adoption_candidates(
+    wallet: Wallet, listed: list[bvnk_types.Wallet]
+) -> list[bvnk_types.Wallet]:
+    """Of the wallets BVNK lists for the customer, those that may be `wallet`'s create whose
+    answer was lost: the same currency and name, held by no row. Exactly one is adopted;
+    any other count is left to staff."""
+    held = set(
+        Wallet.objects.filter(bvnk_id__in=[remote.id for remote in listed]).values_list(
+            "bvnk_id", flat=True
+        )
+    )
+    return [
+        remote
+        for remote in listed
+        if remote.id not in held
+        and remote.currency.upper() == wallet.currency
+        and remote.name == wallet.name
+    ]
+
+
 def wallet_found_at_bvnk(customer: Customer, remote: bvnk_types.Wallet, *, source: str) -> Wallet:
     """Mirror a wallet BVNK holds for the customer that the portal never asked for (made
     in BVNK's own portal, say), so the customer page shows every wallet BVNK reports."""
